@@ -1,0 +1,237 @@
+//! Namespaces, the connect middleware and the client → server event handlers (spec §4–§5).
+//!
+//! Refused subscriptions are silent on purpose: the real server sends no ack and no error,
+//! and clients must be written for that.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use socketioxide::extract::{Data, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+
+use crate::auth::{self, Identity};
+use crate::config::Mode;
+use crate::jwt;
+use crate::state::SimState;
+
+/// Rooms of `open_doc:` documents this socket has open, to re-announce viewers on disconnect.
+#[derive(Clone, Default)]
+struct OpenDocs(Arc<std::sync::Mutex<BTreeSet<(String, String)>>>);
+
+/// Positional string arguments of an event: `emit("doc_subscribe", doctype, docname)`.
+fn args(v: &Value) -> Vec<String> {
+    let as_str = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    match v {
+        Value::Array(items) => items.iter().map(as_str).collect(),
+        Value::Null => Vec::new(),
+        other => vec![as_str(other)],
+    }
+}
+
+/// Register the namespaces for the configured mode.
+pub fn register(state: &Arc<SimState>) {
+    let io = &state.io;
+    if state.config().mode == Mode::Jwt {
+        let st = state.clone();
+        let mw_state = state.clone();
+        io.ns(
+            "/",
+            (move |s: SocketRef| on_jwt_connect(s, st.clone())).with(move |s: SocketRef, TryData(auth): TryData<Value>| {
+                let st = mw_state.clone();
+                async move { jwt_middleware(&st, &s, auth.ok()).await }
+            }),
+        );
+        return;
+    }
+    // The built-in main namespace: connects without any check and hears nothing.
+    io.ns("/", async |_: SocketRef| {});
+    let st = state.clone();
+    let mw_state = state.clone();
+    io.dyn_ns(
+        "/{*site}",
+        (move |s: SocketRef| on_site_connect(s, st.clone())).with(move |s: SocketRef| {
+            let st = mw_state.clone();
+            async move { frappe_middleware(&st, &s).await }
+        }),
+    )
+    .expect("static namespace pattern");
+}
+
+async fn frappe_middleware(state: &SimState, s: &SocketRef) -> Result<(), String> {
+    let faults = state.faults();
+    if faults.auth_latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.auth_latency_ms)).await;
+    }
+    let headers = &s.req_parts().headers;
+    let site_guess = auth::resolve_site(headers, &state.config().default_site).unwrap_or_default();
+    let origins = state.web_origins(&site_guess);
+    let identity = auth::authenticate(&state.config(), headers, s.ns(), &origins, faults.secret_mismatch)?;
+    s.extensions.insert(identity);
+    Ok(())
+}
+
+async fn jwt_middleware(state: &SimState, s: &SocketRef, auth: Option<Value>) -> Result<(), String> {
+    let secret = state.config().jwt_secret.clone();
+    let user = jwt::check_handshake(auth.as_ref(), &secret)?;
+    s.extensions.insert(Identity {
+        site: String::new(),
+        user: Some(user),
+        user_type: None,
+    });
+    Ok(())
+}
+
+async fn on_jwt_connect(s: SocketRef, _state: Arc<SimState>) {
+    if let Some(Identity { user: Some(user), .. }) = s.extensions.get::<Identity>() {
+        s.join(format!("user:{user}"));
+    }
+}
+
+async fn on_site_connect(s: SocketRef, state: Arc<SimState>) {
+    let Some(identity) = s.extensions.get::<Identity>() else { return };
+    let Some(user) = identity.user.clone() else {
+        // Secret mismatch: connected, but no rooms and no handlers.
+        return;
+    };
+    for room in auth::initial_rooms(&identity) {
+        s.join(room);
+    }
+    let (frappe, raven) = {
+        let c = state.config();
+        (c.has_app("frappe"), c.has_app("raven") && c.mode != Mode::V15)
+    };
+    if frappe {
+        register_frappe(&s, &state, &user);
+    }
+    if raven {
+        register_raven(&s, &state, &user);
+    }
+}
+
+fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
+    let open_docs = OpenDocs::default();
+    s.on("ping", async |s: SocketRef| {
+        let _ = s.emit("pong", &());
+    });
+    let (st, u) = (state.clone(), user.to_string());
+    s.on("doctype_subscribe", async move |s: SocketRef, Data(v): Data<Value>| {
+        if let Some(dt) = args(&v).first()
+            && st.config().permitted(&u, dt, "*")
+        {
+            s.join(format!("doctype:{dt}"));
+        }
+    });
+    s.on("doctype_unsubscribe", async |s: SocketRef, Data(v): Data<Value>| {
+        if let Some(dt) = args(&v).first() {
+            s.leave(format!("doctype:{dt}"));
+        }
+    });
+    let (st, u) = (state.clone(), user.to_string());
+    s.on("doc_subscribe", async move |s: SocketRef, Data(v): Data<Value>| {
+        if let [dt, dn, ..] = args(&v).as_slice()
+            && st.config().permitted(&u, dt, dn)
+        {
+            s.join(format!("doc:{dt}/{dn}"));
+        }
+    });
+    s.on("doc_unsubscribe", async |s: SocketRef, Data(v): Data<Value>| {
+        if let [dt, dn, ..] = args(&v).as_slice() {
+            s.leave(format!("doc:{dt}/{dn}"));
+        }
+    });
+    for name in ["task_subscribe", "progress_subscribe"] {
+        s.on(name, async |s: SocketRef, Data(v): Data<Value>| {
+            if let Some(id) = args(&v).first() {
+                s.join(format!("task_progress:{id}"));
+            }
+        });
+    }
+    s.on("task_unsubscribe", async |s: SocketRef, Data(v): Data<Value>| {
+        if let Some(id) = args(&v).first() {
+            s.leave(format!("task_progress:{id}"));
+        }
+    });
+    let (st, u, docs) = (state.clone(), user.to_string(), open_docs.clone());
+    s.on("doc_open", async move |s: SocketRef, Data(v): Data<Value>| {
+        if let [dt, dn, ..] = args(&v).as_slice()
+            && st.config().permitted(&u, dt, dn)
+        {
+            s.join(format!("open_doc:{dt}/{dn}"));
+            docs.0.lock().expect("open docs").insert((dt.clone(), dn.clone()));
+            announce_viewers(&s, &u, dt, dn);
+        }
+    });
+    let (u, docs) = (user.to_string(), open_docs.clone());
+    s.on("doc_close", async move |s: SocketRef, Data(v): Data<Value>| {
+        if let [dt, dn, ..] = args(&v).as_slice() {
+            s.leave(format!("open_doc:{dt}/{dn}"));
+            docs.0.lock().expect("open docs").remove(&(dt.clone(), dn.clone()));
+            announce_viewers(&s, &u, dt, dn);
+        }
+    });
+    let u = user.to_string();
+    s.on_disconnect(async move |s: SocketRef| {
+        let docs: Vec<_> = open_docs.0.lock().expect("open docs").iter().cloned().collect();
+        for (dt, dn) in docs {
+            announce_viewers(&s, &u, &dt, &dn);
+        }
+    });
+}
+
+/// Distinct users of the sockets in `room`, excluding `except_socket`.
+fn users_in(s: &SocketRef, room: &str, except_socket: Option<&SocketRef>) -> Vec<String> {
+    let mut users: BTreeSet<String> = BTreeSet::new();
+    for other in s.within(room.to_string()).sockets() {
+        if except_socket.is_some_and(|e| e.id == other.id) {
+            continue;
+        }
+        if let Some(Identity { user: Some(u), .. }) = other.extensions.get::<Identity>() {
+            users.insert(u);
+        }
+    }
+    users.into_iter().collect()
+}
+
+/// `doc_viewers` to the open_doc room, skipped when the only viewer is this user.
+fn announce_viewers(s: &SocketRef, user: &str, doctype: &str, docname: &str) {
+    let room = format!("open_doc:{doctype}/{docname}");
+    let connected = s.connected();
+    let users = users_in(s, &room, if connected { None } else { Some(s) });
+    if users.is_empty() || (users.len() == 1 && users[0] == user) {
+        return;
+    }
+    let payload = json!({"doctype": doctype, "docname": docname, "users": users});
+    let _ = s.within(room).emit("doc_viewers", &(payload,));
+}
+
+fn register_raven(s: &SocketRef, state: &Arc<SimState>, user: &str) {
+    s.on("fire", async |s: SocketRef| {
+        let _ = s.emit("ice", &());
+    });
+    let (st, u) = (state.clone(), user.to_string());
+    s.on("raven_channel_get_typers", async move |s: SocketRef, Data(v): Data<Value>| {
+        if let Some(ch) = args(&v).first()
+            && st.config().permitted(&u, "Raven Channel", ch)
+        {
+            let users = users_in(&s, &format!("raven_channel_typing:{ch}"), None);
+            let payload = json!({"channel": ch, "users": users});
+            let _ = s.within(format!("user:{u}")).emit("raven_channel_typers", &(payload,));
+        }
+    });
+    for (name, typing) in [("raven_channel_typing", true), ("raven_channel_typing_stopped", false)] {
+        s.on(name, async move |s: SocketRef, Data(v): Data<Value>| {
+            let Some(ch) = args(&v).first().cloned() else { return };
+            let room = format!("raven_channel_typing:{ch}");
+            if typing {
+                s.join(room.clone());
+            } else {
+                s.leave(room.clone());
+            }
+            let users = users_in(&s, &room, None);
+            let payload = json!({"channel": ch, "users": users});
+            let _ = s.within(format!("open_doc:Raven Channel/{ch}")).emit("raven_channel_typers", &(payload,));
+        });
+    }
+}
