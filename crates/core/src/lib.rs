@@ -1,1 +1,28 @@
+//! Sockeye's core: everything that is not GUI.
+//!
+//! - [`url_rules`], [`profile`], [`config_file`], [`secrets`]: environments and where they live.
+//! - [`auth`], [`target`]: credentials and what a connection sends.
+//! - [`transport`]: the Socket.IO client behind a small trait.
+//! - [`session`], [`state`], [`backoff`]: the supervisor that connects, verifies, subscribes
+//!   and reconnects.
+//! - [`events`]: the typed event model (raw JSON always kept).
+//! - [`notify`]: the notification policy.
 
+pub mod auth;
+pub mod backoff;
+pub mod config_file;
+pub mod events;
+pub mod notify;
+pub mod profile;
+pub mod secrets;
+pub mod session;
+pub mod state;
+pub mod target;
+pub mod transport;
+pub mod url_rules;
+
+pub use events::{EventKind, RealtimeEvent};
+pub use profile::{AuthMethod, Profile};
+pub use session::{Session, SessionOptions, Subscription};
+pub use state::{LinkState, StateSnapshot};
+pub use transport::{RustSocketIo, Transport};

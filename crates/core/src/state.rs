@@ -1,0 +1,83 @@
+//! The connection state a session publishes (tokio `watch`).
+
+use serde::Serialize;
+
+use crate::transport::Transport;
+
+/// Where a session's link stands. Every transition carries a timestamp in [`StateSnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LinkState {
+    /// Created, not started.
+    Idle,
+    /// Opening a connection (`attempt` 0 is the first).
+    Connecting { attempt: u32 },
+    /// Logging in or confirming who we are.
+    Authenticating { step: String },
+    /// Healthy: events flow, identity confirmed (or not checkable: `user` None).
+    Connected { transport: Transport, user: Option<String>, rtt_ms: Option<u64> },
+    /// Connected but not healthy: Guest fallback, deaf socket, rejected credentials.
+    Degraded { transport: Transport, user: Option<String>, reason: String },
+    /// Waiting to retry after a failure.
+    Reconnecting { attempt: u32, next_retry_at_ms: u64, last_error: String },
+    /// The server refused our credentials; no retry until asked.
+    AuthFailed { message: String },
+    /// Stopped (by us, or by the server's `io server disconnect`).
+    Stopped { reason: String },
+}
+
+impl LinkState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            LinkState::Idle => "idle",
+            LinkState::Connecting { .. } => "connecting",
+            LinkState::Authenticating { .. } => "authenticating",
+            LinkState::Connected { .. } => "connected",
+            LinkState::Degraded { .. } => "degraded",
+            LinkState::Reconnecting { .. } => "reconnecting",
+            LinkState::AuthFailed { .. } => "auth_failed",
+            LinkState::Stopped { .. } => "stopped",
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        matches!(self, LinkState::Connected { .. })
+    }
+
+    /// One line for humans.
+    pub fn describe(&self) -> String {
+        match self {
+            LinkState::Idle => "idle".into(),
+            LinkState::Connecting { attempt: 0 } => "connecting".into(),
+            LinkState::Connecting { attempt } => format!("connecting (attempt {})", attempt + 1),
+            LinkState::Authenticating { step } => format!("authenticating: {step}"),
+            LinkState::Connected { transport, user, rtt_ms } => {
+                let mut s = format!("connected over {transport}");
+                if let Some(u) = user {
+                    s.push_str(&format!(" as {u}"));
+                }
+                if let Some(r) = rtt_ms {
+                    s.push_str(&format!(", rtt {r} ms"));
+                }
+                s
+            }
+            LinkState::Degraded { transport, reason, .. } => format!("degraded ({transport}): {reason}"),
+            LinkState::Reconnecting { attempt, next_retry_at_ms, last_error } => {
+                let wait = next_retry_at_ms.saturating_sub(crate::events::now_ms());
+                format!("reconnecting (attempt {attempt}, next in {:.1} s): {last_error}", wait as f64 / 1000.0)
+            }
+            LinkState::AuthFailed { message } => format!("auth failed: {message}"),
+            LinkState::Stopped { reason } => format!("stopped: {reason}"),
+        }
+    }
+}
+
+/// A state with when it began.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateSnapshot {
+    pub profile: String,
+    #[serde(flatten)]
+    pub state: LinkState,
+    /// Milliseconds since the Unix epoch.
+    pub since_ms: u64,
+}
