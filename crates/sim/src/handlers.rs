@@ -20,13 +20,22 @@ use crate::state::SimState;
 #[derive(Clone, Default)]
 struct OpenDocs(Arc<std::sync::Mutex<BTreeSet<(String, String)>>>);
 
-/// Positional string arguments of an event: `emit("doc_subscribe", doctype, docname)`.
+/// A positional argument as text (Frappe passes doctypes, names and ids as strings).
+fn text(v: &Value) -> String {
+    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+}
+
+/// Two positional arguments: `emit("doc_subscribe", doctype, docname)`. socketioxide only
+/// spreads several arguments into a tuple type; a plain `Value` would get the first one.
+fn pair((a, b): (Value, Value)) -> [String; 2] {
+    [text(&a), text(&b)]
+}
+
+/// The first positional argument of one-argument events.
 fn args(v: &Value) -> Vec<String> {
-    let as_str = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
     match v {
-        Value::Array(items) => items.iter().map(as_str).collect(),
         Value::Null => Vec::new(),
-        other => vec![as_str(other)],
+        other => vec![text(other)],
     }
 }
 
@@ -129,15 +138,16 @@ fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
         }
     });
     let (st, u) = (state.clone(), user.to_string());
-    s.on("doc_subscribe", async move |s: SocketRef, Data(v): Data<Value>| {
-        if let [dt, dn, ..] = args(&v).as_slice()
+    s.on("doc_subscribe", async move |s: SocketRef, Data(v): Data<(Value, Value)>| {
+        if let [dt, dn] = &pair(v)
             && st.config().permitted(&u, dt, dn)
         {
             s.join(format!("doc:{dt}/{dn}"));
         }
     });
-    s.on("doc_unsubscribe", async |s: SocketRef, Data(v): Data<Value>| {
-        if let [dt, dn, ..] = args(&v).as_slice() {
+    s.on("doc_unsubscribe", async |s: SocketRef, Data(v): Data<(Value, Value)>| {
+        let [dt, dn] = &pair(v);
+        {
             s.leave(format!("doc:{dt}/{dn}"));
         }
     });
@@ -154,8 +164,8 @@ fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
         }
     });
     let (st, u, docs) = (state.clone(), user.to_string(), open_docs.clone());
-    s.on("doc_open", async move |s: SocketRef, Data(v): Data<Value>| {
-        if let [dt, dn, ..] = args(&v).as_slice()
+    s.on("doc_open", async move |s: SocketRef, Data(v): Data<(Value, Value)>| {
+        if let [dt, dn] = &pair(v)
             && st.config().permitted(&u, dt, dn)
         {
             s.join(format!("open_doc:{dt}/{dn}"));
@@ -164,8 +174,9 @@ fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
         }
     });
     let (u, docs) = (user.to_string(), open_docs.clone());
-    s.on("doc_close", async move |s: SocketRef, Data(v): Data<Value>| {
-        if let [dt, dn, ..] = args(&v).as_slice() {
+    s.on("doc_close", async move |s: SocketRef, Data(v): Data<(Value, Value)>| {
+        let [dt, dn] = &pair(v);
+        {
             s.leave(format!("open_doc:{dt}/{dn}"));
             docs.0.lock().expect("open docs").remove(&(dt.clone(), dn.clone()));
             announce_viewers(&s, &u, dt, dn);

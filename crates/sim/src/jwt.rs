@@ -27,6 +27,8 @@ pub fn check_handshake(auth: Option<&Value>, secret: &str) -> Result<String, Str
         .filter(|t| !t.is_empty())
         .ok_or(MSG_AUTH_REQUIRED)?;
     let mut validation = Validation::new(Algorithm::HS256);
+    // PyJWT's default: no leeway on `exp`.
+    validation.leeway = 0;
     validation.required_spec_claims = ["exp".to_string()].into();
     let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
         .map_err(|_| MSG_INVALID_TOKEN)?;

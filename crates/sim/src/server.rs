@@ -72,6 +72,9 @@ impl Sim {
             .ping_interval(opts.config.ping_interval)
             .ping_timeout(opts.config.ping_timeout)
             .max_payload(1_000_000)
+            // The Node server buffers without limit; socketioxide drops emits past this
+            // (default 128), which would lose events of any burst. Slots are allocated lazily.
+            .max_buffer_size(1 << 20)
             .build_layer();
         let (restart_tx, restart_rx) = mpsc::unbounded_channel();
         let hub = Arc::new(ConnHub::default());

@@ -67,7 +67,7 @@ async fn login(State(st): State<Arc<SimState>>, headers: HeaderMap, body: axum::
     st.config.write().expect("config lock").add_session(&sid, usr);
     let cookie = format!("sid={sid}; Max-Age=864000; Path=/; HttpOnly; SameSite=Lax");
     (
-        [(header::SET_COOKIE, cookie), (header::SET_COOKIE, format!("user_id={}; Path=/", usr.replace('@', "%40")))],
+        axum::response::AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, format!("user_id={}; Path=/", usr.replace('@', "%40")))]),
         Json(json!({"message": "Logged In", "home_page": "/desk", "full_name": full_name})),
     )
         .into_response()

@@ -1,0 +1,98 @@
+//! Fixtures shared by the core's integration tests: a simulator on 127.0.0.1:0, sessions
+//! pointed at it, and bounded waits.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sockeye_core::auth::Credentials;
+use sockeye_core::secrets::Secret;
+use sockeye_core::session::{Session, SessionOptions};
+use sockeye_core::state::LinkState;
+use sockeye_core::target::{Target, resolve_with};
+use sockeye_core::{AuthMethod, Profile, RealtimeEvent, RustSocketIo};
+use sockeye_sim::{Sim, SimConfig, SimOptions};
+use tokio::sync::broadcast;
+
+pub const USER: &str = "test@example.com";
+
+pub async fn sim_with(config: SimConfig, faults: &[&str]) -> Sim {
+    let mut f = sockeye_sim::Faults::default();
+    for k in faults {
+        f.set(k).unwrap();
+    }
+    Sim::start(SimOptions { config, faults: f, ..Default::default() }).await.expect("simulator starts")
+}
+
+pub async fn sim() -> Sim {
+    sim_with(SimConfig::default(), &[]).await
+}
+
+pub fn fast_options() -> SessionOptions {
+    SessionOptions {
+        connect_timeout: Duration::from_secs(5),
+        pong_timeout: Duration::from_secs(2),
+        ..Default::default()
+    }
+}
+
+pub async fn target(url: &str, auth: AuthMethod, creds: Credentials, channels: &[&str]) -> Target {
+    let mut p = Profile::new("test", url, auth).unwrap();
+    p.subscriptions.channels = channels.iter().map(|s| s.to_string()).collect();
+    resolve_with(&p, creds).await
+}
+
+pub async fn sid_session(sim: &Sim, sid: &str, channels: &[&str]) -> Session {
+    let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new(sid)), channels).await;
+    Session::spawn(t, fast_options(), Arc::new(RustSocketIo))
+}
+
+/// Wait until the state matches, or panic with the last state seen.
+pub async fn wait_state(s: &Session, what: &str, secs: u64, pred: impl Fn(&LinkState) -> bool) -> LinkState {
+    let mut rx = s.state();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let current = rx.borrow_and_update().state.clone();
+        if pred(&current) {
+            return current;
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            _ => panic!("timed out after {secs} s waiting for {what}; last state: {current:?}"),
+        }
+    }
+}
+
+pub async fn connected(s: &Session) -> LinkState {
+    wait_state(s, "connected", 10, |st| st.is_connected()).await
+}
+
+/// Next event named `name`, within `secs`.
+pub async fn next_named(rx: &mut broadcast::Receiver<Arc<RealtimeEvent>>, name: &str, secs: u64) -> Arc<RealtimeEvent> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) if e.name == name => return e,
+            Ok(Ok(_)) => {}
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("event stream ended: {e}"),
+            Err(_) => panic!("no {name} event within {secs} s"),
+        }
+    }
+}
+
+/// Assert no event named `name` arrives within `ms`.
+pub async fn none_named(rx: &mut broadcast::Receiver<Arc<RealtimeEvent>>, name: &str, ms: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) if e.name == name => panic!("unexpected {name}: {:?}", e.payload),
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(_)) | Err(_) => return,
+        }
+    }
+}
+
+pub fn publish(v: serde_json::Value) -> sockeye_sim::PublishRequest {
+    serde_json::from_value(v).unwrap()
+}
