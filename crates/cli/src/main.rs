@@ -1,1 +1,62 @@
-fn main() {}
+//! `sockeye-cli`: Sockeye without a GUI — watch a realtime link, diagnose it, manage
+//! environments, run the simulator. Exit codes: 0 ok, 1 warnings / not reached, 2 failure,
+//! 3 bad arguments or config.
+
+mod conn_args;
+mod env_cmd;
+mod sim_cmd;
+mod watch;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] sockeye_core::config_file::ConfigError),
+    #[error(transparent)]
+    Target(#[from] sockeye_core::target::TargetError),
+    #[error(transparent)]
+    Secret(#[from] sockeye_core::secrets::SecretError),
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "sockeye-cli", version, about = "Watch and diagnose Frappe / Socket.IO realtime links")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Connect and print state changes and events as they arrive.
+    Watch(watch::WatchArgs),
+    /// Manage saved environments.
+    #[command(subcommand)]
+    Env(env_cmd::EnvCmd),
+    /// Run the Frappe-compatible simulator.
+    Sim(sim_cmd::SimArgs),
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Watch(a) => watch::run(a).await,
+        Cmd::Env(c) => env_cmd::run(c).map(|()| 0),
+        Cmd::Sim(a) => sim_cmd::run(a).await,
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sockeye-cli: {e}");
+            3
+        }
+    };
+    std::process::exit(code);
+}

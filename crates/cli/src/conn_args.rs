@@ -1,0 +1,162 @@
+//! Connection flags shared by `watch` and `diagnose`: a saved profile, or a URL with
+//! credentials given on the command line (or in environment variables, to keep them out of
+//! `ps`).
+
+use std::io::Read;
+
+use clap::Args;
+use sockeye_core::auth::Credentials;
+use sockeye_core::config_file::{self, Config};
+use sockeye_core::profile::Profile;
+use sockeye_core::secrets::{KeyringStore, Secret};
+use sockeye_core::target::{self, Target};
+use sockeye_core::{AuthMethod, Transport};
+
+use crate::CliError;
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnArgs {
+    /// A saved environment (see `sockeye-cli env`).
+    #[arg(long = "env", value_name = "NAME", conflicts_with = "url")]
+    pub env: Vec<String>,
+    /// Site URL (or a realtime port, or a wss://…/socket.io URL: the URL rules apply).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Site name, i.e. the namespace `/<site>` (default: the host, or asked from the server).
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Origin header to send (default: the site origin).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Socket.IO port when it differs from the site's (local bench: 9000).
+    #[arg(long)]
+    pub socket_port: Option<u16>,
+    /// A pasted `sid` cookie.
+    #[arg(long, env = "SOCKEYE_SID", hide_env_values = true, group = "cred")]
+    pub sid: Option<String>,
+    /// API token `KEY:SECRET`.
+    #[arg(long, env = "SOCKEYE_TOKEN", hide_env_values = true, group = "cred")]
+    pub token: Option<String>,
+    /// Bearer token.
+    #[arg(long, env = "SOCKEYE_BEARER", hide_env_values = true, group = "cred")]
+    pub bearer: Option<String>,
+    /// Frappe login user (the password is read from stdin with --password-stdin).
+    #[arg(long, group = "cred", requires = "password_stdin")]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// JWT for generic Socket.IO servers (sent as handshake auth `{token}`).
+    #[arg(long, env = "SOCKEYE_JWT", hide_env_values = true, group = "cred")]
+    pub jwt: Option<String>,
+    /// Do not verify TLS certificates (self-signed sandboxes only).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Restrict to one transport (default: websocket, falling back to polling).
+    #[arg(long, value_parser = ["websocket", "polling"])]
+    pub transport: Option<String>,
+    /// Raven channel ids to subscribe to.
+    #[arg(long = "channel", value_name = "ID")]
+    pub channels: Vec<String>,
+    /// Doctypes to subscribe to (`doctype_subscribe`).
+    #[arg(long = "doctype", value_name = "DT")]
+    pub doctypes: Vec<String>,
+}
+
+impl ConnArgs {
+    pub fn transports(&self) -> Vec<Transport> {
+        match self.transport.as_deref() {
+            Some("websocket") => vec![Transport::Websocket],
+            Some("polling") => vec![Transport::Polling],
+            _ => vec![Transport::Websocket, Transport::Polling],
+        }
+    }
+
+    fn read_password() -> Result<Secret, CliError> {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| CliError::Usage(format!("cannot read the password from stdin: {e}")))?;
+        let s = s.trim_end_matches(['\n', '\r']).to_string();
+        if s.is_empty() {
+            return Err(CliError::Usage("--password-stdin: stdin was empty".into()));
+        }
+        Ok(Secret::new(s))
+    }
+
+    /// The ad-hoc profile and credentials of `--url` mode.
+    fn from_flags(&self, url: &str) -> Result<(Profile, Credentials), CliError> {
+        let (method, creds) = if let Some(sid) = &self.sid {
+            (AuthMethod::Sid, Credentials::Sid(Secret::new(sid.clone())))
+        } else if let Some(tok) = &self.token {
+            let (key, secret) = tok.split_once(':').ok_or_else(|| CliError::Usage("--token must be KEY:SECRET".into()))?;
+            (AuthMethod::ApiToken { key: key.into() }, Credentials::ApiToken { key: key.into(), secret: Secret::new(secret) })
+        } else if let Some(b) = &self.bearer {
+            (AuthMethod::Bearer, Credentials::Bearer(Secret::new(b.clone())))
+        } else if let Some(user) = &self.user {
+            (AuthMethod::Login { user: user.clone() }, Credentials::Login { user: user.clone(), password: Self::read_password()? })
+        } else if let Some(j) = &self.jwt {
+            (AuthMethod::Jwt, Credentials::Jwt(Secret::new(j.clone())))
+        } else {
+            (AuthMethod::None, Credentials::None)
+        };
+        let mut p = Profile::new("cli", url, method).map_err(|e| CliError::Usage(e.to_string()))?;
+        p.site = self.site.clone();
+        p.origin = self.origin.clone();
+        p.socket_port = self.socket_port;
+        p.verify_tls = !self.insecure;
+        Ok((p, creds))
+    }
+
+    /// Apply the overriding flags to a saved profile.
+    fn overlay(&self, mut p: Profile) -> Profile {
+        if self.site.is_some() {
+            p.site = self.site.clone();
+        }
+        if self.origin.is_some() {
+            p.origin = self.origin.clone();
+        }
+        if self.socket_port.is_some() {
+            p.socket_port = self.socket_port;
+        }
+        if self.insecure {
+            p.verify_tls = false;
+        }
+        p
+    }
+
+    /// Every target these flags name (several with `--env A --env B`), plus the deployment
+    /// settings of the config file.
+    pub async fn targets(&self, all: bool) -> Result<(Vec<(Profile, Target)>, Config), CliError> {
+        let mut out = Vec::new();
+        if let Some(url) = &self.url {
+            let (mut p, creds) = self.from_flags(url)?;
+            self.add_subscriptions(&mut p);
+            let t = target::resolve_with(&p, creds).await;
+            return Ok((vec![(p, t)], Config::default()));
+        }
+        let path = config_file::default_path()?;
+        let config = Config::load(&path)?;
+        let names: Vec<String> = if all { config.profiles.iter().map(|p| p.name.clone()).collect() } else { self.env.clone() };
+        if names.is_empty() {
+            return Err(CliError::Usage(if all { format!("no environments in {}", path.display()) } else { "give --url URL or --env NAME".into() }));
+        }
+        for name in names {
+            let mut p = self.overlay(config.get(&name)?.clone());
+            self.add_subscriptions(&mut p);
+            let t = target::resolve(&p, &KeyringStore).await?;
+            out.push((p, t));
+        }
+        Ok((out, config))
+    }
+
+    fn add_subscriptions(&self, p: &mut Profile) {
+        for c in &self.channels {
+            if !p.subscriptions.channels.contains(c) {
+                p.subscriptions.channels.push(c.clone());
+            }
+        }
+        for d in &self.doctypes {
+            if !p.subscriptions.doctypes.contains(d) {
+                p.subscriptions.doctypes.push(d.clone());
+            }
+        }
+    }
+}

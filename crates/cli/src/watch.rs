@@ -1,0 +1,220 @@
+//! `sockeye-cli watch`: one line per state change and per event, or JSON lines.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+use sockeye_core::events::{AiProgress, EventKind, RealtimeEvent};
+use sockeye_core::session::{Session, SessionOptions};
+use sockeye_core::state::{LinkState, StateSnapshot};
+use sockeye_core::RustSocketIo;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::CliError;
+use crate::conn_args::ConnArgs;
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 after this many events.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Exit 1 with the last state if `--count` was not reached in this many seconds.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+}
+
+/// ANSI colours, only on a terminal and only without `NO_COLOR`.
+pub struct Style {
+    on: bool,
+}
+
+impl Style {
+    pub fn detect() -> Style {
+        Style { on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
+    }
+    pub fn paint(&self, code: &str, s: &str) -> String {
+        if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+}
+
+fn state_colour(s: &LinkState) -> &'static str {
+    match s {
+        LinkState::Connected { .. } => "32",
+        LinkState::Degraded { .. } | LinkState::Connecting { .. } | LinkState::Authenticating { .. } | LinkState::Reconnecting { .. } => "33",
+        LinkState::AuthFailed { .. } => "31",
+        LinkState::Idle | LinkState::Stopped { .. } => "90",
+    }
+}
+
+fn clock(ms: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:02}:{:02}:{:02}.{:03}", t.hour(), t.minute(), t.second(), t.millisecond())
+}
+
+fn iso(ms: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// A short human summary of an event.
+pub fn summary(e: &RealtimeEvent) -> String {
+    match &e.kind {
+        EventKind::AiProgress(p) => match p {
+            AiProgress::Thinking { message } => format!("thinking: {message}"),
+            AiProgress::Plan { message } => format!("plan: {}", message.replace('\n', " | ")),
+            AiProgress::Working { step, total, message } => format!("working {step}/{total}: {message}"),
+            AiProgress::StepComplete { step, message, error, .. } => {
+                let mark = if error.is_some() { "✗" } else { "✓" };
+                format!("{mark} step {}: {message}", step.map(|s| s.to_string()).unwrap_or_default())
+            }
+            AiProgress::Complete { message } => format!("complete: {}", message.clone().unwrap_or_default()),
+            AiProgress::Error { message } => format!("error: {message}"),
+            AiProgress::Unknown { kind } => format!("({kind})"),
+        },
+        EventKind::Agent(a) => format!("{} {}: {}", a.workflow_id, a.kind, a.data),
+        EventKind::MessageCreated(m) | EventKind::MessageEdited(m) => format!("#{} {}: {}", m.channel_id, m.sender, m.content),
+        EventKind::MessageDeleted { channel_id, message_id } => format!("#{channel_id} deleted {message_id}"),
+        EventKind::AiEvent { channel_id, text } => format!("#{channel_id} {text}"),
+        EventKind::AiEventClear { channel_id } => format!("#{channel_id} (ai cleared)"),
+        EventKind::UnreadCountUpdated { channel_id } => format!("#{channel_id} unread updated"),
+        EventKind::Pong => "pong".into(),
+        EventKind::Other => {
+            let mut s = e.payload.to_string();
+            if s.len() > 160 {
+                s.truncate(s.char_indices().take_while(|(i, _)| *i < 160).last().map(|(i, _)| i).unwrap_or(0));
+                s.push('…');
+            }
+            match &e.parse_note {
+                Some(n) => format!("{s}  [{n}]"),
+                None => s,
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    by_name: BTreeMap<String, u64>,
+    reconnects: u64,
+    connected_ms: u64,
+    connected_since: Option<u64>,
+}
+
+impl Stats {
+    fn on_state(&mut self, snap: &StateSnapshot, was_connected: bool) {
+        let now = snap.since_ms;
+        if snap.state.is_connected() && !was_connected {
+            self.connected_since = Some(now);
+        } else if !snap.state.is_connected() && was_connected {
+            if let Some(s) = self.connected_since.take() {
+                self.connected_ms += now.saturating_sub(s);
+            }
+            if matches!(snap.state, LinkState::Reconnecting { .. } | LinkState::Connecting { .. }) {
+                self.reconnects += 1;
+            }
+        }
+    }
+
+    fn print(&mut self) {
+        if let Some(s) = self.connected_since.take() {
+            self.connected_ms += sockeye_core::events::now_ms().saturating_sub(s);
+        }
+        let total: u64 = self.by_name.values().sum();
+        eprintln!("--- {total} events, {} reconnects, connected {:.1} s", self.reconnects, self.connected_ms as f64 / 1000.0);
+        for (name, n) in &self.by_name {
+            eprintln!("  {n:>8}  {name}");
+        }
+    }
+}
+
+pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
+    let (mut targets, _) = args.conn.targets(false).await?;
+    if targets.len() != 1 {
+        return Err(CliError::Usage("watch takes one environment".into()));
+    }
+    let (_, target) = targets.remove(0);
+    let opts = SessionOptions { transports: args.conn.transports(), ..Default::default() };
+    let session = Session::spawn(target, opts, Arc::new(RustSocketIo));
+    let mut states = session.state();
+    let mut events = session.events();
+    let style = Style::detect();
+    let mut out = std::io::stdout().lock();
+    let mut stats = Stats::default();
+    let mut seen: u64 = 0;
+    let mut was_connected = false;
+    let deadline = args.timeout.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
+    let timeout = async move {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    let code = loop {
+        tokio::select! {
+            changed = states.changed() => {
+                if changed.is_err() { break 1; }
+                let snap = states.borrow_and_update().clone();
+                stats.on_state(&snap, was_connected);
+                was_connected = snap.state.is_connected();
+                if args.json {
+                    let mut v = serde_json::to_value(&snap).unwrap_or_default();
+                    v["kind"] = json!("state");
+                    let _ = writeln!(out, "{v}");
+                } else {
+                    let line = format!("{} {} {}", clock(snap.since_ms), style.paint("1", "state"), style.paint(state_colour(&snap.state), &snap.state.describe()));
+                    let _ = writeln!(out, "{line}");
+                }
+                let _ = out.flush();
+                match &snap.state {
+                    LinkState::AuthFailed { .. } => break 2,
+                    LinkState::Stopped { .. } => break 1,
+                    _ => {}
+                }
+            }
+            ev = events.recv() => match ev {
+                Ok(e) => {
+                    seen += 1;
+                    *stats.by_name.entry(e.name.clone()).or_default() += 1;
+                    if args.json {
+                        let v = json!({"kind": "event", "name": e.name, "room_hint": e.room_hint, "payload": e.payload, "received_at": iso(e.received_at_ms), "parse_note": e.parse_note});
+                        let _ = writeln!(out, "{v}");
+                    } else {
+                        let room = e.room_hint.clone().unwrap_or_default();
+                        let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), style.paint("36", &e.name), style.paint("90", &room), summary(&e));
+                    }
+                    let _ = out.flush();
+                    if args.count.is_some_and(|n| seen >= n) {
+                        break 0;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let _ = writeln!(out, "{}", if args.json { json!({"kind": "lagged", "dropped": n}).to_string() } else { format!("… {n} events dropped (output too slow)") });
+                }
+                Err(RecvError::Closed) => break 1,
+            },
+            _ = &mut timeout => {
+                let snap = session.state().borrow().clone();
+                eprintln!("timeout: {seen} events; last state: {}", snap.state.describe());
+                break 1;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                stats.print();
+                break 130;
+            }
+        }
+    };
+    if code == 2 && args.json {
+        eprintln!("{}", session.state().borrow().state.describe());
+    }
+    session.stop().await;
+    Ok(code)
+}

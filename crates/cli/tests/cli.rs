@@ -1,0 +1,115 @@
+//! The `sockeye-cli` binary end to end: `env` against a temporary config file, `watch`
+//! against a simulator on loopback.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use sockeye_sim::{ScenarioParams, Sim, SimOptions};
+
+fn cli(args: &[&str], config: &std::path::Path, stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"));
+    cmd.args(args).env("SOCKEYE_CONFIG", config).env("NO_COLOR", "1").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("binary runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn env_add_list_show_remove_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let o = cli(&["env", "add", "prod", "--url", "wss://erp.example.com/socket.io/", "--auth", "token", "--key", "abc", "--channel", "general"], &cfg, None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(&["env", "add", "sandbox", "--url", "https://x.ngrok-free.app", "--auth", "sid"], &cfg, None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(&["env", "list"], &cfg, None);
+    let out = text(&o);
+    assert!(out.contains("prod") && out.contains("https://erp.example.com") && out.contains("sandbox") && out.contains("sandbox"), "{out}");
+    let o = cli(&["env", "show", "prod"], &cfg, None);
+    assert!(text(&o).contains("key = \"abc\""), "{}", text(&o));
+    let file = std::fs::read_to_string(&cfg).unwrap();
+    assert!(!file.to_lowercase().contains("secret ="), "no secret in the config file:\n{file}");
+
+    let o = cli(&["env", "add", "bad", "--url", "ftp://h"], &cfg, None);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("ftp"), "{}", text(&o));
+    let o = cli(&["env", "add", "prod", "--url", "https://h"], &cfg, None);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("already exists"));
+
+    let o = cli(&["env", "remove", "sandbox"], &cfg, None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&cli(&["env", "list"], &cfg, None)).contains("sandbox"));
+}
+
+#[test]
+fn a_broken_config_is_reported_with_its_line_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let broken = "[[profile]]\nname = \"a\"\nurl = \n";
+    std::fs::write(&cfg, broken).unwrap();
+    let o = cli(&["env", "add", "x", "--url", "https://h"], &cfg, None);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("line 3"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), broken);
+}
+
+async fn watch(args: Vec<String>) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("none.toml");
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(&a, &cfg, None)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn watch_prints_live_events_and_exits_by_count_timeout_or_refusal() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let url = sim.url();
+    let st = sim.state().clone();
+    // Keep a paced agent run going while the watcher connects.
+    let runner = tokio::spawn(async move {
+        loop {
+            sockeye_sim::scenarios::ai_run(st.clone(), ScenarioParams { pace: 0.05, ..Default::default() }, false).await;
+        }
+    });
+    let o = watch(vec!["watch".into(), "--url".into(), url.clone(), "--sid".into(), "good-sid".into(), "--count".into(), "4".into(), "--timeout".into(), "20".into()]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("connected over websocket as test@example.com"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains(" ai_progress ")).count(), 4, "{out}");
+
+    let o = watch(vec!["watch".into(), "--url".into(), url.clone(), "--token".into(), "key:secret".into(), "--json".into(), "--count".into(), "2".into(), "--timeout".into(), "20".into()]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    let ev: Vec<_> = lines.iter().filter(|v| v["kind"] == "event").collect();
+    assert_eq!(ev.len(), 2);
+    assert_eq!(ev[0]["name"], "ai_progress");
+    assert_eq!(ev[0]["room_hint"], "user:test@example.com");
+    assert!(ev[0]["received_at"].as_str().unwrap().contains('T'));
+    assert!(lines.iter().any(|v| v["kind"] == "state" && v["state"] == "connected"));
+    runner.abort();
+
+    let o = watch(vec!["watch".into(), "--url".into(), url.clone(), "--sid".into(), "good-sid".into(), "--count".into(), "1".into(), "--timeout".into(), "1.5".into()]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("last state: connected"), "{}", text(&o));
+
+    let o = watch(vec!["watch".into(), "--url".into(), url.clone(), "--bearer".into(), "nope".into(), "--timeout".into(), "10".into()]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("Unauthorized: TypeError"), "{}", text(&o));
+
+    let o = watch(vec!["watch".into(), "--url".into(), "http://exa mple".into()]).await;
+    assert_eq!(o.status.code(), Some(3));
+    sim.shutdown().await;
+}
