@@ -53,7 +53,9 @@ async fn publish(State(st): State<Arc<SimState>>, Json(body): Json<Value>) -> Re
             Err(e) => return bad_request(format!("bad raw publish: {e}")),
         };
         let room = raw.room.filter(|r| !r.is_empty());
-        let n = st.emit(raw.namespace.as_deref(), room.as_deref(), &raw.event, &raw.message).await;
+        // Like realtime/index.js: no room means every site namespace, whatever `namespace` says.
+        let site = room.as_ref().and(raw.namespace.as_deref());
+        let n = st.emit(site, room.as_deref(), &raw.event, &raw.message).await;
         return Json(json!({"room": room, "delivered_to": n})).into_response();
     }
     let req: PublishRequest = match serde_json::from_value(body) {

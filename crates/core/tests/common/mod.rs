@@ -2,6 +2,8 @@
 //! pointed at it, and bounded waits.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::sync::Arc;
 use std::time::Duration;
 

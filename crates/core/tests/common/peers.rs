@@ -1,0 +1,83 @@
+//! Independent Socket.IO servers (node `socket.io`, python-socketio) run as child processes
+//! on loopback. Their dependencies are installed by `scripts/test` (npm ci, pip into a venv).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers").canonicalize().expect("tests/peers exists")
+}
+
+fn need(path: PathBuf) -> PathBuf {
+    assert!(path.exists(), "{} is missing: run scripts/test (it installs the test peers)", path.display());
+    path
+}
+
+pub fn node() -> (String, PathBuf) {
+    need(peers_dir().join("node_modules/socket.io"));
+    ("node".into(), peers_dir())
+}
+
+pub fn python() -> PathBuf {
+    need(peers_dir().join(".venv/bin/python"))
+}
+
+/// A child server that is killed (SIGKILL, like a crash) when dropped.
+pub struct Peer {
+    child: Child,
+    pub port: u16,
+}
+
+impl Peer {
+    pub fn start(mut cmd: Command) -> Peer {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("peer starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(p) = line.strip_prefix("listening ") {
+                    let _ = tx.send(p.trim().parse::<u16>().unwrap());
+                }
+            }
+        });
+        let port = rx.recv_timeout(Duration::from_secs(20)).expect("peer printed its port");
+        Peer { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn node_frappe(port: u16) -> Peer {
+    let (node, dir) = node();
+    let mut c = Command::new(node);
+    c.current_dir(&dir).arg("frappe_like_server.mjs").arg(port.to_string());
+    Peer::start(c)
+}
+
+pub fn python_agent(port: u16, secret: &str) -> Peer {
+    let mut c = Command::new(python());
+    c.current_dir(peers_dir()).arg("agent_server.py").arg(port.to_string()).arg(secret);
+    Peer::start(c)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
