@@ -24,11 +24,25 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+/// Marks a connection that carried Engine.IO traffic, so "drop the sockets" leaves plain HTTP
+/// connections (the control API's own request among them) alone. Put in every request's
+/// extensions by the accept loop; set by [`crate::proxy_faults`].
+#[derive(Debug, Clone, Default)]
+pub struct SocketMark(pub Arc<AtomicBool>);
+
+impl SocketMark {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Shared switches over every live connection.
 #[derive(Debug, Default)]
 pub struct ConnHub {
     /// Cancelled to drop every connection accepted so far; replaced by a fresh token after.
     generation: std::sync::Mutex<CancellationToken>,
+    /// Cancelled to drop the connections that carry Engine.IO traffic.
+    sockets: std::sync::Mutex<CancellationToken>,
     /// While set, bytes read are discarded and bytes written are swallowed.
     frozen: AtomicBool,
 }
@@ -36,6 +50,17 @@ pub struct ConnHub {
 impl ConnHub {
     pub fn token(&self) -> CancellationToken {
         self.generation.lock().expect("hub lock").clone()
+    }
+
+    fn sockets_token(&self) -> CancellationToken {
+        self.sockets.lock().expect("hub lock").clone()
+    }
+
+    /// Drop the connections that carry Engine.IO traffic (peers see `transport close`).
+    pub fn kill_sockets(&self) {
+        let mut g = self.sockets.lock().expect("hub lock");
+        g.cancel();
+        *g = CancellationToken::new();
     }
 
     /// Drop every connection open right now (their peers see the TCP connection close).
@@ -58,17 +83,22 @@ impl ConnHub {
 pub struct ControlledStream {
     inner: TcpStream,
     hub: Arc<ConnHub>,
+    mark: SocketMark,
     killed: Pin<Box<WaitForCancellationFutureOwned>>,
+    sockets_killed: Pin<Box<WaitForCancellationFutureOwned>>,
     deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl ControlledStream {
-    pub fn new(inner: TcpStream, hub: Arc<ConnHub>, lifetime: Option<Duration>) -> Self {
+    pub fn new(inner: TcpStream, hub: Arc<ConnHub>, mark: SocketMark, lifetime: Option<Duration>) -> Self {
         let killed = Box::pin(hub.token().cancelled_owned());
+        let sockets_killed = Box::pin(hub.sockets_token().cancelled_owned());
         ControlledStream {
             inner,
             hub,
+            mark,
             killed,
+            sockets_killed,
             deadline: lifetime.map(|d| Box::pin(tokio::time::sleep(d))),
         }
     }
@@ -79,9 +109,15 @@ impl ControlledStream {
         if self.killed.as_mut().poll(cx).is_ready() {
             return true;
         }
-        self.deadline
-            .as_mut()
-            .is_some_and(|d| d.as_mut().poll(cx).is_ready())
+        while self.sockets_killed.as_mut().poll(cx).is_ready() {
+            if self.mark.0.load(Ordering::Relaxed) {
+                return true;
+            }
+            // Not a socket connection: wait for the next "drop the sockets" instead.
+            self.sockets_killed = Box::pin(self.hub.sockets_token().cancelled_owned());
+        }
+        self.mark.0.load(Ordering::Relaxed)
+            && self.deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready())
     }
 }
 
@@ -161,8 +197,9 @@ pub async fn accept_loop(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let io = TokioIo::new(ControlledStream::new(tcp, hub.clone(), lifetime()));
-        let service = TowerToHyperService::new(router.clone());
+        let mark = SocketMark::default();
+        let io = TokioIo::new(ControlledStream::new(tcp, hub.clone(), mark.clone(), lifetime()));
+        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(mark)));
         tokio::spawn(async move {
             let _ = Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(io, service)

@@ -145,7 +145,7 @@ async fn disconnect(State(st): State<Arc<SimState>>, Json(r): Json<DisconnectReq
     let reason = r.reason.as_deref().unwrap_or("transport close");
     if reason == "transport close" && r.user.is_none() && r.socket.is_none() {
         let n = st.all_sockets().len();
-        st.hub.kill_all();
+        st.hub.kill_sockets();
         return Json(json!({"dropped": n, "reason": reason})).into_response();
     }
     if reason != "server disconnect" && reason != "transport close" {

@@ -122,7 +122,8 @@ async fn on_site_connect(s: SocketRef, state: Arc<SimState>) {
 fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
     let open_docs = OpenDocs::default();
     s.on("ping", async |s: SocketRef| {
-        let _ = s.emit("pong", &());
+        // An empty array is an empty tuple to socketioxide: `["pong"]`, no arguments, as Node sends.
+        let _ = s.emit("pong", &[(); 0]);
     });
     let (st, u) = (state.clone(), user.to_string());
     s.on("doctype_subscribe", async move |s: SocketRef, Data(v): Data<Value>| {
@@ -219,7 +220,7 @@ fn announce_viewers(s: &SocketRef, user: &str, doctype: &str, docname: &str) {
 
 fn register_raven(s: &SocketRef, state: &Arc<SimState>, user: &str) {
     s.on("fire", async |s: SocketRef| {
-        let _ = s.emit("ice", &());
+        let _ = s.emit("ice", &[(); 0]);
     });
     let (st, u) = (state.clone(), user.to_string());
     s.on("raven_channel_get_typers", async move |s: SocketRef, Data(v): Data<Value>| {

@@ -33,6 +33,9 @@ pub async fn layer(State(st): State<Arc<SimState>>, req: Request, next: Next) ->
     if !req.uri().path().starts_with("/socket.io") {
         return next.run(req).await;
     }
+    if let Some(mark) = req.extensions().get::<crate::conn::SocketMark>() {
+        mark.set();
+    }
     let f = st.faults();
     if f.route_missing {
         return (StatusCode::NOT_FOUND, Html(NOT_FOUND_HTML)).into_response();
@@ -47,6 +50,13 @@ pub async fn layer(State(st): State<Arc<SimState>>, req: Request, next: Next) ->
         // A Socket.IO v2 server ignores EIO=4 and answers with an EIO3-framed payload.
         let open = r#"0{"sid":"eio3-session-0000000","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":5000}"#;
         return (StatusCode::OK, format!("{}:{}2:40", open.len(), open)).into_response();
+    }
+    // engine.io answers these with integer codes; engineioxide uses strings. Answer like Node.
+    if !query_has(&req, "EIO", Some("4")) {
+        return engine_error(5, "Unsupported protocol version");
+    }
+    if !query_has(&req, "transport", Some("polling")) && !query_has(&req, "transport", Some("websocket")) {
+        return engine_error(0, "Transport unknown");
     }
     let websocket = query_has(&req, "transport", Some("websocket"));
     if f.upgrade_refused && websocket {
@@ -85,5 +95,27 @@ pub async fn layer(State(st): State<Arc<SimState>>, req: Request, next: Next) ->
             h.insert("x-frappe-site-name", site);
         }
     }
-    next.run(req).await
+    integer_error_codes(next.run(req).await).await
+}
+
+/// engineioxide writes `{"code":"1","message":"Session ID unknown"}`; engine.io writes the
+/// code as a number. Rewrite small 400 bodies so clients and probes see what Node sends.
+async fn integer_error_codes(resp: Response) -> Response {
+    if resp.status() != StatusCode::BAD_REQUEST {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 4096).await else {
+        return (StatusCode::BAD_REQUEST, "").into_response();
+    };
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if let Some(v) = serde_json::from_str::<serde_json::Value>(&text).ok()
+        && let Some(code) = v.get("code").and_then(|c| c.as_str()).and_then(|c| c.parse::<u8>().ok())
+    {
+        let message = v.get("message").and_then(|m| m.as_str()).unwrap_or("");
+        text = format!("{{\"code\":{code},\"message\":{}}}", serde_json::Value::String(message.into()));
+    }
+    let mut resp = Response::from_parts(parts, axum::body::Body::from(text));
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    resp
 }

@@ -140,9 +140,9 @@ impl Sim {
         scenarios::spawn(&self.state, name, params)
     }
 
-    /// Drop every TCP connection now (clients see `transport close`).
+    /// Drop every Engine.IO connection now (clients see `transport close`).
     pub fn drop_connections(&self) {
-        self.state.hub.kill_all();
+        self.state.hub.kill_sockets();
     }
 
     /// Restart: everything dropped, port closed for `down`, then serving again.
@@ -183,7 +183,11 @@ async fn serve(first: TcpListener, addr: SocketAddr, router: Router, st: Arc<Sim
         }));
         let down = tokio::select! {
             _ = st.shutdown.cancelled() => None,
-            d = restarts.recv() => d,
+            d = restarts.recv() => {
+                // Let the control API's own "restarting" answer reach its caller first.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                d
+            }
         };
         stop.cancel();
         let _ = accept.await;
