@@ -3,6 +3,7 @@
 //! 3 bad arguments or config.
 
 mod conn_args;
+mod diagnose_cmd;
 mod env_cmd;
 mod sim_cmd;
 mod watch;
@@ -32,6 +33,8 @@ struct Cli {
 enum Cmd {
     /// Connect and print state changes and events as they arrive.
     Watch(watch::WatchArgs),
+    /// Say exactly what is broken in a realtime link, and how to fix it.
+    Diagnose(diagnose_cmd::DiagnoseArgs),
     /// Manage saved environments.
     #[command(subcommand)]
     Env(env_cmd::EnvCmd),
@@ -48,6 +51,7 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Watch(a) => watch::run(a).await,
+        Cmd::Diagnose(a) => diagnose_cmd::run(a).await,
         Cmd::Env(c) => env_cmd::run(c).map(|()| 0),
         Cmd::Sim(a) => sim_cmd::run(a).await,
     };

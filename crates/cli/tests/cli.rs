@@ -113,3 +113,44 @@ async fn watch_prints_live_events_and_exits_by_count_timeout_or_refusal() {
     assert_eq!(o.status.code(), Some(3));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn diagnose_side_by_side_json_and_exit_codes() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let url = sim.url();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    for (name, key) in [("sandbox", "key"), ("prod", "key")] {
+        let o = cli(&["env", "add", name, "--url", &url, "--auth", "token", "--key", key, "--site", "raven.test"], &cfg, None);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let cfg2 = cfg.clone();
+    let run = move |args: Vec<&'static str>| {
+        let cfg = cfg2.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"));
+            cmd.args(&args).env("SOCKEYE_CONFIG", &cfg).env("NO_COLOR", "1").env("SOCKEYE_SECRET_SANDBOX", "secret").env("SOCKEYE_SECRET_PROD", "wrong");
+            cmd.output().unwrap()
+        })
+    };
+    // Healthy environment: exit 0, all pass.
+    let o = run(vec!["diagnose", "--env", "sandbox"]).await.unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("All probes passed"), "{}", text(&o));
+    // Side by side: the bad one fails with its hint, exit 2.
+    let o = run(vec!["diagnose", "--all"]).await.unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("sandbox") && out.contains("prod") && out.contains("Log in again"), "{out}");
+    // JSON: an array of reports with the summary keys.
+    let o = run(vec!["diagnose", "--env", "sandbox", "--env", "prod", "--json"]).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["summary"]["auth_ok"], true);
+    assert_eq!(v[1]["summary"]["auth_ok"], false);
+    assert_eq!(v[1]["summary"]["deployment_type"], "local");
+    // Bad arguments: exit 3.
+    let o = run(vec!["diagnose", "--env", "nope"]).await.unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    sim.shutdown().await;
+}

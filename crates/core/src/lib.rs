@@ -6,11 +6,13 @@
 //! - [`session`], [`state`], [`backoff`]: the supervisor that connects, verifies, subscribes
 //!   and reconnects.
 //! - [`events`]: the typed event model (raw JSON always kept).
+//! - [`diagnose`]: the probe chain that names what is broken and how to fix it.
 //! - [`notify`]: the notification policy.
 
 pub mod auth;
 pub mod backoff;
 pub mod config_file;
+pub mod diagnose;
 pub mod events;
 pub mod notify;
 pub mod profile;

@@ -59,6 +59,14 @@ pub async fn layer(State(st): State<Arc<SimState>>, req: Request, next: Next) ->
         return engine_error(0, "Transport unknown");
     }
     let websocket = query_has(&req, "transport", Some("websocket"));
+    let upgrade_header = req.headers().get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if websocket && !upgrade_header {
+        // Node hands only requests with `Upgrade: websocket` to the WebSocket server; engine.io
+        // answers any other request for the websocket transport 400 code 3. engineioxide would
+        // answer 101 without checking, which behind a proxy that strips `Upgrade` (nginx
+        // without `proxy_http_version 1.1` and the Upgrade headers) cannot be honoured.
+        return engine_error(3, "Bad request");
+    }
     if f.upgrade_refused && websocket {
         // A proxy without `Upgrade`/`Connection` forwarding hands the engine a plain GET.
         return engine_error(3, "Bad request");
