@@ -7,15 +7,18 @@
 //!   and reconnects.
 //! - [`events`]: the typed event model (raw JSON always kept).
 //! - [`diagnose`]: the probe chain that names what is broken and how to fix it.
+//! - [`runs`]: agent runs correlated into cards; [`batch`]: batching for the UI.
 //! - [`notify`]: the notification policy.
 
 pub mod auth;
 pub mod backoff;
+pub mod batch;
 pub mod config_file;
 pub mod diagnose;
 pub mod events;
 pub mod notify;
 pub mod profile;
+pub mod runs;
 pub mod secrets;
 pub mod session;
 pub mod state;

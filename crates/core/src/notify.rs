@@ -185,6 +185,26 @@ impl NotifyPolicy {
     }
 }
 
+/// The trigger for a Raven message: a mention when the TipTap HTML carries a userMention of
+/// `me` (`data-id="<me>"`) or the plain text says `@<me>`.
+pub fn message_trigger(env: &str, m: &crate::events::RavenMessage, raw: &serde_json::Value, me: Option<&str>) -> Trigger {
+    let html = raw.pointer("/message_details/text").and_then(|v| v.as_str()).unwrap_or_default();
+    let mention = me.is_some_and(|me| {
+        let local = me.split('@').next().unwrap_or(me);
+        (html.contains("userMention") && html.contains(&format!("data-id=\"{me}\""))) || m.content.contains(&format!("@{me}")) || m.content.contains(&format!("@{local}"))
+    });
+    Trigger::Message { env: env.into(), channel: m.channel_id.clone(), sender: m.sender.clone(), text: m.content.clone(), mention }
+}
+
+/// The trigger for a finished run.
+pub fn run_trigger(run: &crate::runs::Run) -> Option<Trigger> {
+    match run.status {
+        crate::runs::RunStatus::Complete => Some(Trigger::RunComplete { env: run.env.clone(), run: run.id.clone(), summary: run.headline.clone() }),
+        crate::runs::RunStatus::Failed => Some(Trigger::RunError { env: run.env.clone(), run: run.id.clone(), message: run.headline.clone() }),
+        crate::runs::RunStatus::Running => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +244,14 @@ mod tests {
         assert_eq!(p.offer(other, t0).len(), 1);
         // A minute later the budget is back.
         assert_eq!(p.offer(msg("general", "alice", true), t0 + Duration::from_secs(61)).len(), 1);
+    }
+
+    #[test]
+    fn mentions_are_detected_from_html_or_text() {
+        let raw = serde_json::json!({"message_details": {"text": "<p>hey <span data-type=\"userMention\" data-id=\"test@example.com\">@Test</span></p>"}});
+        let m = crate::events::RavenMessage { channel_id: "general".into(), sender: "a@x".into(), message_id: "1".into(), content: "hey @Test".into(), message_type: "Text".into(), is_bot_message: false, creation: None };
+        assert!(matches!(message_trigger("e", &m, &raw, Some("test@example.com")), Trigger::Message { mention: true, .. }));
+        assert!(matches!(message_trigger("e", &m, &serde_json::json!({}), Some("bob@example.com")), Trigger::Message { mention: false, .. }));
     }
 
     #[test]

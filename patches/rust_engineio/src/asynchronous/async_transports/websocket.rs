@@ -10,7 +10,7 @@ use futures_util::stream::StreamExt;
 use futures_util::Stream;
 use http::HeaderMap;
 use tokio::sync::RwLock;
-use tokio_tungstenite::connect_async;
+use tokio_tungstenite::connect_async_with_config;
 use tungstenite::client::IntoClientRequest;
 use url::Url;
 
@@ -38,7 +38,9 @@ impl WebsocketTransport {
             req.headers_mut().extend(map);
         }
 
-        let (ws_stream, _) = connect_async(req).await?;
+        // TCP_NODELAY: small frames (acks, pings, subscriptions) must not wait for the peer's
+        // delayed ACK; with Nagle on, a `ping` sent right after other frames took ~40 ms.
+        let (ws_stream, _) = connect_async_with_config(req, None, true).await?;
         let (sen, rec) = ws_stream.split();
 
         let inner = AsyncWebsocketGeneralTransport::new(sen, rec).await;
