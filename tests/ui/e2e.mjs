@@ -1,0 +1,118 @@
+// End-to-end test of the real app: the `sockeye` binary in a real WebKitGTK window under
+// Xvfb, driven over WebDriver (tauri-driver + WebKitWebDriver), on its embedded demo
+// simulator. Also checks the desktop notifications captured from the D-Bus session.
+//
+// Environment (set by tests/ui/run.sh): SOCKEYE_BIN, SOCKEYE_DEMO_PORT, NOTIFY_LOG,
+// SCREENSHOT_DIR (optional), WEBDRIVER (default http://127.0.0.1:4444).
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+
+const WD = process.env.WEBDRIVER || "http://127.0.0.1:4444";
+const SIM = `http://127.0.0.1:${process.env.SOCKEYE_DEMO_PORT}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let failures = 0;
+
+async function wd(method, path, body) {
+  const r = await fetch(WD + path, { method, headers: { "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+  const v = await r.json();
+  if (!r.ok) throw new Error(`${method} ${path}: ${JSON.stringify(v.value)}`);
+  return v.value;
+}
+async function sim(path, body) {
+  const r = await fetch(SIM + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return r.json();
+}
+
+const session = await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: process.env.SOCKEYE_BIN } } } });
+const sid = session.sessionId;
+const js = (script, ...args) => wd("POST", `/session/${sid}/execute/sync`, { script, args });
+async function until(what, fn, ms = 20000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e.message; }
+    await sleep(150);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+async function check(label, fn) {
+  try { await fn(); console.log(`ok   ${label}`); }
+  catch (e) { failures++; console.log(`FAIL ${label}: ${e.message}`); }
+}
+async function shot(name) {
+  if (!process.env.SCREENSHOT_DIR) return;
+  mkdirSync(process.env.SCREENSHOT_DIR, { recursive: true });
+  const b64 = await wd("GET", `/session/${sid}/screenshot`);
+  writeFileSync(`${process.env.SCREENSHOT_DIR}/${name}.png`, Buffer.from(b64, "base64"));
+}
+const clickTab = (tab) => js(`document.querySelector('#tabs button[data-tab="${tab}"]').click(); return true;`);
+
+await check("the demo connects and the state pill says so", async () => {
+  const text = await until("connected pill", () => js("const p = document.querySelector('#pill'); return p.dataset.state === 'connected' && p.textContent;"));
+  if (!text.includes("websocket")) throw new Error(`pill: ${text}`);
+});
+
+await check("an agent run shows progress, then completes", async () => {
+  await until("a run card with steps", () => js("return document.querySelectorAll('.run .steps li').length > 0"));
+  await until("a completed run", () => js("return document.querySelector('.run[data-status=\"complete\"]') !== null"), 30000);
+  const marks = await js("return [...document.querySelectorAll('.run[data-status=\"complete\"] .steps .mark')].map(m => m.textContent.trim())");
+  if (!marks.length || !marks.every((m) => m === "✓")) throw new Error(`step marks ${JSON.stringify(marks)}`);
+  await shot("window-agents");
+});
+
+await check("a Raven message appears in Messages", async () => {
+  await clickTab("messages");
+  await until("a message", () => js("return document.querySelectorAll('#messages .msg-text').length > 0"), 30000);
+});
+
+await check("an HTML/script payload renders as inert text", async () => {
+  const evil = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b> sockeye-xss-probe`;
+  const r = await sim("/__sim/publish", { event: "message_created", doctype: "Raven Channel", docname: "general",
+    message: { channel_id: "general", sender: "mallory@example.com", message_id: "xss0000001", message_details: { content: evil, text: evil, message_type: "Text", is_bot_message: 0 } } });
+  if (r.delivered_to !== 1) throw new Error(`publish: ${JSON.stringify(r)}`);
+  const shown = await until("the probe message", () => js("const m = [...document.querySelectorAll('#messages .msg-text')].find(x => x.textContent.includes('sockeye-xss-probe')); return m && m.textContent;"));
+  if (shown !== evil) throw new Error(`text differs: ${shown}`);
+  const inert = await js("return window.__pwned === undefined && document.querySelectorAll('#messages img, #messages script, #messages b').length === 0");
+  if (!inert) throw new Error("markup was interpreted");
+  await shot("window-messages");
+});
+
+await check("the event log lists events with their room", async () => {
+  await clickTab("log");
+  await until("log rows", () => js("return document.querySelectorAll('#log-rows tr').length > 5"));
+  const rooms = await js("return [...document.querySelectorAll('#log-rows tr td:nth-child(4)')].map(td => td.textContent)");
+  if (!rooms.some((r) => r.startsWith("user:") || r.startsWith("doc:Raven Channel/"))) throw new Error(`rooms ${JSON.stringify(rooms.slice(0, 5))}`);
+  await shot("window-log");
+});
+
+await check("a server restart shows as a state change, then recovers", async () => {
+  await clickTab("agents");
+  await sim("/__sim/restart", { down_ms: 2500 });
+  const seen = await until("a non-connected pill", () => js("const p = document.querySelector('#pill'); return p.dataset.state !== 'connected' && p.dataset.state"), 10000);
+  if (!["reconnecting", "connecting"].includes(seen)) throw new Error(`state ${seen}`);
+  await until("connected again", () => js("return document.querySelector('#pill').dataset.state === 'connected'"), 20000);
+});
+
+await check("diagnostics run from the window", async () => {
+  await clickTab("diagnostics");
+  await js("document.querySelector('#diag-active').click(); return true;");
+  const hint = await until("a report", () => js("const h = document.querySelector('#diag-results .hint'); return h && h.textContent"), 20000);
+  if (!hint.includes("healthy")) throw new Error(hint);
+  await shot("window-diagnostics");
+});
+
+await check("notifications: run completions shown, and a 300-message burst coalesced", async () => {
+  const log = () => readFileSync(process.env.NOTIFY_LOG, "utf8");
+  const count = (re) => (log().match(re) || []).length;
+  if (count(/Agent run finished/g) < 1) throw new Error("no run-finished notification on D-Bus");
+  const before = count(/member=Notify/g);
+  await sim("/__sim/scenario/burst", { n: 300, event: "message_created", channel: "general" });
+  await until("the coalesced notification", () => /\d+ new messages in #general/.test(log()), 15000);
+  await sleep(3000);
+  const during = count(/member=Notify/g) - before;
+  if (during > 6) throw new Error(`${during} notifications for one burst`);
+  console.log(`     ${during} notification(s) for 300 messages`);
+});
+
+await wd("DELETE", `/session/${sid}`).catch(() => {});
+console.log(failures ? `${failures} UI check(s) failed` : "all UI checks passed");
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run the app's end-to-end UI test: Xvfb + a private D-Bus session with a real notification
+# server (dunst) and a dbus-monitor capture, tauri-driver + WebKitWebDriver, the debug
+# `sockeye` binary on its embedded demo. Screenshots go to $SCREENSHOT_DIR when set.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sockeye-target}"
+cargo build -p sockeye --locked
+BIN="$CARGO_TARGET_DIR/debug/sockeye"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+WDPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DRIVER="$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")"
+
+cat > "$TMP/inner.sh" <<EOF
+set -u
+export SOCKEYE_CONFIG="$TMP/config.toml" SOCKEYE_DEMO_PORT=$PORT SOCKEYE_DEMO_PACE=0.25
+export NO_AT_BRIDGE=1 WEBKIT_DISABLE_COMPOSITING_MODE=1
+dbus-monitor "interface='org.freedesktop.Notifications',member='Notify'" > "$TMP/notify.log" 2>&1 &
+dunst > "$TMP/dunst.log" 2>&1 &
+"$DRIVER" --port $WDPORT > "$TMP/driver.log" 2>&1 &
+DRV=\$!
+for i in \$(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$WDPORT) 2>/dev/null && break; sleep 0.1; done
+SOCKEYE_BIN="$BIN" NOTIFY_LOG="$TMP/notify.log" WEBDRIVER="http://127.0.0.1:$WDPORT" SCREENSHOT_DIR="${SCREENSHOT_DIR:-}" \
+  timeout 300 node tests/ui/e2e.mjs
+rc=\$?
+kill \$DRV 2>/dev/null
+pkill -P \$\$ 2>/dev/null
+[ \$rc -ne 0 ] && { echo "--- tauri-driver log"; tail -30 "$TMP/driver.log"; }
+exit \$rc
+EOF
+xvfb-run -a -s "-screen 0 1280x860x24" dbus-run-session -- bash "$TMP/inner.sh"
