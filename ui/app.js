@@ -89,7 +89,7 @@ setInterval(() => { if (S.envs.get(S.active)?.state?.state === "reconnecting") m
 
 // ---- agent runs ----
 function runCard(r) {
-  const card = el("details", { class: `run ${r.status}`, "data-run-id": r.id, "data-status": r.status });
+  const card = el("details", { class: `run ${r.status}`, "data-run-id": r.id, "data-status": r.status, "data-source": r.source });
   card.open = r.status === "running";
   const badge = el("span", { class: "run-status", text: r.status === "running" ? "running" : r.status === "complete" ? "✓ complete" : "✗ failed" });
   const summary = el("summary", {}, badge, el("strong", { text: ` ${r.id} ` }), el("span", { class: "headline", text: r.headline }));

@@ -53,8 +53,9 @@ await check("the demo connects and the state pill says so", async () => {
 
 await check("an agent run shows progress, then completes", async () => {
   await until("a run card with steps", () => js("return document.querySelectorAll('.run .steps li').length > 0"));
-  await until("a completed run", () => js("return document.querySelector('.run[data-status=\"complete\"]') !== null"), 30000);
-  const marks = await js("return [...document.querySelectorAll('.run[data-status=\"complete\"] .steps .mark')].map(m => m.textContent.trim())");
+  const done = '.run[data-status="complete"][data-source="ai_progress"]';
+  await until("a completed agent run", () => js(`return document.querySelector('${done}') !== null`), 30000);
+  const marks = await js(`return [...document.querySelector('${done}').querySelectorAll('.steps .mark')].map(m => m.textContent.trim())`);
   if (!marks.length || !marks.every((m) => m === "✓")) throw new Error(`step marks ${JSON.stringify(marks)}`);
   await shot("window-agents");
 });
@@ -104,13 +105,17 @@ await check("notifications: run completions shown, and a 300-message burst coale
   const log = () => readFileSync(process.env.NOTIFY_LOG, "utf8");
   const count = (re) => (log().match(re) || []).length;
   if (count(/Agent run finished/g) < 1) throw new Error("no run-finished notification on D-Bus");
-  const before = count(/member=Notify/g);
+  const offset = log().length;
   await sim("/__sim/scenario/burst", { n: 300, event: "message_created", channel: "general" });
-  await until("the coalesced notification", () => /\d+ new messages in #general/.test(log()), 15000);
+  const summaries = () => [...log().slice(offset).matchAll(/string "([^"]*#general[^"]*)"/g)].map((m) => m[1]);
+  const biggest = () => Math.max(0, ...summaries().map((t) => Number((t.match(/^(\d+) new messages/) || [0, 0])[1])));
+  await until("the burst's coalesced notification", () => biggest() >= 100, 15000);
   await sleep(3000);
-  const during = count(/member=Notify/g) - before;
-  if (during > 6) throw new Error(`${during} notifications for one burst`);
-  console.log(`     ${during} notification(s) for 300 messages`);
+  const about = summaries();
+  // One summary for the burst (a second if it straddles a coalescing window), plus at most
+  // the demo's own chat in the same seconds: never one notification per message.
+  if (about.length > 4) throw new Error(`${about.length} notifications about #general for one burst: ${JSON.stringify(about)}`);
+  console.log(`     300 messages → ${about.length} notification(s): ${JSON.stringify(about)}`);
 });
 
 await wd("DELETE", `/session/${sid}`).catch(() => {});

@@ -13,6 +13,10 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 WDPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DRIVER="$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")"
 
+# No environments (so the app runs its demo); a notification budget the demo cannot spend
+# before the burst check.
+printf '[settings.notifications]\nmax_per_minute = 30\n' > "$TMP/config.toml"
+
 cat > "$TMP/inner.sh" <<EOF
 set -u
 export SOCKEYE_CONFIG="$TMP/config.toml" SOCKEYE_DEMO_PORT=$PORT SOCKEYE_DEMO_PACE=0.25

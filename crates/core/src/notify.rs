@@ -160,12 +160,31 @@ impl NotifyPolicy {
         self.admit(n, now).into_iter().collect()
     }
 
-    /// Release coalesced message notifications whose window has passed.
+    /// When `env` may show a notification again (now, or when its oldest one leaves the
+    /// one-minute window).
+    fn budget_free_at(&mut self, env: &str, now: Instant) -> Instant {
+        let window = self.sent.entry(env.to_string()).or_default();
+        while window.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+            window.pop_front();
+        }
+        if (window.len() as u32) < self.settings.max_per_minute { now } else { window.front().map(|t| *t + Duration::from_secs(60)).unwrap_or(now) }
+    }
+
+    /// Release coalesced message notifications whose window has passed. A bucket that meets
+    /// a spent rate limit is kept (and keeps absorbing messages) until the budget frees, so a
+    /// burst is summarised late rather than lost.
     pub fn flush(&mut self, now: Instant) -> Vec<Notification> {
         let window = Duration::from_millis(self.settings.coalesce_ms);
         let due: Vec<(String, String)> = self.buckets.iter().filter(|(_, b)| now.duration_since(b.first_at) >= window).map(|(k, _)| k.clone()).collect();
         let mut out = Vec::new();
         for key in due {
+            let free_at = self.budget_free_at(&key.0, now);
+            if free_at > now {
+                if let Some(b) = self.buckets.get_mut(&key) {
+                    b.first_at = free_at.checked_sub(window).unwrap_or(free_at);
+                }
+                continue;
+            }
             let b = self.buckets.remove(&key).expect("key just listed");
             let (env, channel) = key;
             let n = if b.count == 1 {
@@ -252,6 +271,24 @@ mod tests {
         let m = crate::events::RavenMessage { channel_id: "general".into(), sender: "a@x".into(), message_id: "1".into(), content: "hey @Test".into(), message_type: "Text".into(), is_bot_message: false, creation: None };
         assert!(matches!(message_trigger("e", &m, &raw, Some("test@example.com")), Trigger::Message { mention: true, .. }));
         assert!(matches!(message_trigger("e", &m, &serde_json::json!({}), Some("bob@example.com")), Trigger::Message { mention: false, .. }));
+    }
+
+    #[test]
+    fn a_burst_meeting_the_rate_limit_is_summarised_late_not_lost() {
+        let mut p = NotifyPolicy::new(NotifySettings { max_per_minute: 2, ..Default::default() });
+        let t0 = Instant::now();
+        assert_eq!(p.offer(Trigger::LinkLost { env: "prod".into(), reason: "x".into() }, t0).len(), 1);
+        assert_eq!(p.offer(Trigger::LinkRestored { env: "prod".into() }, t0).len(), 1);
+        for _ in 0..50 {
+            p.offer(msg("general", "bob", false), t0);
+        }
+        assert!(p.flush(t0 + Duration::from_secs(3)).is_empty(), "budget spent");
+        let due = p.next_flush().unwrap();
+        assert!(due >= t0 + Duration::from_secs(57), "waits for the budget, no busy loop");
+        p.offer(msg("general", "bob", false), t0 + Duration::from_secs(10));
+        let out = p.flush(t0 + Duration::from_secs(61));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].title, "51 new messages in #general");
     }
 
     #[test]
