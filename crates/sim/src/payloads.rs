@@ -44,13 +44,45 @@ pub fn html_to_text(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-        .trim()
-        .to_string()
+    decode_entities(&out).trim().to_string()
+}
+
+/// HTML character references: the named ones TipTap emits and numeric ones (`&#128077;`).
+fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find(';').filter(|e| *e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &tail[1..e];
+            let c = match name {
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" | "#39" => Some('\''),
+                "amp" => Some('&'),
+                "nbsp" => Some('\u{a0}'),
+                n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32),
+                n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+                _ => None,
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &tail[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A stored Raven message; `message_details` of `message_created` is built from it.
@@ -145,6 +177,7 @@ mod tests {
         let v = m.created_event();
         assert_eq!(v["message_id"], v["message_details"]["name"]);
         assert_eq!(v["message_details"]["content"], "Hello & welcome");
+        assert_eq!(html_to_text("<p>ok &#128077; &#x41;&amp;&lt;b&gt; & done</p>"), "ok 👍 A&<b> & done");
         assert_eq!(v["message_details"]["is_edited"], 0);
         assert_eq!(v["message_details"].as_object().unwrap().len(), 29, "the 29 fields of the real example");
         assert_eq!(m.name.len(), 10);
