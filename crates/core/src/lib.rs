@@ -15,6 +15,7 @@ pub mod backoff;
 pub mod batch;
 pub mod config_file;
 pub mod diagnose;
+pub mod error_text;
 pub mod events;
 pub mod notify;
 pub mod profile;

@@ -178,22 +178,11 @@ impl Connector for RustSocketIo {
                     };
                     forward(&t4, Inbound::Event { name, args: payload_args(p) })
                 });
-            let client = b.connect().await.map_err(|e| TransportError::Failed(describe(&e)))?;
+            let client = b.connect().await.map_err(|e| TransportError::Failed(crate::error_text::error_chain(&e)))?;
             Ok(Box::new(RustSocketIoLink(client)) as Box<dyn Link>)
         }
         .boxed()
     }
-}
-
-/// rust_socketio's errors are nested and terse ("EngineIO Error"); keep the innermost cause.
-fn describe(e: &rust_socketio::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

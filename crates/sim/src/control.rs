@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/tokens", post(tokens))
         .route("/__sim/disconnect", post(disconnect))
         .route("/__sim/scenario/{name}", post(scenario))
+        .route("/__sim/burst", post(burst_now))
         .route("/__sim/faults", get(get_faults).post(set_faults))
         .route("/__sim/restart", post(restart))
 }
@@ -172,6 +173,16 @@ async fn scenario(State(st): State<Arc<SimState>>, Path(name): Path<String>, bod
         Ok(()) => Json(json!({"started": name})).into_response(),
         Err(e) => (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()}))).into_response(),
     }
+}
+
+/// Run a burst to completion and say how fast the server emitted it (benchmarks use this to
+/// show the server is not the bottleneck).
+async fn burst_now(State(st): State<Arc<SimState>>, Json(p): Json<ScenarioParams>) -> Json<Value> {
+    let started = std::time::Instant::now();
+    let n = p.n;
+    let delivered = scenarios::burst(st, p).await;
+    let secs = started.elapsed().as_secs_f64();
+    Json(json!({"events": n, "delivered": delivered, "elapsed_ms": secs * 1000.0, "emit_rate": n as f64 / secs.max(1e-9)}))
 }
 
 async fn get_faults(State(st): State<Arc<SimState>>) -> Json<Faults> {

@@ -118,16 +118,7 @@ pub async fn post(http: &reqwest::Client, url: Url, headers: &[(String, String)]
 
 /// reqwest's Display hides the cause ("error sending request"); the chain says what failed.
 pub fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text = format!("{text}: {s_text}");
-        }
-        source = s.source();
-    }
-    text
+    crate::error_text::error_chain(e)
 }
 
 pub fn excerpt(s: &str, n: usize) -> String {

@@ -1,0 +1,416 @@
+//! `sockeye-bench`: Sockeye's realtime core against the reference clients (node
+//! `socket.io-client`, python-socketio) on the same loopback simulator, in one run.
+//! Writes `docs/benchmarks.md` and `docs/benchmarks.json`.
+//!
+//! The server runs as its own process (`sockeye-cli sim`) so clients and server do not share
+//! a runtime; reference clients run as child processes from `tests/peers`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{Value, json};
+use sockeye_core::auth::Credentials;
+use sockeye_core::secrets::Secret;
+use sockeye_core::session::{Session, SessionOptions};
+use sockeye_core::{AuthMethod, Profile, RustSocketIo, Transport};
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark Sockeye against node socket.io-client and python-socketio")]
+struct Args {
+    /// Events per ingest workload.
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Events for the memory workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    memory_events: u64,
+    /// Seconds of idle connection for the CPU figure.
+    #[arg(long, default_value_t = 60)]
+    idle_secs: u64,
+    /// Server restarts for the reconnect figure.
+    #[arg(long, default_value_t = 20)]
+    restarts: u32,
+    /// Repeats of each ingest run (medians reported with min–max).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Where to write benchmarks.md and benchmarks.json.
+    #[arg(long, default_value = "docs")]
+    out: PathBuf,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+fn bin_dir() -> PathBuf {
+    std::env::current_exe().expect("exe").parent().expect("dir").to_path_buf()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server() -> Server {
+    let port = free_port();
+    let child = Command::new(bin_dir().join("sockeye-cli")).args(["sim", "--port", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("sockeye-cli sim (build it with: cargo build --release -p sockeye-cli)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Server { child, url: format!("http://127.0.0.1:{port}") };
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("simulator did not start");
+}
+
+async fn post(url: &str, body: Value) -> Value {
+    reqwest::Client::new().post(url).json(&body).send().await.expect("control API").json().await.unwrap_or(Value::Null)
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+/// What one client saw of one workload.
+#[derive(Debug, Clone, Default)]
+struct Run {
+    count: u64,
+    rate: f64,
+    lat_us: Vec<u64>,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i] as f64
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+/// The burst body for a workload; `rate` 0 = as fast as possible.
+fn burst(event: &str, n: u64, rate: u64) -> Value {
+    // Padding brings ai_progress to ~300 bytes and message_created to ~1.2 KB on the wire.
+    let pad = if event == "message_created" { 250 } else { 170 };
+    json!({"n": n, "event": event, "pad": pad, "rate": rate, "channel": "general", "user": "test@example.com"})
+}
+
+async fn sockeye_client(url: &str, transport: Transport, event: &str, n: u64, body: Value) -> (Run, Value) {
+    let mut p = Profile::new("bench", url, AuthMethod::Sid).unwrap();
+    p.site = Some("raven.test".into());
+    if event == "message_created" {
+        p.subscriptions.channels = vec!["general".into()];
+    }
+    let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
+    let opts = SessionOptions { transports: vec![transport], event_buffer: 65_536, ..Default::default() };
+    let s = Session::spawn(t, opts, Arc::new(RustSocketIo));
+    let mut st = s.state();
+    let _ = tokio::time::timeout(Duration::from_secs(10), st.wait_for(|x| x.state.is_connected())).await;
+    let mut rx = s.events();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let burst_url = format!("{url}/__sim/burst");
+    let t0 = now_us();
+    let server = tokio::spawn(async move { post(&burst_url, body).await });
+    let mut run = Run::default();
+    let mut last = t0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while run.count < n {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) if e.name == event => {
+                let now = now_us();
+                if let Some(at) = e.payload.get("emitted_at_us").and_then(Value::as_u64) {
+                    run.lat_us.push(now.saturating_sub(at));
+                }
+                run.count += 1;
+                last = now;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(k))) => eprintln!("sockeye consumer lagged by {k}"),
+            _ => break,
+        }
+    }
+    run.rate = run.count as f64 / ((last - t0) as f64 / 1e6);
+    let server = server.await.unwrap_or(Value::Null);
+    s.stop().await;
+    (run, server)
+}
+
+/// A reference client as a child process; returns once it printed "ready".
+fn reference(kind: &str, url: &str, transport: Transport, event: &str, n: u64) -> (Child, BufReader<std::process::ChildStdout>) {
+    let peers = root().join("tests/peers");
+    let channel = if event == "message_created" { "general" } else { "" };
+    let mut cmd = match kind {
+        "node" => {
+            let mut c = Command::new("node");
+            c.arg("bench_client.mjs");
+            c
+        }
+        _ => {
+            let mut c = Command::new(peers.join(".venv/bin/python"));
+            c.arg("bench_client.py");
+            c
+        }
+    };
+    cmd.current_dir(&peers).args([url, &transport.to_string(), event, &n.to_string()]);
+    if !channel.is_empty() {
+        cmd.arg(channel);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("reference client (run scripts/setup-deps)");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "{kind} client did not get ready");
+    (child, out)
+}
+
+async fn reference_client(kind: &str, url: &str, transport: Transport, event: &str, n: u64, body: Value) -> (Run, Value) {
+    let (mut child, mut out) = reference(kind, url, transport, event, n);
+    let t0 = now_us();
+    let server = post(&format!("{url}/__sim/burst"), body).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let _ = child.wait();
+        line
+    });
+    let line = tokio::time::timeout(Duration::from_secs(600), result).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+    let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+    let count = v["count"].as_u64().unwrap_or(0);
+    let last = v["last_us"].as_u64().unwrap_or(t0);
+    let lat_us = v["lat_us"].as_array().map(|a| a.iter().filter_map(Value::as_f64).map(|x| x.max(0.0) as u64).collect()).unwrap_or_default();
+    (Run { count, rate: count as f64 / ((last.saturating_sub(t0)) as f64 / 1e6).max(1e-9), lat_us }, server)
+}
+
+async fn client_run(kind: &str, url: &str, transport: Transport, event: &str, n: u64, rate: u64) -> (Run, Value) {
+    let body = burst(event, n, rate);
+    if kind == "sockeye" { sockeye_client(url, transport, event, n, body).await } else { reference_client(kind, url, transport, event, n, body).await }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())).unwrap_or(0)
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn clk_tck() -> f64 {
+    Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
+}
+
+/// A long-running watcher process for memory and CPU: Sockeye's CLI or a reference client.
+fn watcher(kind: &str, url: &str, n: u64) -> (Child, Option<BufReader<std::process::ChildStdout>>) {
+    if kind == "sockeye" {
+        let child = Command::new(bin_dir().join("sockeye-cli"))
+            .args(["watch", "--url", url, "--sid", "good-sid", "--json", "--count", &n.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sockeye-cli");
+        std::thread::sleep(Duration::from_millis(800));
+        (child, None)
+    } else {
+        let (child, out) = reference(kind, url, Transport::Websocket, "ai_progress", n);
+        (child, Some(out))
+    }
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())).unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0) / 1024 / 1024)).unwrap_or(0);
+    let ver = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    json!({
+        "cpu": cpu, "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), "mem_gib": mem,
+        "kernel": ver("uname", "-r"), "node": ver("node", "--version"),
+        "python": Command::new(root().join("tests/peers/.venv/bin/python")).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default(),
+        "rustc": ver("rustc", "--version"),
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let a = Args::parse();
+    let server = start_server();
+    let url = server.url.clone();
+    let clients = ["sockeye", "node", "python"];
+    let mut report = json!({"date": time::OffsetDateTime::now_utc().date().to_string(), "machine": machine(), "command": std::env::args().collect::<Vec<_>>().join(" "), "args": format!("{a:?}")});
+
+    // 1. Ingest throughput.
+    let mut ingest = Vec::new();
+    for event in ["ai_progress", "message_created"] {
+        for transport in [Transport::Websocket, Transport::Polling] {
+            for kind in clients {
+                let mut rates = Vec::new();
+                let mut server_rates = Vec::new();
+                let mut complete = true;
+                for _ in 0..a.repeats {
+                    let (run, srv) = client_run(kind, &url, transport, event, a.events, 0).await;
+                    complete &= run.count == a.events;
+                    rates.push(run.rate);
+                    server_rates.push(srv["emit_rate"].as_f64().unwrap_or(f64::NAN));
+                }
+                let (lo, hi) = (rates.iter().cloned().fold(f64::INFINITY, f64::min), rates.iter().cloned().fold(0.0, f64::max));
+                let row = json!({"event": event, "transport": transport.to_string(), "client": kind, "events": a.events, "complete": complete, "rate_median": median(&mut rates), "rate_min": lo, "rate_max": hi, "server_emit_rate_median": median(&mut server_rates)});
+                eprintln!("ingest {row}");
+                ingest.push(row);
+            }
+        }
+    }
+    report["ingest"] = json!(ingest);
+
+    // 2. Latency at fixed rates.
+    let mut latency = Vec::new();
+    for (rate, n) in [(1_000u64, 5_000u64), (10_000, 30_000)] {
+        for kind in clients {
+            let (mut run, _) = client_run(kind, &url, Transport::Websocket, "ai_progress", n, rate).await;
+            run.lat_us.sort_unstable();
+            let row = json!({"rate": rate, "client": kind, "events": run.count, "p50_ms": percentile(&run.lat_us, 0.5) / 1000.0, "p99_ms": percentile(&run.lat_us, 0.99) / 1000.0, "max_ms": run.lat_us.last().copied().unwrap_or(0) as f64 / 1000.0});
+            eprintln!("latency {row}");
+            latency.push(row);
+        }
+    }
+    report["latency"] = json!(latency);
+
+    // 3. Memory: idle, then after the memory workload. 4. Idle CPU.
+    let tck = clk_tck();
+    let mut memory = Vec::new();
+    for kind in clients {
+        let (mut child, out) = watcher(kind, &url, a.memory_events);
+        let pid = child.id();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let idle_kb = rss_kb(pid);
+        let c0 = cpu_ticks(pid);
+        let t = Instant::now();
+        tokio::time::sleep(Duration::from_secs(a.idle_secs)).await;
+        let cpu_pct = (cpu_ticks(pid) - c0) as f64 / tck / t.elapsed().as_secs_f64() * 100.0;
+        let mut peak_kb = idle_kb;
+        let burst_url = format!("{url}/__sim/burst");
+        let events = a.memory_events;
+        let sender = tokio::spawn(async move { post(&burst_url, burst("ai_progress", events, 0)).await });
+        let started = Instant::now();
+        let mut samples = Vec::new();
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            let r = rss_kb(pid);
+            if r > 0 {
+                peak_kb = peak_kb.max(r);
+                samples.push(r);
+            }
+            if started.elapsed() > Duration::from_secs(900) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let _ = sender.await;
+        let last_kb = samples.iter().rev().nth(1).or(samples.last()).copied().unwrap_or(peak_kb);
+        let _ = child.kill();
+        let _ = child.wait();
+        drop(out);
+        let row = json!({"client": kind, "process": if kind == "sockeye" { "sockeye-cli watch --json" } else { "bench_client" }, "idle_rss_mb": idle_kb as f64 / 1024.0, "peak_rss_mb": peak_kb as f64 / 1024.0, "last_rss_mb": last_kb as f64 / 1024.0, "events": a.memory_events, "secs_for_events": started.elapsed().as_secs_f64(), "idle_cpu_pct": cpu_pct, "idle_secs": a.idle_secs});
+        eprintln!("memory {row}");
+        memory.push(row);
+    }
+    report["memory"] = json!(memory);
+
+    // 5. Reconnect after a restart (Sockeye), server down 500 ms each time.
+    {
+        let mut p = Profile::new("bench", &url, AuthMethod::Sid).unwrap();
+        p.site = Some("raven.test".into());
+        let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
+        let s = Session::spawn(t, SessionOptions::default(), Arc::new(RustSocketIo));
+        let mut st = s.state();
+        let _ = tokio::time::timeout(Duration::from_secs(10), st.wait_for(|x| x.state.is_connected())).await;
+        let mut rx = s.events();
+        let mut back = Vec::new();
+        // A steady 200 events/s stream for the whole test (simulator scenarios outlive restarts).
+        post(&format!("{url}/__sim/scenario/burst"), burst("ai_progress", 10_000_000, 200)).await;
+        for _ in 0..a.restarts {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            post(&format!("{url}/__sim/restart"), json!({"down_ms": 500})).await;
+            let up = Instant::now() + Duration::from_millis(520);
+            tokio::time::sleep(Duration::from_millis(520)).await;
+            // Scenarios survive restarts in the simulator; drain what was queued before.
+            while rx.try_recv().is_ok() {}
+            let _ = tokio::time::timeout(Duration::from_secs(15), st.wait_for(|x| x.state.is_connected())).await;
+            loop {
+                match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                    Ok(Ok(e)) if e.name == "ai_progress" => break,
+                    Ok(_) => continue,
+                    Err(_) => break,
+                }
+            }
+            back.push(Instant::now().saturating_duration_since(up).as_secs_f64() * 1000.0);
+        }
+        s.stop().await;
+        let mut sorted = back.clone();
+        sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        report["reconnect"] = json!({"restarts": a.restarts, "down_ms": 500, "ms": back, "p50_ms": sorted.get(sorted.len() / 2), "max_ms": sorted.last(), "min_ms": sorted.first()});
+        eprintln!("reconnect {}", report["reconnect"]);
+    }
+
+    // 6. Diagnostics wall time on the healthy loopback environment.
+    {
+        let mut p = Profile::new("bench", &url, AuthMethod::Sid).unwrap();
+        p.site = Some("raven.test".into());
+        let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let r = sockeye_core::diagnose::diagnose(&t, &sockeye_core::diagnose::DiagnoseOptions::default()).await;
+            times.push(r.total_ms as f64);
+        }
+        let (lo, hi) = (times.iter().cloned().fold(f64::INFINITY, f64::min), times.iter().cloned().fold(0.0, f64::max));
+        report["diagnostics"] = json!({"runs": 5, "median_ms": median(&mut times), "min_ms": lo, "max_ms": hi, "websocket_hold_ms": 1000});
+    }
+    drop(server);
+    write_report(&a.out, &report);
+}
+
+fn write_report(dir: &Path, r: &Value) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("benchmarks.json"), serde_json::to_string_pretty(r).unwrap()).unwrap();
+    let f = |v: &Value| v.as_f64().map(|x| if x >= 100.0 { format!("{x:.0}") } else { format!("{x:.2}") }).unwrap_or_else(|| "–".into());
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\nGenerated by `sockeye-bench` (see the command below); numbers are from one run on the machine described. ");
+    md.push_str("Ratios, not absolute times, are the headline: the machine is shared and noisy.\n\n");
+    md.push_str(&format!("- Date: {}\n- Machine: {}\n- Command: `{}`\n\n", r["date"].as_str().unwrap_or(""), r["machine"], r["command"].as_str().unwrap_or("")));
+    md.push_str("## 1. Ingest throughput (events/s, median of repeats, min–max)\n\n| event | transport | client | events/s | min–max | all received | server emit rate |\n|---|---|---|---|---|---|---|\n");
+    for row in r["ingest"].as_array().into_iter().flatten() {
+        md.push_str(&format!("| {} | {} | {} | {} | {}–{} | {} | {} |\n", row["event"].as_str().unwrap_or(""), row["transport"].as_str().unwrap_or(""), row["client"].as_str().unwrap_or(""), f(&row["rate_median"]), f(&row["rate_min"]), f(&row["rate_max"]), row["complete"], f(&row["server_emit_rate_median"])));
+    }
+    md.push_str("\n## 2. Latency, emit → client callback (ms, WebSocket)\n\n| rate | client | events | p50 | p99 | max |\n|---|---|---|---|---|---|\n");
+    for row in r["latency"].as_array().into_iter().flatten() {
+        md.push_str(&format!("| {}/s | {} | {} | {} | {} | {} |\n", row["rate"], row["client"].as_str().unwrap_or(""), row["events"], f(&row["p50_ms"]), f(&row["p99_ms"]), f(&row["max_ms"])));
+    }
+    md.push_str("\n## 3–4. Memory (RSS) and idle CPU\n\n| client | process | idle RSS MB | peak RSS MB | RSS at end MB | events | idle CPU % of a core |\n|---|---|---|---|---|---|---|\n");
+    for row in r["memory"].as_array().into_iter().flatten() {
+        md.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} (over {} s) |\n", row["client"].as_str().unwrap_or(""), row["process"].as_str().unwrap_or(""), f(&row["idle_rss_mb"]), f(&row["peak_rss_mb"]), f(&row["last_rss_mb"]), row["events"], f(&row["idle_cpu_pct"]), row["idle_secs"]));
+    }
+    let rc = &r["reconnect"];
+    md.push_str(&format!("\n## 5. Reconnect after a server restart (Sockeye)\n\n{} restarts, server down {} ms each; time from the server listening again to the first event received: p50 {} ms, min {} ms, max {} ms.\nAll values: {}\n", rc["restarts"], rc["down_ms"], f(&rc["p50_ms"]), f(&rc["min_ms"]), f(&rc["max_ms"]), rc["ms"]));
+    let d = &r["diagnostics"];
+    md.push_str(&format!("\n## 6. Diagnostics\n\nFull healthy probe chain on loopback (including a {} ms WebSocket hold): median {} ms (min {}, max {}) over {} runs.\n", d["websocket_hold_ms"], f(&d["median_ms"]), f(&d["min_ms"]), f(&d["max_ms"]), d["runs"]));
+    std::fs::write(dir.join("benchmarks.md"), md).unwrap();
+}

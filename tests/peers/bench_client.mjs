@@ -1,0 +1,32 @@
+// Reference client for the benchmark: node socket.io-client 4.x doing the same workload as
+// Sockeye (connect to the site namespace with the same credentials, subscribe to the same
+// room, count and timestamp every event).
+// Usage: node bench_client.mjs <url> <transport websocket|polling> <event> <n> [channel]
+// Prints "ready" once subscribed, then one JSON line with the results after n events.
+import { io } from "socket.io-client";
+
+const [url, transport, event, nStr, channel] = process.argv.slice(2);
+const n = Number(nStr);
+const socket = io(`${url}/raven.test`, {
+  transports: transport === "polling" ? ["polling"] : ["websocket"],
+  extraHeaders: { origin: url, cookie: "sid=good-sid" },
+  reconnection: false,
+});
+let count = 0, first = 0, last = 0;
+const lat = [];
+socket.on("connect", () => {
+  if (channel) socket.emit("doc_subscribe", "Raven Channel", channel);
+  setTimeout(() => console.log("ready"), 200);
+});
+socket.on("connect_error", (e) => { console.error(e.message); process.exit(2); });
+socket.on(event, (msg) => {
+  const now = Date.now() * 1000 + Number(process.hrtime.bigint() % 1000n);
+  if (count === 0) first = now;
+  last = now;
+  count++;
+  if (msg && msg.emitted_at_us) lat.push(Date.now() * 1000 - msg.emitted_at_us);
+  if (count === n) {
+    console.log(JSON.stringify({ count, first_us: first, last_us: last, lat_us: lat }));
+    process.exit(0);
+  }
+});

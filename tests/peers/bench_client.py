@@ -1,0 +1,46 @@
+"""Reference client for the benchmark: python-socketio's asyncio client doing the same workload
+as Sockeye (site namespace, same credentials, same room, count and timestamp every event).
+
+Usage: bench_client.py <url> <transport websocket|polling> <event> <n> [channel]
+Prints "ready" once subscribed, then one JSON line with the results after n events.
+"""
+import asyncio
+import json
+import sys
+import time
+
+import socketio
+
+url, transport, event, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+channel = sys.argv[5] if len(sys.argv) > 5 else None
+ns = "/raven.test"
+
+
+async def main():
+    sio = socketio.AsyncClient(reconnection=False)
+    done = asyncio.Event()
+    state = {"count": 0, "first": 0, "last": 0, "lat": []}
+
+    @sio.on(event, namespace=ns)
+    async def on_event(msg):
+        now = time.time_ns() // 1000
+        if state["count"] == 0:
+            state["first"] = now
+        state["last"] = now
+        state["count"] += 1
+        if isinstance(msg, dict) and "emitted_at_us" in msg:
+            state["lat"].append(now - msg["emitted_at_us"])
+        if state["count"] == n:
+            done.set()
+
+    await sio.connect(url, headers={"Origin": url, "Cookie": "sid=good-sid"}, namespaces=[ns], transports=[transport])
+    if channel:
+        await sio.emit("doc_subscribe", ("Raven Channel", channel), namespace=ns)
+    await asyncio.sleep(0.2)
+    print("ready", flush=True)
+    await done.wait()
+    print(json.dumps({"count": state["count"], "first_us": state["first"], "last_us": state["last"], "lat_us": state["lat"]}), flush=True)
+    await sio.disconnect()
+
+
+asyncio.run(main())
