@@ -13,7 +13,8 @@ use sockeye_sim::{ScenarioParams, Sim, SimOptions};
 use crate::manager::Manager;
 
 /// `SOCKEYE_DEMO_PORT` fixes the simulator's port (tests publish to it); `SOCKEYE_DEMO_PACE`
-/// scales the scenario's gaps (default 1.0 = human pace).
+/// scales the scenario's gaps (default 1.0 = human pace); `SOCKEYE_DEMO_SCENARIO` names the
+/// scenario (default `demo`; `none` for a quiet server, as the UI benchmark wants).
 pub async fn start(m: &Arc<Manager>) -> Result<(), String> {
     let port: u16 = std::env::var("SOCKEYE_DEMO_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
     let pace: f64 = std::env::var("SOCKEYE_DEMO_PACE").ok().and_then(|p| p.parse().ok()).filter(|p: &f64| *p > 0.0).unwrap_or(1.0);
@@ -32,7 +33,12 @@ pub async fn start(m: &Arc<Manager>) -> Result<(), String> {
     tauri::async_runtime::spawn(async move {
         let mut rx = session.state();
         let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|s| s.state.is_connected())).await;
-        let _ = sockeye_sim::scenarios::spawn(&state, "demo", ScenarioParams { pace, ..Default::default() });
+        let scenario = std::env::var("SOCKEYE_DEMO_SCENARIO").unwrap_or_else(|_| "demo".into());
+        if scenario != "none"
+            && let Err(e) = sockeye_sim::scenarios::spawn(&state, &scenario, ScenarioParams { pace, ..Default::default() })
+        {
+            tracing::error!("demo scenario: {e}");
+        }
     });
     Ok(())
 }

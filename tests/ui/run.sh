@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Run the app's end-to-end UI test: Xvfb + a private D-Bus session with a real notification
-# server (dunst) and a dbus-monitor capture, tauri-driver + WebKitWebDriver, the debug
-# `sockeye` binary on its embedded demo. Screenshots go to $SCREENSHOT_DIR when set.
+# server (dunst) and a dbus-monitor capture, tauri-driver + WebKitWebDriver, the `sockeye`
+# binary on its embedded demo. Screenshots go to $SCREENSHOT_DIR when set.
+# UI_SCRIPT=bench_ui.mjs SOCKEYE_DEMO_SCENARIO=none SOCKEYE_BUILD=release runs the UI benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sockeye-target}"
-cargo build -p sockeye --locked
-BIN="$CARGO_TARGET_DIR/debug/sockeye"
+if [ "${SOCKEYE_BUILD:-debug}" = release ]; then
+  cargo build -p sockeye --locked --release
+  BIN="$CARGO_TARGET_DIR/release/sockeye"
+else
+  cargo build -p sockeye --locked
+  BIN="$CARGO_TARGET_DIR/debug/sockeye"
+fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -19,7 +25,7 @@ printf '[settings.notifications]\nmax_per_minute = 30\n' > "$TMP/config.toml"
 
 cat > "$TMP/inner.sh" <<EOF
 set -u
-export SOCKEYE_CONFIG="$TMP/config.toml" SOCKEYE_DEMO_PORT=$PORT SOCKEYE_DEMO_PACE=0.25
+export SOCKEYE_CONFIG="$TMP/config.toml" SOCKEYE_DEMO_PORT=$PORT SOCKEYE_DEMO_PACE=0.25 SOCKEYE_DEMO_SCENARIO=${SOCKEYE_DEMO_SCENARIO:-demo}
 export NO_AT_BRIDGE=1 WEBKIT_DISABLE_COMPOSITING_MODE=1
 dbus-monitor "interface='org.freedesktop.Notifications',member='Notify'" > "$TMP/notify.log" 2>&1 &
 dunst > "$TMP/dunst.log" 2>&1 &
@@ -27,7 +33,7 @@ dunst > "$TMP/dunst.log" 2>&1 &
 DRV=\$!
 for i in \$(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$WDPORT) 2>/dev/null && break; sleep 0.1; done
 SOCKEYE_BIN="$BIN" NOTIFY_LOG="$TMP/notify.log" WEBDRIVER="http://127.0.0.1:$WDPORT" SCREENSHOT_DIR="${SCREENSHOT_DIR:-}" \
-  timeout 300 node tests/ui/e2e.mjs
+  timeout 300 node tests/ui/${UI_SCRIPT:-e2e.mjs}
 rc=\$?
 kill \$DRV 2>/dev/null
 pkill -P \$\$ 2>/dev/null

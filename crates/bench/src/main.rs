@@ -36,6 +36,9 @@ struct Args {
     /// Repeats of each ingest run (medians reported with min–max).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Skip the UI path (the app under Xvfb via WebDriver).
+    #[arg(long)]
+    skip_ui: bool,
     /// Where to write benchmarks.md and benchmarks.json.
     #[arg(long, default_value = "docs")]
     out: PathBuf,
@@ -385,6 +388,19 @@ async fn main() {
         report["diagnostics"] = json!({"runs": 5, "median_ms": median(&mut times), "min_ms": lo, "max_ms": hi, "websocket_hold_ms": 1000});
     }
     drop(server);
+
+    // 7. UI path: the release app under Xvfb, marks taken in the webview.
+    if !a.skip_ui {
+        let out = Command::new(root().join("tests/ui/run.sh"))
+            .env("UI_SCRIPT", "bench_ui.mjs")
+            .env("SOCKEYE_DEMO_SCENARIO", "none")
+            .env("SOCKEYE_BUILD", "release")
+            .stderr(Stdio::inherit())
+            .output();
+        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        report["ui"] = text.lines().find(|l| l.starts_with("{\"render_latency_1k\"")).and_then(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
+        eprintln!("ui {}", report["ui"]);
+    }
     write_report(&a.out, &report);
 }
 
@@ -412,5 +428,13 @@ fn write_report(dir: &Path, r: &Value) {
     md.push_str(&format!("\n## 5. Reconnect after a server restart (Sockeye)\n\n{} restarts, server down {} ms each; time from the server listening again to the first event received: p50 {} ms, min {} ms, max {} ms.\nAll values: {}\n", rc["restarts"], rc["down_ms"], f(&rc["p50_ms"]), f(&rc["min_ms"]), f(&rc["max_ms"]), rc["ms"]));
     let d = &r["diagnostics"];
     md.push_str(&format!("\n## 6. Diagnostics\n\nFull healthy probe chain on loopback (including a {} ms WebSocket hold): median {} ms (min {}, max {}) over {} runs.\n", d["websocket_hold_ms"], f(&d["median_ms"]), f(&d["min_ms"]), f(&d["max_ms"]), d["runs"]));
+    let ui = &r["ui"];
+    if ui.is_null() {
+        md.push_str("\n## 7. UI path\n\nNot measured in this run (`--skip-ui`, or the Xvfb/WebDriver stack was missing).\n");
+    } else {
+        let l = &ui["render_latency_1k"];
+        let fl = &ui["flood_10k"];
+        md.push_str(&format!("\n## 7. UI path (release app under Xvfb, WebKitGTK)\n\n- Emit → rendered at 1,000 events/s ({} events): p50 {} ms, p99 {} ms, max {} ms (marks taken in the webview after the paint that shows each event).\n- At 10,000 events/s for 3 s: WebDriver round trip p50 {} ms, max {} ms; animation-frame gap p50 {} ms, max {} ms; {} log rows rendered (the log is capped; the rest are counted).\n", l["events"], f(&l["p50_ms"]), f(&l["p99_ms"]), f(&l["max_ms"]), f(&fl["webdriver_rtt_p50_ms"]), f(&fl["webdriver_rtt_max_ms"]), f(&fl["frame_gap_p50_ms"]), f(&fl["frame_gap_max_ms"]), fl["log_rows_rendered"]));
+    }
     std::fs::write(dir.join("benchmarks.md"), md).unwrap();
 }
