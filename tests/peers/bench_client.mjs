@@ -26,7 +26,7 @@ socket.on(event, (msg) => {
   count++;
   if (msg && msg.emitted_at_us) lat.push(Date.now() * 1000 - msg.emitted_at_us);
   if (count === n) {
-    console.log(JSON.stringify({ count, first_us: first, last_us: last, lat_us: lat }));
-    process.exit(0);
+    // Exit only once the line is flushed: process.exit() truncates piped stdout.
+    process.stdout.write(JSON.stringify({ count, first_us: first, last_us: last, lat_us: lat }) + "\n", () => process.exit(0));
   }
 });

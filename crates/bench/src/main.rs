@@ -194,7 +194,7 @@ async fn reference_client(kind: &str, url: &str, transport: Transport, event: &s
         let _ = child.wait();
         line
     });
-    let line = tokio::time::timeout(Duration::from_secs(600), result).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+    let line = tokio::time::timeout(Duration::from_secs(180), result).await.ok().and_then(|r| r.ok()).unwrap_or_default();
     let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
     let count = v["count"].as_u64().unwrap_or(0);
     let last = v["last_us"].as_u64().unwrap_or(t0);
