@@ -19,12 +19,14 @@ socket.on("connect", () => {
   setTimeout(() => console.log("ready"), 200);
 });
 socket.on("connect_error", (e) => { console.error(e.message); process.exit(2); });
+// Wall clock in microseconds (Date.now() alone has millisecond resolution).
+const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 socket.on(event, (msg) => {
-  const now = Date.now() * 1000 + Number(process.hrtime.bigint() % 1000n);
+  const now = nowUs();
   if (count === 0) first = now;
   last = now;
   count++;
-  if (msg && msg.emitted_at_us) lat.push(Date.now() * 1000 - msg.emitted_at_us);
+  if (msg && msg.emitted_at_us) lat.push(now - msg.emitted_at_us);
   if (count === n) {
     // Exit only once the line is flushed: process.exit() truncates piped stdout.
     process.stdout.write(JSON.stringify({ count, first_us: first, last_us: last, lat_us: lat }) + "\n", () => process.exit(0));

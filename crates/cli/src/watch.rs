@@ -191,7 +191,11 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                         let room = e.room_hint.clone().unwrap_or_default();
                         let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), style.paint("36", &e.name), style.paint("90", &room), summary(&e));
                     }
-                    let _ = out.flush();
+                    // Flush when caught up: line by line when events trickle, in big writes
+                    // under a flood.
+                    if events.is_empty() {
+                        let _ = out.flush();
+                    }
                     if args.count.is_some_and(|n| seen >= n) {
                         break 0;
                     }

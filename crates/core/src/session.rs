@@ -492,6 +492,9 @@ impl Supervisor {
         self.set(self.live_state(transport, &identity, pong, rtt));
         let mut ticker = tokio::time::interval(Duration::from_millis(250).min(self.options.pong_timeout / 4));
         let mut next_ping = Instant::now() + self.options.ping_every;
+        // Under a flood the server queues our `pong` behind thousands of events: a late pong
+        // while events keep arriving is a busy link, not a dead or deaf one.
+        let mut last_inbound = Instant::now();
         loop {
             tokio::select! {
                 msg = inbound.recv() => match msg {
@@ -500,6 +503,7 @@ impl Supervisor {
                         return LinkEnd::Lost("connection closed".into());
                     }
                     Some(Inbound::Event { name, args }) => {
+                        last_inbound = Instant::now();
                         if name == "pong" && let Pong::Waiting { sent, .. } = pong {
                             rtt = Some(sent.elapsed().as_millis() as u64);
                             pong = Pong::Answered;
@@ -538,7 +542,10 @@ impl Supervisor {
                     self.set(self.live_state(transport, &identity, pong, rtt));
                 }
                 _ = ticker.tick() => {
-                    if let Pong::Waiting { sent, first } = pong && sent.elapsed() > self.options.pong_timeout {
+                    if let Pong::Waiting { sent, first } = pong
+                        && sent.elapsed() > self.options.pong_timeout
+                        && last_inbound.elapsed() > self.options.pong_timeout
+                    {
                         if first {
                             pong = Pong::Missing;
                             self.set(self.live_state(transport, &identity, pong, rtt));

@@ -354,3 +354,31 @@ async fn slow_consumers_lose_the_oldest_and_are_told_how_many() {
     s.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_flood_that_delays_the_pong_is_not_a_dead_link() {
+    let sim = sim().await;
+    let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
+    // Ping often and expect pongs fast, so pongs queued behind the burst would be "late".
+    let opts = sockeye_core::SessionOptions { ping_every: Duration::from_millis(100), pong_timeout: Duration::from_millis(300), event_buffer: 400_000, ..fast_options() };
+    let s = Session::spawn(t, opts, Arc::new(RustSocketIo));
+    let mut events = s.events();
+    connected(&s).await;
+    let since = s.state().borrow().since_ms;
+    const N: u64 = 200_000;
+    sim.run_scenario("burst", sockeye_sim::ScenarioParams { n: N, pad: 200, ..Default::default() }).unwrap();
+    let mut got = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while got < N {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(e)) if e.name == "ai_progress" => got += 1,
+            Ok(Ok(_)) => {}
+            other => panic!("after {got} events: {other:?}; state {:?}", s.state().borrow().state),
+        }
+    }
+    let st = s.state().borrow().clone();
+    assert!(st.state.is_connected(), "{st:?}");
+    assert_eq!(st.since_ms, since, "never declared dead during the flood");
+    s.stop().await;
+    sim.shutdown().await;
+}
