@@ -36,6 +36,9 @@ struct Args {
     /// Repeats of each ingest run (medians reported with min–max).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Only the ingest throughput workload (quick before/after comparisons).
+    #[arg(long)]
+    only_ingest: bool,
     /// Skip the UI path (the app under Xvfb via WebDriver).
     #[arg(long)]
     skip_ui: bool,
@@ -281,6 +284,12 @@ async fn main() {
         }
     }
     report["ingest"] = json!(ingest);
+    if a.only_ingest {
+        drop(server);
+        std::fs::create_dir_all(&a.out).unwrap();
+        std::fs::write(a.out.join("ingest.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
+        return;
+    }
 
     // 2. Latency at fixed rates.
     let mut latency = Vec::new();
@@ -394,7 +403,7 @@ async fn main() {
         let out = Command::new(root().join("tests/ui/run.sh"))
             .env("UI_SCRIPT", "bench_ui.mjs")
             .env("SOCKEYE_DEMO_SCENARIO", "none")
-            .env("SOCKEYE_BUILD", "release")
+            .env("SOCKEYE_BUILD", std::env::var("SOCKEYE_UI_BUILD").unwrap_or_else(|_| "release".into()))
             .stderr(Stdio::inherit())
             .output();
         let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();

@@ -146,7 +146,8 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
     let mut states = session.state();
     let mut events = session.events();
     let style = Style::detect();
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered; a BufWriter flushed when caught up turns a flood into big writes.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut stats = Stats::default();
     let mut seen: u64 = 0;
     let mut was_connected = false;

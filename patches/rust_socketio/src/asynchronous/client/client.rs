@@ -465,27 +465,25 @@ impl Client {
         // 2: `["msg"]`
         // in case 2, the message is ment for the default message event, in case 1 the event
         // is specified
-        if let Ok(Value::Array(contents)) = serde_json::from_str::<Value>(data) {
-            let (event, payloads) = match contents.len() {
-                0 => return Err(Error::IncompletePacket()),
-                // `["event"]`: an event emitted with no arguments (e.g. Frappe's `pong`).
-                // The first element is always the event name in Socket.IO v5; treating it
-                // as data of a `message` event renamed every argument-less event.
-                1 => match contents.first() {
-                    Some(Value::String(ev)) => (Event::from(ev.as_str()), &contents[1..]),
-                    _ => (Event::Message, contents.as_slice()),
-                },
-                // it's a message event
-                _ => match contents.first() {
-                    Some(Value::String(ev)) => (Event::from(ev.as_str()), &contents[1..]),
-                    // get rest(1..) of them as data, not just take the 2nd element
-                    _ => (Event::Message, contents.as_slice()),
-                    // take them all as data
-                },
+        if let Ok(Value::Array(mut contents)) = serde_json::from_str::<Value>(data) {
+            if contents.is_empty() {
+                return Err(Error::IncompletePacket());
+            }
+            // The first element is always the event name in Socket.IO v5, including
+            // `["event"]` (an event emitted with no arguments, e.g. Frappe's `pong`); treating
+            // a one-element array as data of a `message` event renamed every argument-less
+            // event. The arguments are moved to the callback, not cloned.
+            let event = match contents.first() {
+                Some(Value::String(ev)) => {
+                    let event = Event::from(ev.as_str());
+                    contents.remove(0);
+                    event
+                }
+                _ => Event::Message,
             };
 
             // call the correct callback
-            self.callback(&event, payloads.to_vec()).await?;
+            self.callback(&event, contents).await?;
         }
 
         Ok(())
