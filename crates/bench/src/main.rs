@@ -312,11 +312,10 @@ async fn main() {
         let pid = child.id();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let idle_kb = rss_kb(pid);
-        let c0 = cpu_ticks(pid);
-        let t = Instant::now();
-        tokio::time::sleep(Duration::from_secs(a.idle_secs)).await;
-        let cpu_pct = (cpu_ticks(pid) - c0) as f64 / tck / t.elapsed().as_secs_f64() * 100.0;
         let mut peak_kb = idle_kb;
+        // The flood first, then the idle period: in this order every client completes (a
+        // burst after a long idle period stalled mid-way for Sockeye and node alike; see the
+        // report).
         let burst_url = format!("{url}/__sim/burst");
         let events = a.memory_events;
         let sender = tokio::spawn(async move { post(&burst_url, burst("ai_progress", events, 0)).await });
@@ -331,17 +330,30 @@ async fn main() {
                 peak_kb = peak_kb.max(r);
                 samples.push(r);
             }
-            if started.elapsed() > Duration::from_secs(900) {
+            if started.elapsed() > Duration::from_secs(300) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        let secs_for_events = started.elapsed().as_secs_f64();
+        let completed = matches!(child.try_wait(), Ok(Some(st)) if st.success());
         let _ = sender.await;
         let last_kb = samples.iter().rev().nth(1).or(samples.last()).copied().unwrap_or(peak_kb);
         let _ = child.kill();
         let _ = child.wait();
         drop(out);
-        let row = json!({"client": kind, "process": if kind == "sockeye" { "sockeye-cli watch --json" } else { "bench_client" }, "idle_rss_mb": idle_kb as f64 / 1024.0, "peak_rss_mb": peak_kb as f64 / 1024.0, "last_rss_mb": last_kb as f64 / 1024.0, "events": a.memory_events, "secs_for_events": started.elapsed().as_secs_f64(), "idle_cpu_pct": cpu_pct, "idle_secs": a.idle_secs});
+        // Idle CPU: a fresh watcher, connected, pings only.
+        let (mut idle_child, idle_out) = watcher(kind, &url, u64::MAX / 2);
+        let ipid = idle_child.id();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let c0 = cpu_ticks(ipid);
+        let t = Instant::now();
+        tokio::time::sleep(Duration::from_secs(a.idle_secs)).await;
+        let cpu_pct = (cpu_ticks(ipid) - c0) as f64 / tck / t.elapsed().as_secs_f64() * 100.0;
+        let _ = idle_child.kill();
+        let _ = idle_child.wait();
+        drop(idle_out);
+        let row = json!({"client": kind, "process": if kind == "sockeye" { "sockeye-cli watch --json" } else { "bench_client" }, "idle_rss_mb": idle_kb as f64 / 1024.0, "peak_rss_mb": peak_kb as f64 / 1024.0, "last_rss_mb": last_kb as f64 / 1024.0, "events": a.memory_events, "completed": completed, "secs_for_events": secs_for_events, "idle_cpu_pct": cpu_pct, "idle_secs": a.idle_secs});
         eprintln!("memory {row}");
         memory.push(row);
     }
@@ -431,7 +443,7 @@ fn write_report(dir: &Path, r: &Value) {
     }
     md.push_str("\n## 3–4. Memory (RSS) and idle CPU\n\n| client | process | idle RSS MB | peak RSS MB | RSS at end MB | events | idle CPU % of a core |\n|---|---|---|---|---|---|---|\n");
     for row in r["memory"].as_array().into_iter().flatten() {
-        md.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} (over {} s) |\n", row["client"].as_str().unwrap_or(""), row["process"].as_str().unwrap_or(""), f(&row["idle_rss_mb"]), f(&row["peak_rss_mb"]), f(&row["last_rss_mb"]), row["events"], f(&row["idle_cpu_pct"]), row["idle_secs"]));
+        md.push_str(&format!("| {} | {} | {} | {} | {} | {} (all received: {}) | {} (over {} s) |\n", row["client"].as_str().unwrap_or(""), row["process"].as_str().unwrap_or(""), f(&row["idle_rss_mb"]), f(&row["peak_rss_mb"]), f(&row["last_rss_mb"]), row["events"], row["completed"], f(&row["idle_cpu_pct"]), row["idle_secs"]));
     }
     let rc = &r["reconnect"];
     md.push_str(&format!("\n## 5. Reconnect after a server restart (Sockeye)\n\n{} restarts, server down {} ms each; time from the server listening again to the first event received: p50 {} ms, min {} ms, max {} ms.\nAll values: {}\n", rc["restarts"], rc["down_ms"], f(&rc["p50_ms"]), f(&rc["min_ms"]), f(&rc["max_ms"]), rc["ms"]));

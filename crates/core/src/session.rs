@@ -454,18 +454,35 @@ impl Supervisor {
         }
     }
 
-    async fn emit(&self, link: &dyn Link, event: &str, args: Vec<Value>) -> Result<(), String> {
-        link.emit(event, args).await.map_err(|e| format!("emit {event} failed: {e}"))
+    /// Start the writer task of a live link. The serve loop never awaits a send: an emit
+    /// stuck behind the transport's locks while the receive side waits for the serve loop to
+    /// drain events would stall both. Sends go through this queue; a failed send comes back
+    /// on the returned channel.
+    fn writer(link: Arc<dyn Link>) -> (mpsc::UnboundedSender<(String, Vec<Value>)>, mpsc::UnboundedReceiver<String>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(String, Vec<Value>)>();
+        let (err_tx, err_rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some((event, args)) = rx.recv().await {
+                if let Err(e) = link.emit(&event, args).await {
+                    let _ = err_tx.send(format!("emit {event} failed: {e}"));
+                    return;
+                }
+            }
+        });
+        (tx, err_rx)
     }
 
     async fn serve(&mut self, live: Live, relogged: bool) -> LinkEnd {
         let Live { link, mut inbound, transport } = live;
+        let link: Arc<dyn Link> = Arc::from(link);
+        let (out, mut send_errors) = Self::writer(link.clone());
+        // Closing can block on the same locks as a send: bounded, never forever.
+        let close = |link: Arc<dyn Link>| async move {
+            let _ = tokio::time::timeout(Duration::from_secs(2), link.close()).await;
+        };
         for sub in self.subscriptions.clone() {
             let (event, args) = sub.emit_args();
-            if let Err(e) = self.emit(link.as_ref(), event, args).await {
-                link.close().await;
-                return LinkEnd::Lost(e);
-            }
+            let _ = out.send((event.to_string(), args));
         }
         let mut identity = Identity::Pending;
         let mut pong = Pong::NotUsed;
@@ -476,10 +493,7 @@ impl Supervisor {
             tokio::spawn(async move {
                 let _ = who_tx.send(auth::who_am_i(&http, &base, &headers).await);
             });
-            if let Err(e) = self.emit(link.as_ref(), "ping", vec![]).await {
-                link.close().await;
-                return LinkEnd::Lost(e);
-            }
+            let _ = out.send(("ping".into(), vec![]));
             pong = Pong::Waiting { sent: Instant::now(), first: true };
         } else {
             drop(who_tx);
@@ -499,7 +513,7 @@ impl Supervisor {
             tokio::select! {
                 msg = inbound.recv() => match msg {
                     None => {
-                        link.close().await;
+                        close(link).await;
                         return LinkEnd::Lost("connection closed".into());
                     }
                     Some(Inbound::Event { name, args }) => {
@@ -515,15 +529,15 @@ impl Supervisor {
                         let _ = self.events.send(Arc::new(event));
                     }
                     Some(Inbound::ServerDisconnect) => {
-                        link.close().await;
+                        close(link).await;
                         return LinkEnd::ServerDisconnect;
                     }
                     Some(Inbound::Error(e)) => {
-                        link.close().await;
+                        close(link).await;
                         return LinkEnd::Lost(e);
                     }
                     Some(Inbound::Refused(m)) => {
-                        link.close().await;
+                        close(link).await;
                         return LinkEnd::Lost(format!("namespace refused after connect: {m}"));
                     }
                     Some(Inbound::Open) => {}
@@ -536,7 +550,7 @@ impl Supervisor {
                         _ => Identity::Unknown,
                     };
                     if identity == Identity::Guest && matches!(self.target.credentials, Credentials::Login { .. }) && !relogged {
-                        link.close().await;
+                        close(link).await;
                         return LinkEnd::Relogin;
                     }
                     self.set(self.live_state(transport, &identity, pong, rtt));
@@ -550,41 +564,39 @@ impl Supervisor {
                             pong = Pong::Missing;
                             self.set(self.live_state(transport, &identity, pong, rtt));
                         } else {
-                            link.close().await;
+                            close(link).await;
                             return LinkEnd::Lost(format!("no pong within {:?}: the link is dead", self.options.pong_timeout));
                         }
                     }
                     if self.target.frappe && Instant::now() >= next_ping && matches!(pong, Pong::Answered | Pong::Missing) {
                         next_ping = Instant::now() + self.options.ping_every;
                         if pong == Pong::Answered {
-                            if let Err(e) = self.emit(link.as_ref(), "ping", vec![]).await {
-                                link.close().await;
-                                return LinkEnd::Lost(e);
-                            }
+                            let _ = out.send(("ping".into(), vec![]));
                             pong = Pong::Waiting { sent: Instant::now(), first: false };
                         }
                     }
                 }
+                Some(e) = send_errors.recv() => {
+                    close(link).await;
+                    return LinkEnd::Lost(e);
+                }
                 cmd = self.commands.recv() => match cmd {
                     None => {
-                        link.close().await;
+                        close(link).await;
                         return LinkEnd::Lost("session dropped".into());
                     }
                     Some(Command::ReconnectNow) => {
-                        link.close().await;
+                        close(link).await;
                         return LinkEnd::ReconnectNow;
                     }
                     Some(Command::Stop(done)) => {
-                        link.close().await;
+                        close(link).await;
                         return LinkEnd::Stop(done);
                     }
                     Some(Command::Subscribe(sub)) => {
                         let (event, args) = sub.emit_args();
                         self.subscriptions.insert(sub);
-                        if let Err(e) = self.emit(link.as_ref(), event, args).await {
-                            link.close().await;
-                            return LinkEnd::Lost(e);
-                        }
+                        let _ = out.send((event.to_string(), args));
                     }
                 }
             }
