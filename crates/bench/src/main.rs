@@ -36,6 +36,9 @@ struct Args {
     /// Repeats of each ingest run (medians reported with min–max).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Skip the ingest and latency workloads (merge them from an earlier run's JSON lines).
+    #[arg(long)]
+    skip_ingest: bool,
     /// Only the ingest throughput workload (quick before/after comparisons).
     #[arg(long)]
     only_ingest: bool,
@@ -264,7 +267,8 @@ async fn main() {
 
     // 1. Ingest throughput.
     let mut ingest = Vec::new();
-    for event in ["ai_progress", "message_created"] {
+    let workloads: &[&str] = if a.skip_ingest { &[] } else { &["ai_progress", "message_created"] };
+    for &event in workloads {
         for transport in [Transport::Websocket, Transport::Polling] {
             for kind in clients {
                 let mut rates = Vec::new();
@@ -293,7 +297,8 @@ async fn main() {
 
     // 2. Latency at fixed rates.
     let mut latency = Vec::new();
-    for (rate, n) in [(1_000u64, 5_000u64), (10_000, 30_000)] {
+    let rates: &[(u64, u64)] = if a.skip_ingest { &[] } else { &[(1_000, 5_000), (10_000, 30_000)] };
+    for &(rate, n) in rates {
         for kind in clients {
             let (mut run, _) = client_run(kind, &url, Transport::Websocket, "ai_progress", n, rate).await;
             run.lat_us.sort_unstable();
