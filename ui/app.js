@@ -193,30 +193,76 @@ function renderCounts() {
 }
 
 // ---- event log ----
+// Rows are built once per entry and kept while shown; a paint only prepends the rows of new
+// entries and drops the oldest ones past LOG_SHOWN. The pretty-printed JSON is built when a
+// row is opened. (Rebuilding all 300 rows with their viewers on every frame cost ~0.5 s of
+// emit→rendered latency at 1,000 events/s.)
+const LOG_SLACK = 500;       // trim the kept entries in bulk, not one shift() per event
+let logSeq = 0;
+const LV = { key: null, shown: [], seen: 0, matched: 0, reset: true };
 function addLog(env, ev) {
-  const entry = { env, name: ev.name, room: ev.room_hint || "", at: ev.received_at_ms, payload: ev.payload, note: ev.parse_note };
-  if (S.paused) { S.pausedBuffer.push(entry); if (S.pausedBuffer.length > LOG_CAP) { S.pausedBuffer.shift(); S.logDropped++; } return; }
+  const entry = { seq: ++logSeq, env, name: ev.name, room: ev.room_hint || "", at: ev.received_at_ms, payload: ev.payload, note: ev.parse_note };
+  if (S.paused) {
+    S.pausedBuffer.push(entry);
+    if (S.pausedBuffer.length > LOG_CAP + LOG_SLACK) { const cut = S.pausedBuffer.length - LOG_CAP; S.pausedBuffer.splice(0, cut); S.logDropped += cut; }
+    return;
+  }
   S.log.push(entry);
-  if (S.log.length > LOG_CAP) { S.log.shift(); S.logDropped++; }
+  trimLog();
+}
+function trimLog() {
+  if (S.log.length <= LOG_CAP + LOG_SLACK) return;
+  const cut = S.log.length - LOG_CAP;
+  for (let i = 0; i < cut; i++) if (S.log[i].m) LV.matched--;
+  const lastCut = S.log[cut - 1].seq;
+  S.log.splice(0, cut);
+  S.logDropped += cut;
+  // Rows of entries no longer kept go too (a rare filter can leave old rows on screen).
+  while (LV.shown.length && LV.shown[LV.shown.length - 1].seq <= lastCut) { const o = LV.shown.pop(); o.row?.remove(); delete o.row; }
+}
+function logMatches(e, name, q) {
+  if (name && !e.name.includes(name)) return false;
+  if (!q) return true;
+  e.hay ??= `${e.name} ${e.room} ${JSON.stringify(e.payload)}`.toLowerCase();
+  return e.hay.includes(q);
+}
+function logRow(e) {
+  if (e.row) return e.row;
+  const det = el("details", {}, el("summary", { text: JSON.stringify(e.payload).slice(0, 120) }));
+  det.addEventListener("toggle", () => {
+    if (det.open && !det.querySelector("pre")) det.insertBefore(el("pre", { class: "json", text: JSON.stringify(e.payload, null, 2) }), det.children[1] || null);
+  });
+  if (e.note) det.append(el("div", { class: "warning", text: e.note }));
+  e.row = el("tr", { "data-event": e.name }, el("td", { text: fmtTime(e.at) }), el("td", { text: e.env }), el("td", { text: e.name }), el("td", { text: e.room }), el("td", {}, det));
+  return e.row;
 }
 function renderLog() {
   const name = $("#log-filter").value.trim();
   const q = $("#log-search").value.trim().toLowerCase();
-  const rows = [];
-  let matched = 0;
-  for (let i = S.log.length - 1; i >= 0; i--) {
-    const e = S.log[i];
-    if (name && !e.name.includes(name)) continue;
-    if (q && !(`${e.name} ${e.room} ${JSON.stringify(e.payload)}`.toLowerCase().includes(q))) continue;
-    matched++;
-    if (rows.length >= LOG_SHOWN) continue;
-    const json = el("pre", { class: "json", text: JSON.stringify(e.payload, null, 2) });
-    const det = el("details", {}, el("summary", { text: JSON.stringify(e.payload).slice(0, 120) }), json);
-    if (e.note) det.append(el("div", { class: "warning", text: e.note }));
-    rows.push(el("tr", { "data-event": e.name }, el("td", { text: fmtTime(e.at) }), el("td", { text: e.env }), el("td", { text: e.name }), el("td", { text: e.room }), el("td", {}, det)));
+  const key = `${name}\u0000${q}`;
+  const body = $("#log-rows");
+  if (LV.reset || key !== LV.key) {
+    // Filter changed, cleared or resumed: start over from the newest entry.
+    for (const e of LV.shown) delete e.row;
+    LV.key = key; LV.shown = []; LV.seen = 0; LV.matched = 0; LV.reset = false;
+    body.replaceChildren();
   }
-  $("#log-rows").replaceChildren(...rows);
-  const parts = [`showing ${rows.length} of ${matched} matching (${S.log.length} kept)`];
+  // New entries since the last paint, newest first; at most LOG_SHOWN of them get rows.
+  const fresh = [];
+  for (let i = S.log.length - 1; i >= 0 && S.log[i].seq > LV.seen; i--) {
+    const e = S.log[i];
+    e.m = logMatches(e, name, q);
+    if (!e.m) continue;
+    LV.matched++;
+    if (fresh.length < LOG_SHOWN) fresh.push(e);
+  }
+  if (S.log.length) LV.seen = S.log[S.log.length - 1].seq;
+  if (fresh.length) {
+    body.prepend(...fresh.map(logRow));
+    LV.shown = fresh.concat(LV.shown);
+    while (LV.shown.length > LOG_SHOWN) { const old = LV.shown.pop(); old.row.remove(); delete old.row; }
+  }
+  const parts = [`showing ${LV.shown.length} of ${LV.matched} matching (${S.log.length} kept)`];
   if (S.logDropped) parts.push(`${S.logDropped} older dropped`);
   if (S.dropped) parts.push(`${S.dropped} dropped under load`);
   if (S.paused) parts.push(`paused: ${S.pausedBuffer.length} buffered`);
@@ -227,10 +273,10 @@ $("#log-search").addEventListener("input", () => mark("log"));
 $("#log-pause").addEventListener("click", () => {
   S.paused = !S.paused;
   $("#log-pause").textContent = S.paused ? "Resume" : "Pause";
-  if (!S.paused) { S.log.push(...S.pausedBuffer); S.pausedBuffer = []; while (S.log.length > LOG_CAP) { S.log.shift(); S.logDropped++; } }
+  if (!S.paused) { S.log.push(...S.pausedBuffer); S.pausedBuffer = []; LV.reset = true; trimLog(); }
   mark("log");
 });
-$("#log-clear").addEventListener("click", () => { S.log = []; S.pausedBuffer = []; S.logDropped = 0; mark("log"); });
+$("#log-clear").addEventListener("click", () => { S.log = []; S.pausedBuffer = []; S.logDropped = 0; LV.reset = true; mark("log"); });
 $("#log-export").addEventListener("click", async () => {
   const jsonl = S.log.map((e) => JSON.stringify({ env: e.env, name: e.name, room_hint: e.room, received_at_ms: e.at, payload: e.payload })).join("\n") + "\n";
   try { $("#log-status").textContent = `exported to ${await invoke("export_log", { jsonl })}`; } catch (err) { $("#log-status").textContent = String(err); }

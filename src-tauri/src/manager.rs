@@ -92,7 +92,9 @@ pub struct Manager {
 impl Manager {
     pub fn new(config_path: PathBuf, config: Config, notifier: Notifier, on_state: Box<dyn Fn() + Send + Sync>) -> Arc<Manager> {
         let shared = Arc::new(Shared {
-            batcher: Mutex::new(Batcher::new(500, Duration::from_millis(50), 20_000)),
+            // One batch per display frame at most: a longer delay is pure added latency (the
+            // webview paints once per frame anyway), a shorter one only adds IPC messages.
+            batcher: Mutex::new(Batcher::new(500, Duration::from_millis(16), 20_000)),
             wake: Notify::new(),
             sink: Mutex::new(None),
             runs: Mutex::new(BTreeMap::new()),

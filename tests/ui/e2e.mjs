@@ -85,6 +85,23 @@ await check("the event log lists events with their room", async () => {
   await shot("window-log");
 });
 
+await check("the event log filters, opens a row's JSON, keeps new events on top, clears", async () => {
+  const setFilter = (v) => js(`const f = document.querySelector('#log-filter'); f.value = ${JSON.stringify(v)}; f.dispatchEvent(new Event('input')); return true;`);
+  await setFilter("ai_progress");
+  await until("only ai_progress rows", () => js("const r = [...document.querySelectorAll('#log-rows tr')]; return r.length > 0 && r.every(tr => tr.dataset.event === 'ai_progress')"));
+  // The pretty-printed viewer does not exist until the row is opened.
+  const before = await js("return document.querySelectorAll('#log-rows pre').length");
+  if (before !== 0) throw new Error(`${before} JSON viewers built before any row was opened`);
+  const pretty = await js("const d = document.querySelector('#log-rows details'); d.open = true; return new Promise(r => setTimeout(() => r(d.querySelector('pre')?.textContent || ''), 50));");
+  if (!pretty.includes('\n  "')) throw new Error(`viewer text ${JSON.stringify(pretty.slice(0, 80))}`);
+  // A new event is prepended: publish one with a marker and expect it in the first row.
+  await setFilter("");
+  await sim("/__sim/publish", { event: "sockeye_marker", message: { marker: "log-top" }, room: "all" });
+  await until("marker on top", () => js("const tr = document.querySelector('#log-rows tr'); return tr && tr.dataset.event === 'sockeye_marker'"));
+  await js("document.querySelector('#log-clear').click(); return true;");
+  await until("log cleared", () => js("return document.querySelector('#log-status').textContent.startsWith('showing ') && document.querySelectorAll('#log-rows tr').length <= 3"));
+});
+
 await check("a server restart shows as a state change, then recovers", async () => {
   await clickTab("agents");
   await sim("/__sim/restart", { down_ms: 2500 });

@@ -18,6 +18,10 @@ use sockeye_core::secrets::Secret;
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::{AuthMethod, Profile, RustSocketIo, Transport};
 
+// Same allocator as the shipped binaries (`sockeye`, `sockeye-cli`), so the figures are theirs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(about = "Benchmark Sockeye against node socket.io-client and python-socketio")]
 struct Args {
@@ -45,6 +49,18 @@ struct Args {
     /// Skip the UI path (the app under Xvfb via WebDriver).
     #[arg(long)]
     skip_ui: bool,
+    /// Clients to run (comma-separated: sockeye, node, python).
+    #[arg(long, value_delimiter = ',', default_value = "sockeye,node,python", value_parser = ["sockeye", "node", "python"])]
+    clients: Vec<String>,
+    /// Ingest workloads to run (comma-separated: ai_progress, message_created).
+    #[arg(long, value_delimiter = ',', default_value = "ai_progress,message_created", value_parser = ["ai_progress", "message_created"])]
+    workloads: Vec<String>,
+    /// Ingest transports to run (comma-separated: websocket, polling).
+    #[arg(long, value_delimiter = ',', default_value = "websocket,polling", value_parser = ["websocket", "polling"])]
+    transports: Vec<String>,
+    /// Do not pin the server and the clients to separate CPUs.
+    #[arg(long)]
+    no_pin: bool,
     /// Where to write benchmarks.md and benchmarks.json.
     #[arg(long, default_value = "docs")]
     out: PathBuf,
@@ -72,6 +88,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Pins every thread of `pid` to `cpus` (taskset list syntax). Threads and processes started
+/// later inherit it, so pinning the bench pins the reference clients it spawns as well.
+fn pin(pid: u32, cpus: &str) -> bool {
+    Command::new("taskset").args(["-a", "-cp", cpus, &pid.to_string()]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// On a shared machine the server and the client under test fight for the same cores, and
+/// whoever wins the scheduler wins the figure. Giving the server CPU 0 and the clients the
+/// rest makes runs repeatable and gives every client the same budget (one core here).
+fn pin_server_and_clients(server: &Server) -> Option<String> {
+    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if n < 2 {
+        return None;
+    }
+    let clients = if n == 2 { "1".to_string() } else { format!("1-{}", n - 1) };
+    (pin(server.child.id(), "0") && pin(std::process::id(), &clients)).then(|| format!("server on CPU 0, clients on CPU {clients}"))
 }
 
 fn start_server() -> Server {
@@ -210,11 +244,27 @@ async fn reference_client(kind: &str, url: &str, transport: Transport, event: &s
 
 async fn client_run(kind: &str, url: &str, transport: Transport, event: &str, n: u64, rate: u64) -> (Run, Value) {
     let body = burst(event, n, rate);
-    if kind == "sockeye" { sockeye_client(url, transport, event, n, body).await } else { reference_client(kind, url, transport, event, n, body).await }
+    if kind == "sockeye" {
+        // On its own single-threaded runtime, as `sockeye-cli watch` runs it.
+        let (url, event) = (url.to_string(), event.to_string());
+        tokio::task::spawn_blocking(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(sockeye_client(&url, transport, &event, n, body))
+        })
+        .await
+        .expect("sockeye client thread")
+    } else {
+        reference_client(kind, url, transport, event, n, body).await
+    }
+}
+
+/// A `/proc/<pid>/status` field in kB (`VmRSS`, `RssAnon`, ...); 0 once the process is gone.
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| s.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':'))).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())).unwrap_or(0)
 }
 
 fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())).unwrap_or(0)
+    status_kb(pid, "VmRSS")
 }
 
 fn cpu_ticks(pid: u32) -> u64 {
@@ -229,7 +279,7 @@ fn clk_tck() -> f64 {
 }
 
 /// A long-running watcher process for memory and CPU: Sockeye's CLI or a reference client.
-fn watcher(kind: &str, url: &str, n: u64) -> (Child, Option<BufReader<std::process::ChildStdout>>) {
+fn watcher(kind: &str, url: &str, n: u64) -> Child {
     if kind == "sockeye" {
         let child = Command::new(bin_dir().join("sockeye-cli"))
             .args(["watch", "--url", url, "--sid", "good-sid", "--json", "--count", &n.to_string()])
@@ -238,10 +288,14 @@ fn watcher(kind: &str, url: &str, n: u64) -> (Child, Option<BufReader<std::proce
             .spawn()
             .expect("sockeye-cli");
         std::thread::sleep(Duration::from_millis(800));
-        (child, None)
+        child
     } else {
-        let (child, out) = reference(kind, url, Transport::Websocket, "ai_progress", n);
-        (child, Some(out))
+        let (child, mut out) = reference(kind, url, Transport::Websocket, "ai_progress", n);
+        // Drain the client's stdout: its result line carries every latency sample (~8 MB
+        // after a million events) and a pipe nobody reads blocks it forever, which once
+        // looked like a stalled flood.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        child
     }
 }
 
@@ -262,26 +316,39 @@ async fn main() {
     let a = Args::parse();
     let server = start_server();
     let url = server.url.clone();
-    let clients = ["sockeye", "node", "python"];
-    let mut report = json!({"date": time::OffsetDateTime::now_utc().date().to_string(), "machine": machine(), "command": std::env::args().collect::<Vec<_>>().join(" "), "args": format!("{a:?}")});
+    let pinning = if a.no_pin { None } else { pin_server_and_clients(&server) };
+    eprintln!("pinning: {}", pinning.as_deref().unwrap_or("none"));
+    let clients: Vec<&str> = a.clients.iter().map(String::as_str).collect();
+    let clients = clients.as_slice();
+    let mut report = json!({"date": time::OffsetDateTime::now_utc().date().to_string(), "machine": machine(), "command": std::env::args().collect::<Vec<_>>().join(" "), "args": format!("{a:?}"), "pinning": pinning});
 
     // 1. Ingest throughput.
     let mut ingest = Vec::new();
-    let workloads: &[&str] = if a.skip_ingest { &[] } else { &["ai_progress", "message_created"] };
-    for &event in workloads {
-        for transport in [Transport::Websocket, Transport::Polling] {
-            for kind in clients {
-                let mut rates = Vec::new();
-                let mut server_rates = Vec::new();
-                let mut complete = true;
-                for _ in 0..a.repeats {
+    let workloads: &[String] = if a.skip_ingest { &[] } else { &a.workloads };
+    let transports: Vec<Transport> = a.transports.iter().map(|t| if t == "polling" { Transport::Polling } else { Transport::Websocket }).collect();
+    for event in workloads.iter().map(String::as_str) {
+        for &transport in &transports {
+            // Rounds interleave the clients (sockeye, node, python, sockeye, ...) so a noisy
+            // neighbour on the shared machine hits every client alike; the ratios are taken
+            // within each round.
+            let mut rates: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
+            let mut server_rates: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
+            let mut complete = vec![true; clients.len()];
+            for _ in 0..a.repeats {
+                for (i, &kind) in clients.iter().enumerate() {
                     let (run, srv) = client_run(kind, &url, transport, event, a.events, 0).await;
-                    complete &= run.count == a.events;
-                    rates.push(run.rate);
-                    server_rates.push(srv["emit_rate"].as_f64().unwrap_or(f64::NAN));
+                    complete[i] &= run.count == a.events;
+                    rates[i].push(run.rate);
+                    server_rates[i].push(srv["emit_rate"].as_f64().unwrap_or(f64::NAN));
                 }
-                let (lo, hi) = (rates.iter().cloned().fold(f64::INFINITY, f64::min), rates.iter().cloned().fold(0.0, f64::max));
-                let row = json!({"event": event, "transport": transport.to_string(), "client": kind, "events": a.events, "complete": complete, "rate_median": median(&mut rates), "rate_min": lo, "rate_max": hi, "server_emit_rate_median": median(&mut server_rates)});
+            }
+            let ours = clients.iter().position(|&k| k == "sockeye");
+            for (i, &kind) in clients.iter().enumerate() {
+                let r = &rates[i];
+                let (lo, hi) = (r.iter().cloned().fold(f64::INFINITY, f64::min), r.iter().cloned().fold(0.0, f64::max));
+                // Sockeye's rate over this client's, round by round.
+                let mut ratio: Vec<f64> = ours.map(|o| rates[o].iter().zip(r).map(|(s, x)| s / x).collect()).unwrap_or_default();
+                let row = json!({"event": event, "transport": transport.to_string(), "client": kind, "events": a.events, "complete": complete[i], "rates": r, "rate_median": median(&mut r.clone()), "rate_min": lo, "rate_max": hi, "server_emit_rate_median": median(&mut server_rates[i].clone()), "sockeye_ratio_median": median(&mut ratio), "sockeye_ratios": ratio});
                 eprintln!("ingest {row}");
                 ingest.push(row);
             }
@@ -299,7 +366,7 @@ async fn main() {
     let mut latency = Vec::new();
     let rates: &[(u64, u64)] = if a.skip_ingest { &[] } else { &[(1_000, 5_000), (10_000, 30_000)] };
     for &(rate, n) in rates {
-        for kind in clients {
+        for &kind in clients {
             let (mut run, _) = client_run(kind, &url, Transport::Websocket, "ai_progress", n, rate).await;
             run.lat_us.sort_unstable();
             let row = json!({"rate": rate, "client": kind, "events": run.count, "p50_ms": percentile(&run.lat_us, 0.5) / 1000.0, "p99_ms": percentile(&run.lat_us, 0.99) / 1000.0, "max_ms": run.lat_us.last().copied().unwrap_or(0) as f64 / 1000.0});
@@ -312,15 +379,13 @@ async fn main() {
     // 3. Memory: idle, then after the memory workload. 4. Idle CPU.
     let tck = clk_tck();
     let mut memory = Vec::new();
-    for kind in clients {
-        let (mut child, out) = watcher(kind, &url, a.memory_events);
+    for &kind in clients {
+        let mut child = watcher(kind, &url, a.memory_events);
         let pid = child.id();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let idle_kb = rss_kb(pid);
+        let idle_anon_kb = status_kb(pid, "RssAnon");
         let mut peak_kb = idle_kb;
-        // The flood first, then the idle period: in this order every client completes (a
-        // burst after a long idle period stalled mid-way for Sockeye and node alike; see the
-        // report).
         let burst_url = format!("{url}/__sim/burst");
         let events = a.memory_events;
         let sender = tokio::spawn(async move { post(&burst_url, burst("ai_progress", events, 0)).await });
@@ -346,9 +411,8 @@ async fn main() {
         let last_kb = samples.iter().rev().nth(1).or(samples.last()).copied().unwrap_or(peak_kb);
         let _ = child.kill();
         let _ = child.wait();
-        drop(out);
         // Idle CPU: a fresh watcher, connected, pings only.
-        let (mut idle_child, idle_out) = watcher(kind, &url, u64::MAX / 2);
+        let mut idle_child = watcher(kind, &url, u64::MAX / 2);
         let ipid = idle_child.id();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let c0 = cpu_ticks(ipid);
@@ -357,8 +421,7 @@ async fn main() {
         let cpu_pct = (cpu_ticks(ipid) - c0) as f64 / tck / t.elapsed().as_secs_f64() * 100.0;
         let _ = idle_child.kill();
         let _ = idle_child.wait();
-        drop(idle_out);
-        let row = json!({"client": kind, "process": if kind == "sockeye" { "sockeye-cli watch --json" } else { "bench_client" }, "idle_rss_mb": idle_kb as f64 / 1024.0, "peak_rss_mb": peak_kb as f64 / 1024.0, "last_rss_mb": last_kb as f64 / 1024.0, "events": a.memory_events, "completed": completed, "secs_for_events": secs_for_events, "idle_cpu_pct": cpu_pct, "idle_secs": a.idle_secs});
+        let row = json!({"client": kind, "process": if kind == "sockeye" { "sockeye-cli watch --json" } else { "bench_client" }, "idle_rss_mb": idle_kb as f64 / 1024.0, "idle_anon_mb": idle_anon_kb as f64 / 1024.0, "peak_rss_mb": peak_kb as f64 / 1024.0, "last_rss_mb": last_kb as f64 / 1024.0, "events": a.memory_events, "completed": completed, "secs_for_events": secs_for_events, "idle_cpu_pct": cpu_pct, "idle_secs": a.idle_secs});
         eprintln!("memory {row}");
         memory.push(row);
     }
@@ -437,18 +500,18 @@ fn write_report(dir: &Path, r: &Value) {
     let mut md = String::new();
     md.push_str("# Benchmarks\n\nGenerated by `sockeye-bench` (see the command below); numbers are from one run on the machine described. ");
     md.push_str("Ratios, not absolute times, are the headline: the machine is shared and noisy.\n\n");
-    md.push_str(&format!("- Date: {}\n- Machine: {}\n- Command: `{}`\n\n", r["date"].as_str().unwrap_or(""), r["machine"], r["command"].as_str().unwrap_or("")));
-    md.push_str("## 1. Ingest throughput (events/s, median of repeats, min–max)\n\n| event | transport | client | events/s | min–max | all received | server emit rate |\n|---|---|---|---|---|---|---|\n");
+    md.push_str(&format!("- Date: {}\n- Machine: {}\n- Command: `{}`\n- CPU pinning: {}\n\n", r["date"].as_str().unwrap_or(""), r["machine"], r["command"].as_str().unwrap_or(""), r["pinning"].as_str().unwrap_or("none")));
+    md.push_str("## 1. Ingest throughput (events/s, median of interleaved rounds, min–max)\n\nThe last column is Sockeye's rate divided by this client's, taken round by round (median).\n\n| event | transport | client | events/s | min–max | all received | server emit rate | Sockeye ÷ client |\n|---|---|---|---|---|---|---|---|\n");
     for row in r["ingest"].as_array().into_iter().flatten() {
-        md.push_str(&format!("| {} | {} | {} | {} | {}–{} | {} | {} |\n", row["event"].as_str().unwrap_or(""), row["transport"].as_str().unwrap_or(""), row["client"].as_str().unwrap_or(""), f(&row["rate_median"]), f(&row["rate_min"]), f(&row["rate_max"]), row["complete"], f(&row["server_emit_rate_median"])));
+        md.push_str(&format!("| {} | {} | {} | {} | {}–{} | {} | {} | {} |\n", row["event"].as_str().unwrap_or(""), row["transport"].as_str().unwrap_or(""), row["client"].as_str().unwrap_or(""), f(&row["rate_median"]), f(&row["rate_min"]), f(&row["rate_max"]), row["complete"], f(&row["server_emit_rate_median"]), f(&row["sockeye_ratio_median"])));
     }
     md.push_str("\n## 2. Latency, emit → client callback (ms, WebSocket)\n\n| rate | client | events | p50 | p99 | max |\n|---|---|---|---|---|---|\n");
     for row in r["latency"].as_array().into_iter().flatten() {
         md.push_str(&format!("| {}/s | {} | {} | {} | {} | {} |\n", row["rate"], row["client"].as_str().unwrap_or(""), row["events"], f(&row["p50_ms"]), f(&row["p99_ms"]), f(&row["max_ms"])));
     }
-    md.push_str("\n## 3–4. Memory (RSS) and idle CPU\n\n| client | process | idle RSS MB | peak RSS MB | RSS at end MB | events | idle CPU % of a core |\n|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## 3–4. Memory (RSS) and idle CPU\n\nRSS counts the pages of the executable and shared libraries mapped in; the anonymous part (heap, stacks) is the process's own.\n\n| client | process | idle RSS MB (anonymous) | peak RSS MB | RSS at end MB | events | seconds for them | idle CPU % of a core |\n|---|---|---|---|---|---|---|---|\n");
     for row in r["memory"].as_array().into_iter().flatten() {
-        md.push_str(&format!("| {} | {} | {} | {} | {} | {} (all received: {}) | {} (over {} s) |\n", row["client"].as_str().unwrap_or(""), row["process"].as_str().unwrap_or(""), f(&row["idle_rss_mb"]), f(&row["peak_rss_mb"]), f(&row["last_rss_mb"]), row["events"], row["completed"], f(&row["idle_cpu_pct"]), row["idle_secs"]));
+        md.push_str(&format!("| {} | {} | {} ({}) | {} | {} | {} (all received: {}) | {} | {} (over {} s) |\n", row["client"].as_str().unwrap_or(""), row["process"].as_str().unwrap_or(""), f(&row["idle_rss_mb"]), f(&row["idle_anon_mb"]), f(&row["peak_rss_mb"]), f(&row["last_rss_mb"]), row["events"], row["completed"], f(&row["secs_for_events"]), f(&row["idle_cpu_pct"]), row["idle_secs"]));
     }
     let rc = &r["reconnect"];
     md.push_str(&format!("\n## 5. Reconnect after a server restart (Sockeye)\n\n{} restarts, server down {} ms each; time from the server listening again to the first event received: p50 {} ms, min {} ms, max {} ms.\nAll values: {}\n", rc["restarts"], rc["down_ms"], f(&rc["p50_ms"]), f(&rc["min_ms"]), f(&rc["max_ms"]), rc["ms"]));
@@ -462,5 +525,47 @@ fn write_report(dir: &Path, r: &Value) {
         let fl = &ui["flood_10k"];
         md.push_str(&format!("\n## 7. UI path (release app under Xvfb, WebKitGTK)\n\n- Emit → rendered at 1,000 events/s ({} events): p50 {} ms, p99 {} ms, max {} ms (marks taken in the webview after the paint that shows each event).\n- At 10,000 events/s for 3 s: WebDriver round trip p50 {} ms, max {} ms; animation-frame gap p50 {} ms, max {} ms; {} log rows rendered (the log is capped; the rest are counted).\n", l["events"], f(&l["p50_ms"]), f(&l["p99_ms"]), f(&l["max_ms"]), f(&fl["webdriver_rtt_p50_ms"]), f(&fl["webdriver_rtt_max_ms"]), f(&fl["frame_gap_p50_ms"]), f(&fl["frame_gap_max_ms"]), fl["log_rows_rendered"]));
     }
+    md.push_str(&targets(r));
+    // The analysis (profiles, where the time goes) is written by hand and kept across reruns.
+    if let Ok(notes) = std::fs::read_to_string(root().join("docs/benchmarks-notes.md")) {
+        md.push('\n');
+        md.push_str(&notes);
+    }
     std::fs::write(dir.join("benchmarks.md"), md).unwrap();
+}
+
+/// The targets against this run's figures, each with the figure that decides it.
+fn targets(r: &Value) -> String {
+    let ok = |b: bool| if b { "**met**" } else { "**not met**" };
+    let mut t = String::from("\n## Against the targets\n\n| target | this run | verdict |\n|---|---|---|\n");
+    for (client, want) in [("node", 2.0), ("python", 10.0)] {
+        let rows: Vec<&Value> = r["ingest"].as_array().into_iter().flatten().filter(|x| x["client"] == client).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let parts: Vec<String> = rows.iter().map(|x| format!("{} {} {:.2}×", x["event"].as_str().unwrap_or(""), x["transport"].as_str().unwrap_or(""), x["sockeye_ratio_median"].as_f64().unwrap_or(f64::NAN))).collect();
+        let all = rows.iter().all(|x| x["sockeye_ratio_median"].as_f64().is_some_and(|v| v >= want));
+        t.push_str(&format!("| ingest ≥ {want}× {client} | {} | {} |\n", parts.join("; "), ok(all)));
+    }
+    if let Some(l) = r["latency"].as_array().into_iter().flatten().find(|x| x["client"] == "sockeye" && x["rate"] == 1000) {
+        let p99 = l["p99_ms"].as_f64().unwrap_or(f64::NAN);
+        t.push_str(&format!("| emit→callback p99 ≤ 1 ms at 1,000/s | {p99:.2} ms | {} |\n", ok(p99 <= 1.0)));
+    }
+    if let Some(p99) = r["ui"]["render_latency_1k"]["p99_ms"].as_f64() {
+        t.push_str(&format!("| emit→rendered p99 ≤ 50 ms | {p99:.1} ms | {} |\n", ok(p99 <= 50.0)));
+    }
+    if let Some(m) = r["memory"].as_array().into_iter().flatten().find(|x| x["client"] == "sockeye") {
+        let (idle, peak, last) = (m["idle_rss_mb"].as_f64().unwrap_or(f64::NAN), m["peak_rss_mb"].as_f64().unwrap_or(f64::NAN), m["last_rss_mb"].as_f64().unwrap_or(f64::NAN));
+        t.push_str(&format!("| `sockeye-cli watch` RSS ≤ 15 MB | idle {idle:.1} MB, peak {peak:.1} MB | {} |\n", ok(peak <= 15.0)));
+        t.push_str(&format!("| RSS flat after {} events | {last:.1} MB at the end vs {idle:.1} MB idle (all received: {}) | {} |\n", m["events"], m["completed"], ok(m["completed"] == true && last <= idle + 2.0)));
+        let cpu = m["idle_cpu_pct"].as_f64().unwrap_or(f64::NAN);
+        t.push_str(&format!("| idle CPU ≤ 0.2 % of a core | {cpu:.2} % over {} s | {} |\n", m["idle_secs"], ok(cpu <= 0.2)));
+    }
+    if let Some(max) = r["reconnect"]["max_ms"].as_f64() {
+        t.push_str(&format!("| back online ≤ 1.5 s after a restart | p50 {} ms, max {max:.0} ms | {} |\n", r["reconnect"]["p50_ms"], ok(max <= 1500.0)));
+    }
+    if let Some(med) = r["diagnostics"]["median_ms"].as_f64() {
+        t.push_str(&format!("| full diagnostics ≤ 1.5 s | median {med:.0} ms | {} |\n", ok(med <= 1500.0)));
+    }
+    t
 }

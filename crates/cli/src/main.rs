@@ -42,19 +42,34 @@ enum Cmd {
     Sim(sim_cmd::SimArgs),
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.cmd {
-        Cmd::Watch(a) => watch::run(a).await,
-        Cmd::Diagnose(a) => diagnose_cmd::run(a).await,
-        Cmd::Env(c) => env_cmd::run(c).map(|()| 0),
-        Cmd::Sim(a) => sim_cmd::run(a).await,
+    // A watcher is one connection: a single-threaded runtime does all its work without
+    // cross-thread wake-ups and keeps the process small (it is meant to sit on a server for
+    // days). The simulator serves many sockets and gets every core.
+    let rt = match cli.cmd {
+        Cmd::Sim(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
     };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sockeye-cli: cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Watch(a) => watch::run(a).await,
+            Cmd::Diagnose(a) => diagnose_cmd::run(a).await,
+            Cmd::Env(c) => env_cmd::run(c).map(|()| 0),
+            Cmd::Sim(a) => sim_cmd::run(a).await,
+        }
+    });
     let code = match result {
         Ok(code) => code,
         Err(e) => {

@@ -16,6 +16,17 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::CliError;
 use crate::conn_args::ConnArgs;
 
+/// One `--json` event line, written straight from the event (no copy of the payload).
+#[derive(serde::Serialize)]
+struct EventLine<'a> {
+    kind: &'static str,
+    name: &'a str,
+    room_hint: Option<&'a str>,
+    payload: &'a serde_json::Value,
+    received_at: String,
+    parse_note: Option<&'a str>,
+}
+
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
@@ -23,7 +34,8 @@ pub struct WatchArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
-    /// Exit 0 after this many events.
+    /// Exit 0 after this many events were received (events the output was too slow to print
+    /// count too: they arrived, and a `lagged` line says how many were skipped).
     #[arg(long)]
     pub count: Option<u64>,
     /// Exit 1 with the last state if `--count` was not reached in this many seconds.
@@ -186,8 +198,9 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                     seen += 1;
                     *stats.by_name.entry(e.name.clone()).or_default() += 1;
                     if args.json {
-                        let v = json!({"kind": "event", "name": e.name, "room_hint": e.room_hint, "payload": e.payload, "received_at": iso(e.received_at_ms), "parse_note": e.parse_note});
-                        let _ = writeln!(out, "{v}");
+                        let line = EventLine { kind: "event", name: &e.name, room_hint: e.room_hint.as_deref(), payload: &e.payload, received_at: iso(e.received_at_ms), parse_note: e.parse_note.as_deref() };
+                        let _ = serde_json::to_writer(&mut out, &line);
+                        let _ = out.write_all(b"\n");
                     } else {
                         let room = e.room_hint.clone().unwrap_or_default();
                         let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), style.paint("36", &e.name), style.paint("90", &room), summary(&e));
@@ -202,7 +215,11 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
+                    seen += n;
                     let _ = writeln!(out, "{}", if args.json { json!({"kind": "lagged", "dropped": n}).to_string() } else { format!("… {n} events dropped (output too slow)") });
+                    if args.count.is_some_and(|c| seen >= c) {
+                        break 0;
+                    }
                 }
                 Err(RecvError::Closed) => break 1,
             },

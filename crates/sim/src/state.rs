@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
-use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
 use tokio::task::JoinHandle;
@@ -90,7 +89,7 @@ impl SimState {
 
     /// Emit `event` with exactly one argument to `room` (or every socket when `None`) of
     /// `site` (or every site). Returns how many sockets it was delivered to.
-    pub async fn emit(&self, site: Option<&str>, room: Option<&str>, event: &str, message: &Value) -> usize {
+    pub async fn emit<T: serde::Serialize + ?Sized>(&self, site: Option<&str>, room: Option<&str>, event: &str, message: &T) -> usize {
         let mut delivered = 0;
         for ns in self.target_namespaces(site) {
             let Some(ops) = self.io.of(&ns) else { continue };
