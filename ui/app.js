@@ -42,11 +42,14 @@ let frame = 0;
 // are timed when the paint that shows them has run.
 const pendingMarks = [];
 window.__sockeyeLatencyMs = [];
+window.__sockeyeArrivalMs = [];   // emit → batch handed to this page (the backend's share)
+window.__sockeyePaintMs = [];     // time spent in each paint() (the page's own share)
 function mark(...parts) {
   parts.forEach((p) => dirty.add(p));
   if (!frame) frame = requestAnimationFrame(paint);
 }
 function paint() {
+  const t0 = performance.now();
   frame = 0;
   const d = new Set(dirty);
   dirty.clear();
@@ -62,6 +65,9 @@ function paint() {
     for (const at of pendingMarks) marks.push(now - at / 1000);
     pendingMarks.length = 0;
     if (marks.length > 200000) marks.splice(0, marks.length - 200000);
+    const p = window.__sockeyePaintMs;
+    p.push(performance.now() - t0);
+    if (p.length > 200000) p.splice(0, p.length - 200000);
   }
 }
 
@@ -297,7 +303,12 @@ function onBatch(batch) {
       mark("runs");
     } else if (item.type === "event") {
       const at = item.event.payload && item.event.payload.emitted_at_us;
-      if (at) pendingMarks.push(at);
+      if (at) {
+        pendingMarks.push(at);
+        const a = window.__sockeyeArrivalMs;
+        a.push(Date.now() - at / 1000);
+        if (a.length > 200000) a.splice(0, a.length - 200000);
+      }
       addLog(item.env, item.event);
       if (item.event.name === "message_created") { addMessage(item.env, item.event); mark("messages"); }
       mark("log");

@@ -8,21 +8,24 @@ use sockeye_core::diagnose::{self, DiagnoseOptions, Report};
 use sockeye_core::notify::NotifySettings;
 use sockeye_core::profile::{AuthMethod, Profile};
 use sockeye_core::url_rules::normalize_base_url;
-use tauri::ipc::Channel;
+use sockeye_core::batch::Batch;
+use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::error::{AppError, Result};
-use crate::manager::{EnvView, Manager, UiBatch, UiItem};
+use crate::manager::{EnvView, Manager, UI_FRAME_BYTES, UiItem};
 
 type M<'a> = State<'a, Arc<Manager>>;
 
 /// Start streaming batches to the window; sends the current states and runs first.
 #[tauri::command]
-pub fn subscribe(m: M<'_>, on_batch: Channel<UiBatch>) -> Result<()> {
+pub fn subscribe(m: M<'_>, on_batch: Channel<InvokeResponseBody>) -> Result<()> {
     let mut items: Vec<UiItem> = m.shared.states.lock().expect("states").iter().map(|(env, s)| UiItem::State { env: env.clone(), snapshot: s.clone() }).collect();
     items.extend(m.shared.runs.lock().expect("runs").values().map(|r| UiItem::Run { run: r.clone() }));
-    on_batch.send(UiBatch { items, dropped: 0 }).map_err(|e| AppError::Invalid(e.to_string()))?;
+    for frame in (Batch { items, dropped: 0 }).json_frames(UI_FRAME_BYTES) {
+        on_batch.send(InvokeResponseBody::Json(frame)).map_err(|e| AppError::Invalid(e.to_string()))?;
+    }
     *m.shared.sink.lock().expect("sink") = Some(on_batch);
     m.shared.wake.notify_one();
     Ok(())

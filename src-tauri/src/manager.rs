@@ -19,7 +19,7 @@ use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
 use sockeye_core::target::{self, Target};
 use sockeye_core::{Profile, RustSocketIo};
-use tauri::ipc::Channel;
+use tauri::ipc::{Channel, InvokeResponseBody};
 use tokio::sync::{Notify, broadcast::error::RecvError};
 use tokio::time::Instant;
 
@@ -31,16 +31,32 @@ use crate::notifier::Notifier;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UiItem {
     State { env: String, snapshot: StateSnapshot },
-    Event { env: String, event: Arc<RealtimeEvent> },
+    Event {
+        env: String,
+        #[serde(serialize_with = "event_for_ui")]
+        event: Arc<RealtimeEvent>,
+    },
     Run { run: Run },
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct UiBatch {
-    pub items: Vec<UiItem>,
-    /// Items dropped because the window fell behind (shown as a count).
-    pub dropped: u64,
+/// The fields of an event the page uses; the typed view (`kind`) would roughly double every
+/// message and the page renders from the raw payload.
+fn event_for_ui<S: serde::Serializer>(e: &Arc<RealtimeEvent>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct UiEvent<'a> {
+        name: &'a str,
+        payload: &'a serde_json::Value,
+        room_hint: Option<&'a str>,
+        parse_note: Option<&'a str>,
+        received_at_ms: u64,
+    }
+    UiEvent { name: &e.name, payload: &e.payload, room_hint: e.room_hint.as_deref(), parse_note: e.parse_note.as_deref(), received_at_ms: e.received_at_ms }.serialize(s)
 }
+
+/// Largest channel message Tauri delivers with a single `eval` (its threshold is 8 KiB). Batches
+/// reach the page as `{"items": [UiItem...], "dropped": n}` frames of at most this size
+/// (`dropped`: items the window was too slow for, shown as a count).
+pub const UI_FRAME_BYTES: usize = 8000;
 
 /// An environment as the UI and the tray list it. Never carries a secret.
 #[derive(Debug, Clone, Serialize)]
@@ -72,7 +88,7 @@ struct Env {
 pub struct Shared {
     pub batcher: Mutex<Batcher<UiItem>>,
     pub wake: Notify,
-    pub sink: Mutex<Option<Channel<UiBatch>>>,
+    pub sink: Mutex<Option<Channel<InvokeResponseBody>>>,
     pub runs: Mutex<BTreeMap<String, Run>>,
     pub states: Mutex<BTreeMap<String, StateSnapshot>>,
     /// Called on every state change (the tray redraws).
@@ -291,11 +307,17 @@ async fn pump(shared: Arc<Shared>) {
         let sink = shared.sink.lock().expect("sink").clone();
         let Some(sink) = sink else { continue };
         let batch = shared.batcher.lock().expect("batcher").take_due(Instant::now());
-        if let Some(b) = batch
-            && sink.send(UiBatch { items: b.items, dropped: b.dropped }).is_err()
-        {
-            // The window went away (reload): forget the channel until it subscribes again.
-            *shared.sink.lock().expect("sink") = None;
+        let Some(mut b) = batch else { continue };
+        b.keep_last_by(|item| match item {
+            UiItem::Run { run } => Some(format!("{}/{}", run.env, run.id)),
+            _ => None,
+        });
+        for frame in b.json_frames(UI_FRAME_BYTES) {
+            if sink.send(InvokeResponseBody::Json(frame)).is_err() {
+                // The window went away (reload): forget the channel until it subscribes again.
+                *shared.sink.lock().expect("sink") = None;
+                break;
+            }
         }
     }
 }

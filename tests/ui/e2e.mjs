@@ -96,8 +96,13 @@ await check("the event log filters, opens a row's JSON, keeps new events on top,
   if (!pretty.includes('\n  "')) throw new Error(`viewer text ${JSON.stringify(pretty.slice(0, 80))}`);
   // A new event is prepended: publish one with a marker and expect it in the first row.
   await setFilter("");
+  // (The demo keeps publishing, so "first row" would race it: check the marker lands above
+  // the row that was on top before it was sent.)
+  await js("const tr = document.querySelector('#log-rows tr'); if (tr) tr.dataset.probe = 'before'; return 1");
   await sim("/__sim/publish", { event: "sockeye_marker", message: { marker: "log-top" }, room: "all" });
-  await until("marker on top", () => js("const tr = document.querySelector('#log-rows tr'); return tr && tr.dataset.event === 'sockeye_marker'"));
+  await until("marker above the older rows", () => js(`const m = document.querySelector('#log-rows tr[data-event="sockeye_marker"]');
+    const old = document.querySelector('#log-rows tr[data-probe="before"]');
+    return !!m && (!old || !!(m.compareDocumentPosition(old) & Node.DOCUMENT_POSITION_FOLLOWING))`));
   await js("document.querySelector('#log-clear').click(); return true;");
   await until("log cleared", () => js("return document.querySelector('#log-status').textContent.startsWith('showing ') && document.querySelectorAll('#log-rows tr').length <= 3"));
 });

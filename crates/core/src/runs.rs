@@ -21,6 +21,11 @@ pub enum RunStatus {
     Failed,
 }
 
+/// Steps kept per run. Real plans have a few dozen; the cap keeps a payload with `step: 4e9`
+/// (or an endless tool loop) from allocating without bound — later steps still move the
+/// headline and the progress, they just get no row of their own.
+pub const MAX_STEPS: usize = 200;
+
 /// One step of a run's plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
@@ -167,7 +172,7 @@ impl RunTracker {
             EventKind::AiProgress(p) => match p {
                 AiProgress::Thinking { message } => run.headline = message.clone(),
                 AiProgress::Plan { message } => {
-                    run.steps = message.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| Step { label: strip_number(l).to_string(), done: None, details: Vec::new() }).collect();
+                    run.steps = message.lines().map(str::trim).filter(|l| !l.is_empty()).take(MAX_STEPS).map(|l| Step { label: strip_number(l).to_string(), done: None, details: Vec::new() }).collect();
                     run.headline = "Plan ready".into();
                 }
                 AiProgress::Working { step, total, message } => {
@@ -176,16 +181,18 @@ impl RunTracker {
                 }
                 AiProgress::StepComplete { step, total, message, details, error } => {
                     let ok = error.is_none();
-                    let index = step.map(|s| s.saturating_sub(1) as usize).unwrap_or_else(|| run.steps.iter().position(|s| s.done.is_none()).unwrap_or(run.steps.len()));
-                    while run.steps.len() <= index {
-                        run.steps.push(Step { label: String::new(), done: None, details: Vec::new() });
+                    let index = step.map(|s| s.saturating_sub(1).min(usize::MAX as u64) as usize).unwrap_or_else(|| run.steps.iter().position(|s| s.done.is_none()).unwrap_or(run.steps.len()));
+                    if index < MAX_STEPS {
+                        while run.steps.len() <= index {
+                            run.steps.push(Step { label: String::new(), done: None, details: Vec::new() });
+                        }
+                        let st = &mut run.steps[index];
+                        if st.label.is_empty() {
+                            st.label = message.clone();
+                        }
+                        st.done = Some(ok);
+                        st.details = details.clone();
                     }
-                    let st = &mut run.steps[index];
-                    if st.label.is_empty() {
-                        st.label = message.clone();
-                    }
-                    st.done = Some(ok);
-                    st.details = details.clone();
                     if let Some(t) = total {
                         run.progress = Some((step.unwrap_or(index as u64 + 1), *t));
                     }
@@ -212,7 +219,9 @@ impl RunTracker {
                     "thought" => run.headline = text,
                     "tool_call" => {
                         let tool = a.data.get("tool").and_then(Value::as_str).unwrap_or("tool");
-                        run.steps.push(Step { label: format!("call {tool}"), done: Some(true), details: vec![a.data.get("args").map(|v| v.to_string()).unwrap_or_default()] });
+                        if run.steps.len() < MAX_STEPS {
+                            run.steps.push(Step { label: format!("call {tool}"), done: Some(true), details: vec![a.data.get("args").map(|v| v.to_string()).unwrap_or_default()] });
+                        }
                         run.headline = format!("calling {tool}");
                     }
                     "result" => {
@@ -277,6 +286,24 @@ mod tests {
         assert_eq!(r.steps[1].done, Some(false), "✗ on error");
         assert_eq!(r.progress, Some((2, 2)));
         assert_eq!(r.events, 7);
+    }
+
+    #[test]
+    fn absurd_step_numbers_and_endless_tool_loops_stay_bounded() {
+        let mut t = RunTracker::new("e", 50);
+        let c = t.apply(&ev("ai_progress", json!({"type":"step_complete","step":4_000_000_000u64,"total":4_000_000_000u64,"message":"far away","task_id":"T"}))).unwrap();
+        assert!(c.run().steps.is_empty(), "no row for step 4e9, and no 4e9 empty rows");
+        assert_eq!(c.run().headline, "✓ far away");
+        assert_eq!(c.run().progress, Some((4_000_000_000, 4_000_000_000)));
+        let c = t.apply(&ev("ai_progress", json!({"type":"step_complete","step":3,"message":"near","task_id":"T"}))).unwrap();
+        assert_eq!(c.run().steps.len(), 3);
+        let plan = (0..1000).map(|i| format!("{i}. step")).collect::<Vec<_>>().join("\n");
+        let c = t.apply(&ev("ai_progress", json!({"type":"plan","message":plan,"task_id":"P"}))).unwrap();
+        assert_eq!(c.run().steps.len(), MAX_STEPS);
+        for _ in 0..(MAX_STEPS + 50) {
+            t.apply(&ev("agent:tool_call", json!({"workflowId":"W","data":{"tool":"grep"}})));
+        }
+        assert_eq!(t.runs().find(|r| r.id == "W").unwrap().steps.len(), MAX_STEPS);
     }
 
     #[test]
