@@ -33,7 +33,10 @@ function el(tag, props = {}, ...children) {
   for (const c of children) if (c != null) e.append(c);
   return e;
 }
-const fmtTime = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
+// One formatter for the page: toLocaleTimeString() builds a new Intl formatter on every call,
+// which made each log row cost as much as everything else in it together.
+const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+const fmtTime = (ms) => timeFormat.format(ms);
 
 // ---- render scheduling: at most one paint per frame, whatever the event rate ----
 const dirty = new Set();
