@@ -3,6 +3,8 @@
 // room, count and timestamp every event).
 // Usage: node bench_client.mjs <url> <transport websocket|polling> <event> <n> [channel]
 // Prints "ready" once subscribed, then one JSON line with the results after n events.
+// With n = 0 it streams instead, for the reconnect benchmark: reconnection on (the library's
+// defaults), one line "e <wall clock µs>" per event, forever.
 import { io } from "socket.io-client";
 
 const [url, transport, event, nStr, channel] = process.argv.slice(2);
@@ -10,7 +12,7 @@ const n = Number(nStr);
 const socket = io(`${url}/raven.test`, {
   transports: transport === "polling" ? ["polling"] : ["websocket"],
   extraHeaders: { origin: url, cookie: "sid=good-sid" },
-  reconnection: false,
+  reconnection: n === 0,
 });
 let count = 0, first = 0, last = 0;
 const lat = [];
@@ -23,6 +25,7 @@ socket.on("connect_error", (e) => { console.error(e.message); process.exit(2); }
 const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 socket.on(event, (msg) => {
   const now = nowUs();
+  if (n === 0) { process.stdout.write(`e ${now}\n`); return; }
   if (count === 0) first = now;
   last = now;
   count++;

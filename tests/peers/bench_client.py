@@ -3,6 +3,8 @@ as Sockeye (site namespace, same credentials, same room, count and timestamp eve
 
 Usage: bench_client.py <url> <transport websocket|polling> <event> <n> [channel]
 Prints "ready" once subscribed, then one JSON line with the results after n events.
+With n = 0 it streams instead, for the reconnect benchmark: reconnection on (the library's
+defaults), one line "e <wall clock µs>" per event, forever.
 """
 import asyncio
 import json
@@ -23,13 +25,17 @@ ns = "/raven.test"
 
 
 async def main():
-    sio = socketio.AsyncClient(reconnection=False)
+    stream = n == 0
+    sio = socketio.AsyncClient(reconnection=stream)
     done = asyncio.Event()
     state = {"count": 0, "first": 0, "last": 0, "lat": []}
 
     @sio.on(event, namespace=ns)
     async def on_event(msg):
         now = time.time_ns() // 1000
+        if stream:
+            print(f"e {now}", flush=True)
+            return
         if state["count"] == 0:
             state["first"] = now
         state["last"] = now
@@ -39,9 +45,17 @@ async def main():
         if state["count"] == n:
             done.set()
 
-    await sio.connect(url, headers={"Origin": url, "Cookie": "sid=good-sid"}, namespaces=[ns], transports=[transport])
-    if channel:
-        await sio.emit("doc_subscribe", ("Raven Channel", channel), namespace=ns)
+    # Headers as a callable: python-engineio deletes the Cookie from a headers dict on the
+    # WebSocket upgrade, so a dict would reconnect without the session.
+    async def headers():
+        return {"Origin": url, "Cookie": "sid=good-sid"}
+
+    @sio.on("connect", namespace=ns)
+    async def on_connect():
+        if channel:
+            await sio.emit("doc_subscribe", ("Raven Channel", channel), namespace=ns)
+
+    await sio.connect(url, headers=headers, namespaces=[ns], transports=[transport])
     await asyncio.sleep(0.2)
     print("ready", flush=True)
     await done.wait()
