@@ -36,15 +36,13 @@ struct Args {
     /// Repeats of each ingest run (medians reported with min–max).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Skip the ingest and latency workloads (merge them from an earlier run's JSON lines).
+    /// Sections to run (comma-separated): ingest, latency, memory (with idle CPU), reconnect,
+    /// diagnostics, ui.
+    #[arg(long, value_delimiter = ',', default_value = "ingest,latency,memory,reconnect,diagnostics,ui", value_parser = ["ingest", "latency", "memory", "reconnect", "diagnostics", "ui"])]
+    sections: Vec<String>,
+    /// Start from this earlier benchmarks.json and replace only the sections run now.
     #[arg(long)]
-    skip_ingest: bool,
-    /// Only the ingest throughput workload (quick before/after comparisons).
-    #[arg(long)]
-    only_ingest: bool,
-    /// Skip the UI path (the app under Xvfb via WebDriver).
-    #[arg(long)]
-    skip_ui: bool,
+    merge: Option<PathBuf>,
     /// Clients to run (comma-separated: sockeye, node, python).
     #[arg(long, value_delimiter = ',', default_value = "sockeye,node,python", value_parser = ["sockeye", "node", "python"])]
     clients: Vec<String>,
@@ -411,11 +409,25 @@ async fn main() {
     eprintln!("pinning: {}", pinning.as_deref().unwrap_or("none"));
     let clients: Vec<&str> = a.clients.iter().map(String::as_str).collect();
     let clients = clients.as_slice();
-    let mut report = json!({"date": time::OffsetDateTime::now_utc().date().to_string(), "machine": machine, "command": std::env::args().collect::<Vec<_>>().join(" "), "args": format!("{a:?}"), "pinning": pinning});
+    let has = |section: &str| a.sections.iter().any(|s| s == section);
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut report = match &a.merge {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut r: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let earlier = r["command"].as_str().unwrap_or("").to_string();
+            r["command"] = json!(format!("{earlier}; then {command} (sections: {})", a.sections.join(", ")));
+            r
+        }
+        None => json!({"command": command}),
+    };
+    report["date"] = json!(time::OffsetDateTime::now_utc().date().to_string());
+    report["machine"] = machine;
+    report["pinning"] = json!(pinning);
 
     // 1. Ingest throughput.
     let mut ingest = Vec::new();
-    let workloads: &[String] = if a.skip_ingest { &[] } else { &a.workloads };
+    let workloads: &[String] = if has("ingest") { &a.workloads } else { &[] };
     let transports: Vec<Transport> = a.transports.iter().map(|t| if t == "polling" { Transport::Polling } else { Transport::Websocket }).collect();
     for event in workloads.iter().map(String::as_str) {
         for &transport in &transports {
@@ -445,12 +457,8 @@ async fn main() {
             }
         }
     }
-    report["ingest"] = json!(ingest);
-    if a.only_ingest {
-        drop(server);
-        std::fs::create_dir_all(&a.out).unwrap();
-        std::fs::write(a.out.join("ingest.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
-        return;
+    if has("ingest") {
+        report["ingest"] = json!(ingest);
     }
 
     // 2. Latency at fixed rates: unpinned. At these rates nobody competes for a core, and a
@@ -460,22 +468,36 @@ async fn main() {
         unpin(&server);
     }
     let mut latency = Vec::new();
-    let rates: &[(u64, u64)] = if a.skip_ingest { &[] } else { &[(1_000, 5_000), (10_000, 30_000)] };
+    // Interleaved rounds again; each figure is the median over the rounds (one stall on the
+    // shared machine moves one round's p99, not the result).
+    let rates: &[(u64, u64)] = if has("latency") { &[(1_000, 5_000), (10_000, 30_000)] } else { &[] };
     for &(rate, n) in rates {
-        for &kind in clients {
-            let (mut run, _) = client_run(kind, &url, Transport::Websocket, "ai_progress", n, rate).await;
-            run.lat_us.sort_unstable();
-            let row = json!({"rate": rate, "client": kind, "events": run.count, "p50_ms": percentile(&run.lat_us, 0.5) / 1000.0, "p99_ms": percentile(&run.lat_us, 0.99) / 1000.0, "max_ms": run.lat_us.last().copied().unwrap_or(0) as f64 / 1000.0});
+        let mut per: Vec<Vec<(f64, f64, f64, u64)>> = vec![Vec::new(); clients.len()];
+        for _ in 0..a.repeats {
+            for (i, &kind) in clients.iter().enumerate() {
+                let (mut run, _) = client_run(kind, &url, Transport::Websocket, "ai_progress", n, rate).await;
+                run.lat_us.sort_unstable();
+                per[i].push((percentile(&run.lat_us, 0.5) / 1000.0, percentile(&run.lat_us, 0.99) / 1000.0, run.lat_us.last().copied().unwrap_or(0) as f64 / 1000.0, run.count));
+            }
+        }
+        for (i, &kind) in clients.iter().enumerate() {
+            let col = |f: fn(&(f64, f64, f64, u64)) -> f64| per[i].iter().map(f).collect::<Vec<f64>>();
+            let p99s = col(|x| x.1);
+            let row = json!({"rate": rate, "client": kind, "events": per[i].iter().map(|x| x.3).min().unwrap_or(0), "rounds": a.repeats,
+                "p50_ms": median(&mut col(|x| x.0)), "p99_ms": median(&mut p99s.clone()), "max_ms": median(&mut col(|x| x.2)),
+                "p99_ms_min": p99s.iter().cloned().fold(f64::INFINITY, f64::min), "p99_ms_max": p99s.iter().cloned().fold(0.0, f64::max)});
             eprintln!("latency {row}");
             latency.push(row);
         }
     }
-    report["latency"] = json!(latency);
+    if has("latency") {
+        report["latency"] = json!(latency);
+    }
 
     // 3. Memory: idle, then after the memory workload. 4. Idle CPU.
     let tck = clk_tck();
     let mut memory = Vec::new();
-    for &kind in clients {
+    for &kind in clients.iter().filter(|_| has("memory")) {
         let mut child = watcher(kind, &url, a.memory_events);
         let pid = child.id();
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -521,12 +543,14 @@ async fn main() {
         eprintln!("memory {row}");
         memory.push(row);
     }
-    report["memory"] = json!(memory);
+    if has("memory") {
+        report["memory"] = json!(memory);
+    }
 
     // 5. Reconnect after a restart, server down 500 ms each time, for every client: each runs
     // with its library's own reconnection (Sockeye's supervisor; socket.io-client and
     // python-socketio defaults: 1 s first delay, ±50 % jitter) while events stream at 200/s.
-    if a.restarts > 0 {
+    if a.restarts > 0 && has("reconnect") {
         // A steady stream for the whole test (simulator scenarios outlive restarts).
         post(&format!("{url}/__sim/scenario/burst"), burst("ai_progress", 10_000_000, 200)).await;
         let mut rows = Vec::new();
@@ -542,7 +566,7 @@ async fn main() {
     }
 
     // 6. Diagnostics wall time on the healthy loopback environment.
-    {
+    if has("diagnostics") {
         let mut p = Profile::new("bench", &url, AuthMethod::Sid).unwrap();
         p.site = Some("raven.test".into());
         let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
@@ -557,7 +581,7 @@ async fn main() {
     drop(server);
 
     // 7. UI path: the release app under Xvfb, marks taken in the webview.
-    if !a.skip_ui {
+    if has("ui") {
         // The app, its webview and Xvfb get every CPU again (the pinning above is for the
         // server/client duel; the UI path is one app on the whole machine).
         let all = format!("0-{}", cpu_count() - 1);
@@ -588,9 +612,9 @@ fn write_report(dir: &Path, r: &Value) {
     for row in r["ingest"].as_array().into_iter().flatten() {
         md.push_str(&format!("| {} | {} | {} | {} | {}–{} | {} | {} | {} |\n", row["event"].as_str().unwrap_or(""), row["transport"].as_str().unwrap_or(""), row["client"].as_str().unwrap_or(""), f(&row["rate_median"]), f(&row["rate_min"]), f(&row["rate_max"]), row["complete"], f(&row["server_emit_rate_median"]), f(&row["sockeye_ratio_median"])));
     }
-    md.push_str("\n## 2. Latency, emit → client callback (ms, WebSocket)\n\n| rate | client | events | p50 | p99 | max |\n|---|---|---|---|---|---|\n");
+    md.push_str("\n## 2. Latency, emit → client callback (ms, WebSocket; timestamps in the payload, same host clock)\n\nMedians over interleaved rounds; the last column is the spread of the rounds' p99.\n\n| rate | client | events per round | p50 | p99 | max | p99 over rounds |\n|---|---|---|---|---|---|---|\n");
     for row in r["latency"].as_array().into_iter().flatten() {
-        md.push_str(&format!("| {}/s | {} | {} | {} | {} | {} |\n", row["rate"], row["client"].as_str().unwrap_or(""), row["events"], f(&row["p50_ms"]), f(&row["p99_ms"]), f(&row["max_ms"])));
+        md.push_str(&format!("| {}/s | {} | {} | {} | {} | {} | {}–{} |\n", row["rate"], row["client"].as_str().unwrap_or(""), row["events"], f(&row["p50_ms"]), f(&row["p99_ms"]), f(&row["max_ms"]), f(&row["p99_ms_min"]), f(&row["p99_ms_max"])));
     }
     md.push_str("\n## 3–4. Memory (RSS) and idle CPU\n\nRSS counts the pages of the executable and shared libraries mapped in; the anonymous part (heap, stacks) is the process's own.\n\n| client | process | idle RSS MB (anonymous) | peak RSS MB | RSS at end MB | events | seconds for them | idle CPU % of a core |\n|---|---|---|---|---|---|---|---|\n");
     for row in r["memory"].as_array().into_iter().flatten() {
