@@ -50,10 +50,10 @@ fn main() {
                         Err(e) => tracing::error!("environment {name}: {e}"),
                     }
                 }
-                if started == 0 || std::env::var_os("SOCKEYE_DEMO").is_some() {
-                    if let Err(e) = demo::start(&mm).await {
-                        tracing::error!("demo: {e}");
-                    }
+                if (started == 0 || std::env::var_os("SOCKEYE_DEMO").is_some())
+                    && let Err(e) = demo::start(&mm).await
+                {
+                    tracing::error!("demo: {e}");
                 }
                 (mm.shared.on_state)();
             });

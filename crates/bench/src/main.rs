@@ -120,13 +120,15 @@ fn unpin(server: &Server) {
 
 fn start_server() -> Server {
     let port = free_port();
-    let child = Command::new(bin_dir().join("sockeye-cli")).args(["sim", "--port", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("sockeye-cli sim (build it with: cargo build --release -p sockeye-cli)");
+    let mut child = Command::new(bin_dir().join("sockeye-cli")).args(["sim", "--port", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("sockeye-cli sim (build it with: cargo build --release -p sockeye-cli)");
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Server { child, url: format!("http://127.0.0.1:{port}") };
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("simulator did not start");
 }
 

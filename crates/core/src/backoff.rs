@@ -28,7 +28,7 @@ impl Backoff {
         if self.jitter > 0.0 {
             let deviation = r * self.jitter * ms;
             // socket.io-client: the same sample picks the direction and the size.
-            ms = if (r * 10.0).floor() as u64 % 2 == 0 { ms - deviation } else { ms + deviation };
+            ms = if ((r * 10.0).floor() as u64).is_multiple_of(2) { ms - deviation } else { ms + deviation };
         }
         Duration::from_millis(ms.min(self.max.as_millis() as f64).max(0.0) as u64)
     }

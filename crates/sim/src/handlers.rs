@@ -171,7 +171,7 @@ fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
         {
             s.join(format!("open_doc:{dt}/{dn}"));
             docs.0.lock().expect("open docs").insert((dt.clone(), dn.clone()));
-            announce_viewers(&s, &u, dt, dn);
+            announce_viewers(&s, &u, dt, dn).await;
         }
     });
     let (u, docs) = (user.to_string(), open_docs.clone());
@@ -180,14 +180,14 @@ fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
         {
             s.leave(format!("open_doc:{dt}/{dn}"));
             docs.0.lock().expect("open docs").remove(&(dt.clone(), dn.clone()));
-            announce_viewers(&s, &u, dt, dn);
+            announce_viewers(&s, &u, dt, dn).await;
         }
     });
     let u = user.to_string();
     s.on_disconnect(async move |s: SocketRef| {
         let docs: Vec<_> = open_docs.0.lock().expect("open docs").iter().cloned().collect();
         for (dt, dn) in docs {
-            announce_viewers(&s, &u, &dt, &dn);
+            announce_viewers(&s, &u, &dt, &dn).await;
         }
     });
 }
@@ -207,7 +207,7 @@ fn users_in(s: &SocketRef, room: &str, except_socket: Option<&SocketRef>) -> Vec
 }
 
 /// `doc_viewers` to the open_doc room, skipped when the only viewer is this user.
-fn announce_viewers(s: &SocketRef, user: &str, doctype: &str, docname: &str) {
+async fn announce_viewers(s: &SocketRef, user: &str, doctype: &str, docname: &str) {
     let room = format!("open_doc:{doctype}/{docname}");
     let connected = s.connected();
     let users = users_in(s, &room, if connected { None } else { Some(s) });
@@ -215,7 +215,10 @@ fn announce_viewers(s: &SocketRef, user: &str, doctype: &str, docname: &str) {
         return;
     }
     let payload = json!({"doctype": doctype, "docname": docname, "users": users});
-    let _ = s.within(room).emit("doc_viewers", &(payload,));
+    // A room emit is a future in socketioxide 0.18: dropped unawaited, nothing is sent.
+    if let Err(e) = s.within(room).emit("doc_viewers", &(payload,)).await {
+        tracing::warn!("doc_viewers: {e}");
+    }
 }
 
 fn register_raven(s: &SocketRef, state: &Arc<SimState>, user: &str) {
@@ -229,7 +232,9 @@ fn register_raven(s: &SocketRef, state: &Arc<SimState>, user: &str) {
         {
             let users = users_in(&s, &format!("raven_channel_typing:{ch}"), None);
             let payload = json!({"channel": ch, "users": users});
-            let _ = s.within(format!("user:{u}")).emit("raven_channel_typers", &(payload,));
+            if let Err(e) = s.within(format!("user:{u}")).emit("raven_channel_typers", &(payload,)).await {
+                tracing::warn!("raven_channel_typers: {e}");
+            }
         }
     });
     for (name, typing) in [("raven_channel_typing", true), ("raven_channel_typing_stopped", false)] {
@@ -243,7 +248,9 @@ fn register_raven(s: &SocketRef, state: &Arc<SimState>, user: &str) {
             }
             let users = users_in(&s, &room, None);
             let payload = json!({"channel": ch, "users": users});
-            let _ = s.within(format!("open_doc:Raven Channel/{ch}")).emit("raven_channel_typers", &(payload,));
+            if let Err(e) = s.within(format!("open_doc:Raven Channel/{ch}")).emit("raven_channel_typers", &(payload,)).await {
+                tracing::warn!("raven_channel_typers: {e}");
+            }
         });
     }
 }

@@ -321,3 +321,39 @@ async fn web_endpoints_login_identity_channels_and_send_message() {
     assert_eq!(msgs["message"]["messages"][0]["name"], id.as_str());
     sim.shutdown().await;
 }
+
+/// Next `42` event packet named `event`, skipping others.
+async fn next_event(s: &mut Ws, event: &str, ms: u64) -> Option<Value> {
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < deadline {
+        let t = next_packet(s, ms).await?;
+        if let Some(body) = t.strip_prefix("42/raven.test,") {
+            let v: Value = serde_json::from_str(body).ok()?;
+            if v[0] == event {
+                return Some(v[1].clone());
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn viewers_and_typers_reach_the_other_sockets() {
+    // Room emits in socketioxide are futures: these were once dropped unawaited, never sent.
+    let mut config = SimConfig::default();
+    config.add_session("bob-sid", "bob@example.com");
+    let sim = sim_with(config, &[]).await;
+    let (mut a, _) = connect_ns(&sim, &[("cookie", "sid=good-sid")]).await;
+    let (mut b, _) = connect_ns(&sim, &[("cookie", "sid=bob-sid")]).await;
+    let open = r#"42/raven.test,["doc_open","Raven Channel","general"]"#;
+    a.send(Message::Text(open.into())).await.unwrap();
+    b.send(Message::Text(open.into())).await.unwrap();
+    let viewers = next_event(&mut a, "doc_viewers", 3000).await.expect("doc_viewers for the first viewer");
+    assert_eq!(viewers["docname"], "general");
+    let users: Vec<&str> = viewers["users"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(users.contains(&"bob@example.com") && users.contains(&"test@example.com"), "{users:?}");
+    b.send(Message::Text(r#"42/raven.test,["raven_channel_typing","general"]"#.into())).await.unwrap();
+    let typers = next_event(&mut a, "raven_channel_typers", 3000).await.expect("typers in the open channel");
+    assert_eq!(typers, json!({"channel": "general", "users": ["bob@example.com"]}));
+    sim.shutdown().await;
+}

@@ -63,7 +63,7 @@ pub fn ns_answer(namespace: &str, packet: &str) -> Option<NsAnswer> {
 }
 
 /// An event packet `42/ns,["name",…]` → its name.
-pub fn event_name<'a>(namespace: &str, packet: &'a str) -> Option<String> {
+pub fn event_name(namespace: &str, packet: &str) -> Option<String> {
     let body = if namespace == "/" { packet.strip_prefix("42")? } else { packet.strip_prefix(&format!("42{namespace},"))? };
     let body = body.trim_start_matches(|c: char| c.is_ascii_digit());
     let v: Value = serde_json::from_str(body).ok()?;

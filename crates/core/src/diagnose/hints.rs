@@ -113,7 +113,7 @@ pub fn classify_handshake(status: u16, body: &str) -> Option<Finding> {
             Symptom::RouteMissing,
             "/socket.io/ is not routed to the realtime service (the request reached the web app). Add to nginx: `location /socket.io { proxy_pass http://127.0.0.1:9000; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"; proxy_set_header X-Frappe-Site-Name $host; proxy_set_header Origin $scheme://$http_host; proxy_set_header Host $host; }`",
         )),
-        502 | 503 | 504 => Some(f(
+        502..=504 => Some(f(
             Symptom::UpstreamDown,
             format!("The proxy answered {status}: it is up but nothing is listening behind it (the realtime process on port 9000 is down). Check `supervisorctl status` / the socketio process and its logs."),
         )),
