@@ -47,6 +47,10 @@ const pendingMarks = [];
 window.__sockeyeLatencyMs = [];
 window.__sockeyeArrivalMs = [];   // emit → batch handed to this page (the backend's share)
 window.__sockeyePaintMs = [];     // time spent in each paint() (the page's own share)
+function pushMark(marks, ms) {
+  marks.push(ms);
+  if (marks.length > 200000) marks.splice(0, marks.length - 200000);
+}
 function mark(...parts) {
   parts.forEach((p) => dirty.add(p));
   if (!frame) frame = requestAnimationFrame(paint);
@@ -64,13 +68,9 @@ function paint() {
   renderCounts();
   if (pendingMarks.length) {
     const now = Date.now();
-    const marks = window.__sockeyeLatencyMs;
-    for (const at of pendingMarks) marks.push(now - at / 1000);
+    for (const at of pendingMarks) pushMark(window.__sockeyeLatencyMs, now - at / 1000);
     pendingMarks.length = 0;
-    if (marks.length > 200000) marks.splice(0, marks.length - 200000);
-    const p = window.__sockeyePaintMs;
-    p.push(performance.now() - t0);
-    if (p.length > 200000) p.splice(0, p.length - 200000);
+    pushMark(window.__sockeyePaintMs, performance.now() - t0);
   }
 }
 
@@ -308,9 +308,7 @@ function onBatch(batch) {
       const at = item.event.payload && item.event.payload.emitted_at_us;
       if (at) {
         pendingMarks.push(at);
-        const a = window.__sockeyeArrivalMs;
-        a.push(Date.now() - at / 1000);
-        if (a.length > 200000) a.splice(0, a.length - 200000);
+        pushMark(window.__sockeyeArrivalMs, Date.now() - at / 1000);
       }
       addLog(item.env, item.event);
       if (item.event.name === "message_created") { addMessage(item.env, item.event); mark("messages"); }

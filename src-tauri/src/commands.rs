@@ -14,7 +14,7 @@ use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::error::{AppError, Result};
-use crate::manager::{EnvView, Manager, UI_FRAME_BYTES, UiItem};
+use crate::manager::{EnvView, Manager, UiItem, send_frames};
 
 type M<'a> = State<'a, Arc<Manager>>;
 
@@ -23,9 +23,7 @@ type M<'a> = State<'a, Arc<Manager>>;
 pub fn subscribe(m: M<'_>, on_batch: Channel<InvokeResponseBody>) -> Result<()> {
     let mut items: Vec<UiItem> = m.shared.states.lock().expect("states").iter().map(|(env, s)| UiItem::State { env: env.clone(), snapshot: s.clone() }).collect();
     items.extend(m.shared.runs.lock().expect("runs").values().map(|r| UiItem::Run { run: r.clone() }));
-    for frame in (Batch { items, dropped: 0 }).json_frames(UI_FRAME_BYTES) {
-        on_batch.send(InvokeResponseBody::Json(frame)).map_err(|e| AppError::Invalid(e.to_string()))?;
-    }
+    send_frames(&on_batch, &Batch { items, dropped: 0 }).map_err(|e| AppError::Invalid(e.to_string()))?;
     *m.shared.sink.lock().expect("sink") = Some(on_batch);
     m.shared.wake.notify_one();
     Ok(())

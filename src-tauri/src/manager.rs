@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sockeye_core::auth::Credentials;
-use sockeye_core::batch::Batcher;
+use sockeye_core::batch::{Batch, Batcher};
 use sockeye_core::config_file::Config;
 use sockeye_core::events::{EventKind, RealtimeEvent};
 use sockeye_core::notify::{self, Trigger};
@@ -56,7 +56,21 @@ fn event_for_ui<S: serde::Serializer>(e: &Arc<RealtimeEvent>, s: S) -> std::resu
 /// Largest channel message Tauri delivers with a single `eval` (its threshold is 8 KiB). Batches
 /// reach the page as `{"items": [UiItem...], "dropped": n}` frames of at most this size
 /// (`dropped`: items the window was too slow for, shown as a count).
-pub const UI_FRAME_BYTES: usize = 8000;
+const UI_FRAME_BYTES: usize = 8000;
+
+/// Sends a batch to the window as frames (see [`UI_FRAME_BYTES`]), stopping at the first
+/// failure (the window went away).
+pub fn send_frames(sink: &Channel<InvokeResponseBody>, batch: &Batch<UiItem>) -> tauri::Result<()> {
+    for frame in batch.json_frames(UI_FRAME_BYTES) {
+        sink.send(InvokeResponseBody::Json(frame))?;
+    }
+    Ok(())
+}
+
+/// The key of a run in [`Shared::runs`], and of its latest state in a batch.
+fn run_key(run: &Run) -> String {
+    format!("{}/{}", run.env, run.id)
+}
 
 /// An environment as the UI and the tray list it. Never carries a secret.
 #[derive(Debug, Clone, Serialize)]
@@ -272,7 +286,7 @@ async fn forward(env: String, session: Session, shared: Arc<Shared>, notifier: N
                             notifier.trigger(t);
                         }
                         let run = change.run().clone();
-                        shared.runs.lock().expect("runs").insert(format!("{env}/{}", run.id), run.clone());
+                        shared.runs.lock().expect("runs").insert(run_key(&run), run.clone());
                         push(UiItem::Run { run });
                     }
                     if let EventKind::MessageCreated(m) = &e.kind {
@@ -309,15 +323,12 @@ async fn pump(shared: Arc<Shared>) {
         let batch = shared.batcher.lock().expect("batcher").take_due(Instant::now());
         let Some(mut b) = batch else { continue };
         b.keep_last_by(|item| match item {
-            UiItem::Run { run } => Some(format!("{}/{}", run.env, run.id)),
+            UiItem::Run { run } => Some(run_key(run)),
             _ => None,
         });
-        for frame in b.json_frames(UI_FRAME_BYTES) {
-            if sink.send(InvokeResponseBody::Json(frame)).is_err() {
-                // The window went away (reload): forget the channel until it subscribes again.
-                *shared.sink.lock().expect("sink") = None;
-                break;
-            }
+        if send_frames(&sink, &b).is_err() {
+            // The window went away (reload): forget the channel until it subscribes again.
+            *shared.sink.lock().expect("sink") = None;
         }
     }
 }

@@ -87,6 +87,15 @@ impl Drop for Server {
     }
 }
 
+/// The bench's environment on the simulator: site namespace, test user's sid, and the Raven
+/// channel when the workload is `message_created`.
+async fn bench_target(url: &str, channel: Option<&str>) -> sockeye_core::target::Target {
+    let mut p = Profile::new("bench", url, AuthMethod::Sid).unwrap();
+    p.site = Some("raven.test".into());
+    p.subscriptions.channels = channel.into_iter().map(String::from).collect();
+    sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await
+}
+
 /// Pins every thread of `pid` to `cpus` (taskset list syntax). Threads and processes started
 /// later inherit it, so pinning the bench pins the reference clients it spawns as well.
 fn pin(pid: u32, cpus: &str) -> bool {
@@ -169,12 +178,7 @@ fn burst(event: &str, n: u64, rate: u64) -> Value {
 }
 
 async fn sockeye_client(url: &str, transport: Transport, event: &str, n: u64, body: Value) -> (Run, Value) {
-    let mut p = Profile::new("bench", url, AuthMethod::Sid).unwrap();
-    p.site = Some("raven.test".into());
-    if event == "message_created" {
-        p.subscriptions.channels = vec!["general".into()];
-    }
-    let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
+    let t = bench_target(url, (event == "message_created").then_some("general")).await;
     let opts = SessionOptions { transports: vec![transport], event_buffer: 65_536, ..Default::default() };
     let s = Session::spawn(t, opts, Arc::new(RustSocketIo));
     let mut st = s.state();
@@ -302,9 +306,7 @@ async fn reconnect_times(kind: &str, url: &str, restarts: u32) -> Vec<Option<f64
     let mut child = None;
     let mut session = None;
     if kind == "sockeye" {
-        let mut p = Profile::new("bench", url, AuthMethod::Sid).unwrap();
-        p.site = Some("raven.test".into());
-        let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
+        let t = bench_target(url, None).await;
         let s = Session::spawn(t, SessionOptions::default(), Arc::new(RustSocketIo));
         let _ = tokio::time::timeout(Duration::from_secs(10), s.state().wait_for(|x| x.state.is_connected())).await;
         let mut rx = s.events();
@@ -569,9 +571,7 @@ async fn main() {
 
     // 6. Diagnostics wall time on the healthy loopback environment.
     if has("diagnostics") {
-        let mut p = Profile::new("bench", &url, AuthMethod::Sid).unwrap();
-        p.site = Some("raven.test".into());
-        let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
+        let t = bench_target(&url, None).await;
         let mut times = Vec::new();
         for _ in 0..5 {
             let r = sockeye_core::diagnose::diagnose(&t, &sockeye_core::diagnose::DiagnoseOptions::default()).await;
@@ -584,12 +584,8 @@ async fn main() {
 
     // 7. UI path: the release app under Xvfb, marks taken in the webview.
     if has("ui") {
-        // The app, its webview and Xvfb get every CPU again (the pinning above is for the
-        // server/client duel; the UI path is one app on the whole machine).
-        let all = format!("0-{}", cpu_count() - 1);
-        let out = Command::new("taskset")
-            .args(["-c", &all])
-            .arg(root().join("tests/ui/run.sh"))
+        // Runs after `unpin` above: the app, its webview and Xvfb get every CPU.
+        let out = Command::new(root().join("tests/ui/run.sh"))
             .env("UI_SCRIPT", "bench_ui.mjs")
             .env("SOCKEYE_DEMO_SCENARIO", "none")
             .env("SOCKEYE_BUILD", std::env::var("SOCKEYE_UI_BUILD").unwrap_or_else(|_| "release".into()))

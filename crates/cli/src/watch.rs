@@ -193,36 +193,35 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                     _ => {}
                 }
             }
-            ev = events.recv() => match ev {
-                Ok(e) => {
-                    seen += 1;
-                    *stats.by_name.entry(e.name.clone()).or_default() += 1;
-                    if args.json {
-                        let line = EventLine { kind: "event", name: &e.name, room_hint: e.room_hint.as_deref(), payload: &e.payload, received_at: iso(e.received_at_ms), parse_note: e.parse_note.as_deref() };
-                        let _ = serde_json::to_writer(&mut out, &line);
-                        let _ = out.write_all(b"\n");
-                    } else {
-                        let room = e.room_hint.clone().unwrap_or_default();
-                        let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), style.paint("36", &e.name), style.paint("90", &room), summary(&e));
+            ev = events.recv() => {
+                match ev {
+                    Ok(e) => {
+                        seen += 1;
+                        *stats.by_name.entry(e.name.clone()).or_default() += 1;
+                        if args.json {
+                            let line = EventLine { kind: "event", name: &e.name, room_hint: e.room_hint.as_deref(), payload: &e.payload, received_at: iso(e.received_at_ms), parse_note: e.parse_note.as_deref() };
+                            let _ = serde_json::to_writer(&mut out, &line);
+                            let _ = out.write_all(b"\n");
+                        } else {
+                            let room = e.room_hint.clone().unwrap_or_default();
+                            let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), style.paint("36", &e.name), style.paint("90", &room), summary(&e));
+                        }
+                        // Flush when caught up: line by line when events trickle, in big writes
+                        // under a flood.
+                        if events.is_empty() {
+                            let _ = out.flush();
+                        }
                     }
-                    // Flush when caught up: line by line when events trickle, in big writes
-                    // under a flood.
-                    if events.is_empty() {
-                        let _ = out.flush();
+                    Err(RecvError::Lagged(n)) => {
+                        seen += n;
+                        let _ = writeln!(out, "{}", if args.json { json!({"kind": "lagged", "dropped": n}).to_string() } else { format!("… {n} events dropped (output too slow)") });
                     }
-                    if args.count.is_some_and(|n| seen >= n) {
-                        break 0;
-                    }
+                    Err(RecvError::Closed) => break 1,
                 }
-                Err(RecvError::Lagged(n)) => {
-                    seen += n;
-                    let _ = writeln!(out, "{}", if args.json { json!({"kind": "lagged", "dropped": n}).to_string() } else { format!("… {n} events dropped (output too slow)") });
-                    if args.count.is_some_and(|c| seen >= c) {
-                        break 0;
-                    }
+                if args.count.is_some_and(|n| seen >= n) {
+                    break 0;
                 }
-                Err(RecvError::Closed) => break 1,
-            },
+            }
             _ = &mut timeout => {
                 let snap = session.state().borrow().clone();
                 eprintln!("timeout: {seen} events; last state: {}", snap.state.describe());

@@ -173,8 +173,6 @@ pub async fn agent_run(st: Arc<SimState>, p: ScenarioParams, fail: bool) {
 pub async fn burst(st: Arc<SimState>, p: ScenarioParams) -> usize {
     let site = site(&st);
     let tmpl = BurstTemplate::new(&p);
-    let room = if p.event == "message_created" { format!("doc:Raven Channel/{}", p.channel) } else { format!("user:{}", p.user) };
-    let event = if p.event == "message_created" { "message_created" } else { "ai_progress" };
     let start = tokio::time::Instant::now();
     let mut delivered = 0;
     for seq in 1..=p.n {
@@ -183,7 +181,7 @@ pub async fn burst(st: Arc<SimState>, p: ScenarioParams) -> usize {
             tokio::time::sleep_until(due).await;
         }
         let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
-        delivered += st.emit(Some(&site), Some(&room), event, &tmpl.render(seq, now_us)).await;
+        delivered += st.emit(Some(&site), Some(&tmpl.room), tmpl.event, &tmpl.render(seq, now_us)).await;
         if seq % 256 == 0 {
             // Let the socket tasks drain between batches instead of queueing everything.
             tokio::task::yield_now().await;
@@ -196,6 +194,9 @@ pub async fn burst(st: Arc<SimState>, p: ScenarioParams) -> usize {
 /// Building a Raven message as a `Value` tree and serialising it for every event held the
 /// simulator to ~50k message_created/s, so benchmarks measured the server, not the clients.
 struct BurstTemplate {
+    /// `message_created` to the channel's document room, or `ai_progress` to the user's room.
+    event: &'static str,
+    room: String,
     /// The payload's JSON text with [`BurstTemplate::SEQ`] where the sequence number goes,
     /// without its opening brace (the per-event fields are written in front).
     tail: String,
@@ -208,7 +209,8 @@ impl BurstTemplate {
 
     fn new(p: &ScenarioParams) -> BurstTemplate {
         let pad = "x".repeat(p.pad);
-        let v = if p.event == "message_created" {
+        let chat = p.event == "message_created";
+        let v = if chat {
             let mut m = StoredMessage::new(&p.channel, "bob@example.com", &format!("<p>burst {} {pad}</p>", Self::SEQ));
             m.name = format!("b{}", Self::SEQ);
             m.created_event()
@@ -218,7 +220,12 @@ impl BurstTemplate {
         let text = v.to_string();
         // `step` is a number in Frappe's payloads: unquote its placeholder.
         let text = text.replace(&format!("\"{}\"", Self::SEQ), Self::SEQ);
-        BurstTemplate { tail: text[1..].to_string(), padded: p.event == "message_created" }
+        BurstTemplate {
+            event: if chat { "message_created" } else { "ai_progress" },
+            room: if chat { format!("doc:Raven Channel/{}", p.channel) } else { format!("user:{}", p.user) },
+            tail: text[1..].to_string(),
+            padded: chat,
+        }
     }
 
     fn render(&self, seq: u64, emitted_at_us: u64) -> Box<serde_json::value::RawValue> {
