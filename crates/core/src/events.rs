@@ -178,6 +178,12 @@ pub fn classify(name: &str, payload: &Value, user: Option<&str>) -> (EventKind, 
 }
 
 impl RealtimeEvent {
+    /// The payload as a JSON tree, for the few consumers that need one (tests, tools). The
+    /// event path itself works from the raw text.
+    pub fn json(&self) -> Value {
+        self.payload.clone()
+    }
+
     /// Build from the Socket.IO arguments of one event packet.
     pub fn from_args(name: &str, mut args: Vec<Value>, user: Option<&str>) -> RealtimeEvent {
         let payload = match args.len() {
