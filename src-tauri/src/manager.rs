@@ -18,7 +18,7 @@ use sockeye_core::secrets::{KeyringStore, SecretStore};
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
 use sockeye_core::target::{self, Target};
-use sockeye_core::{Profile, RustSocketIo};
+use sockeye_core::{Profile};
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tokio::sync::{Notify, broadcast::error::RecvError};
 use tokio::time::Instant;
@@ -45,7 +45,7 @@ fn event_for_ui<S: serde::Serializer>(e: &Arc<RealtimeEvent>, s: S) -> std::resu
     #[derive(Serialize)]
     struct UiEvent<'a> {
         name: &'a str,
-        payload: &'a serde_json::Value,
+        payload: &'a serde_json::value::RawValue,
         room_hint: Option<&'a str>,
         parse_note: Option<&'a str>,
         received_at_ms: u64,
@@ -141,7 +141,7 @@ impl Manager {
     pub fn start(&self, profile: Profile, target: Target, demo: bool) {
         let name = profile.name.clone();
         self.stop(&name);
-        let session = Session::spawn(target.clone(), SessionOptions::default(), Arc::new(RustSocketIo));
+        let session = Session::spawn(target.clone(), SessionOptions::default());
         let forwarder = tauri::async_runtime::spawn(forward(name.clone(), session.clone(), self.shared.clone(), self.notifier.clone()));
         self.envs.lock().expect("envs").insert(name.clone(), Env { profile, session, target, forwarder, demo });
         let mut active = self.active.lock().expect("active");
@@ -290,7 +290,7 @@ async fn forward(env: String, session: Session, shared: Arc<Shared>, notifier: N
                         push(UiItem::Run { run });
                     }
                     if let EventKind::MessageCreated(m) = &e.kind {
-                        notifier.trigger(notify::message_trigger(&env, m, &e.payload, user.as_deref()));
+                        notifier.trigger(notify::message_trigger(&env, m, user.as_deref()));
                     }
                     push(UiItem::Event { env: env.clone(), event: e });
                 }

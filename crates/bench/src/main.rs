@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sockeye_core::auth::Credentials;
 use sockeye_core::secrets::Secret;
 use sockeye_core::session::{Session, SessionOptions};
-use sockeye_core::{AuthMethod, Profile, RustSocketIo, Transport};
+use sockeye_core::{AuthMethod, Profile, Transport};
 
 #[derive(Parser, Debug)]
 #[command(about = "Benchmark Sockeye against node socket.io-client and python-socketio")]
@@ -180,7 +180,7 @@ fn burst(event: &str, n: u64, rate: u64) -> Value {
 async fn sockeye_client(url: &str, transport: Transport, event: &str, n: u64, body: Value) -> (Run, Value) {
     let t = bench_target(url, (event == "message_created").then_some("general")).await;
     let opts = SessionOptions { transports: vec![transport], event_buffer: 65_536, ..Default::default() };
-    let s = Session::spawn(t, opts, Arc::new(RustSocketIo));
+    let s = Session::spawn(t, opts);
     let mut st = s.state();
     let _ = tokio::time::timeout(Duration::from_secs(10), st.wait_for(|x| x.state.is_connected())).await;
     let mut rx = s.events();
@@ -195,7 +195,7 @@ async fn sockeye_client(url: &str, transport: Transport, event: &str, n: u64, bo
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Ok(e)) if e.name == event => {
                 let now = now_us();
-                if let Some(at) = e.payload.get("emitted_at_us").and_then(Value::as_u64) {
+                if let Some(at) = emitted_at_us(&e.payload) {
                     run.lat_us.push(now.saturating_sub(at));
                 }
                 run.count += 1;
@@ -307,7 +307,7 @@ async fn reconnect_times(kind: &str, url: &str, restarts: u32) -> Vec<Option<f64
     let mut session = None;
     if kind == "sockeye" {
         let t = bench_target(url, None).await;
-        let s = Session::spawn(t, SessionOptions::default(), Arc::new(RustSocketIo));
+        let s = Session::spawn(t, SessionOptions::default());
         let _ = tokio::time::timeout(Duration::from_secs(10), s.state().wait_for(|x| x.state.is_connected())).await;
         let mut rx = s.events();
         let sink = seen.clone();
@@ -679,4 +679,13 @@ fn targets(r: &Value) -> String {
         t.push_str(&format!("| full diagnostics ≤ 1.5 s | median {med:.0} ms | {} |\n", ok(med <= 1500.0)));
     }
     t
+}
+
+/// The simulator's send timestamp, read from the raw payload without building a tree.
+fn emitted_at_us(payload: &serde_json::value::RawValue) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        emitted_at_us: Option<u64>,
+    }
+    serde_json::from_str::<Stamp>(payload.get()).ok()?.emitted_at_us
 }

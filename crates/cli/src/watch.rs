@@ -10,19 +10,21 @@ use serde_json::json;
 use sockeye_core::events::{AiProgress, EventKind, RealtimeEvent};
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
-use sockeye_core::RustSocketIo;
+
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::CliError;
 use crate::conn_args::ConnArgs;
 
-/// One `--json` event line, written straight from the event (no copy of the payload).
+/// One `--json` event line, written straight from the event: the payload is the raw JSON
+/// the server sent, byte for byte.
 #[derive(serde::Serialize)]
 struct EventLine<'a> {
     kind: &'static str,
     name: &'a str,
     room_hint: Option<&'a str>,
-    payload: &'a serde_json::Value,
+    payload: &'a serde_json::value::RawValue,
     received_at: String,
     parse_note: Option<&'a str>,
 }
@@ -99,7 +101,7 @@ pub fn summary(e: &RealtimeEvent) -> String {
         EventKind::UnreadCountUpdated { channel_id } => format!("#{channel_id} unread updated"),
         EventKind::Pong => "pong".into(),
         EventKind::Other => {
-            let mut s = e.payload.to_string();
+            let mut s = e.payload.get().to_string();
             if s.len() > 160 {
                 s.truncate(s.char_indices().take_while(|(i, _)| *i < 160).last().map(|(i, _)| i).unwrap_or(0));
                 s.push('…');
@@ -147,16 +149,48 @@ impl Stats {
     }
 }
 
+/// Where events come from. `--json` goes to files and pipes that must get every event: it
+/// reads the session's lossless queue, so a slow reader slows the socket (TCP backpressure,
+/// as node's client does). The human view reads the broadcast and says when it skipped.
+enum Events {
+    Lossless(mpsc::Receiver<Arc<RealtimeEvent>>),
+    Live(broadcast::Receiver<Arc<RealtimeEvent>>),
+}
+
+impl Events {
+    async fn recv(&mut self) -> Result<Arc<RealtimeEvent>, RecvError> {
+        match self {
+            Events::Lossless(rx) => rx.recv().await.ok_or(RecvError::Closed),
+            Events::Live(rx) => rx.recv().await,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Events::Lossless(rx) => rx.is_empty(),
+            Events::Live(rx) => rx.is_empty(),
+        }
+    }
+}
+
 pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
     let (mut targets, _) = args.conn.targets(false).await?;
     if targets.len() != 1 {
         return Err(CliError::Usage("watch takes one environment".into()));
     }
     let (_, target) = targets.remove(0);
-    let opts = SessionOptions { transports: args.conn.transports(), ..Default::default() };
-    let session = Session::spawn(target, opts, Arc::new(RustSocketIo));
+    let mut opts = SessionOptions { transports: args.conn.transports(), ..Default::default() };
+    let lossless = args.json.then(|| {
+        let (tx, rx) = mpsc::channel(1024);
+        opts.lossless = Some(tx);
+        rx
+    });
+    let session = Session::spawn(target, opts);
     let mut states = session.state();
-    let mut events = session.events();
+    let mut events = match lossless {
+        Some(rx) => Events::Lossless(rx),
+        None => Events::Live(session.events()),
+    };
     let style = Style::detect();
     // Stdout is line-buffered; a BufWriter flushed when caught up turns a flood into big writes.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

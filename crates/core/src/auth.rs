@@ -75,13 +75,23 @@ pub enum WhoAmI {
 /// A reqwest client for one environment (TLS opt-out applied; no cookie jar: cookies are
 /// sent explicitly so nothing is kept between profiles).
 pub fn http_client(accept_invalid_certs: bool, timeout: Duration) -> reqwest::Client {
+    builder(accept_invalid_certs, timeout).build().expect("reqwest client with static settings")
+}
+
+/// A client for these URLs: the system trust store (several MB of certificates, parsed) is
+/// loaded only when one of them is https.
+pub fn http_client_for(urls: &[&Url], accept_invalid_certs: bool, timeout: Duration) -> reqwest::Client {
+    let tls = urls.iter().any(|u| matches!(u.scheme(), "https" | "wss"));
+    builder(accept_invalid_certs, timeout).tls_built_in_root_certs(tls).build().expect("reqwest client with static settings")
+}
+
+fn builder(accept_invalid_certs: bool, timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .danger_accept_invalid_certs(accept_invalid_certs)
+        .tcp_nodelay(true)
         .timeout(timeout)
         .connect_timeout(timeout)
         .user_agent(concat!("sockeye/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("reqwest client with static settings")
 }
 
 fn api(base: &Url, method: &str) -> Url {

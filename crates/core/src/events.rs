@@ -2,8 +2,12 @@
 //! that never fails: a payload malformed for its type is delivered as [`EventKind::Other`]
 //! with a parse note.
 
+use std::borrow::Cow;
+
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// One step of an AI agent's `ai_progress` stream (room `user:<user>`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,8 +46,10 @@ pub struct RavenMessage {
     pub channel_id: String,
     pub sender: String,
     pub message_id: String,
-    /// Plain text (`content`); the HTML `text` stays in the raw payload and is never rendered.
+    /// Plain text (`content`), the fallback wherever HTML is not rendered.
     pub content: String,
+    /// Raven's HTML (`text`), unsanitised: render only after sanitising.
+    pub html: Option<String>,
     pub message_type: String,
     pub is_bot_message: bool,
     pub creation: Option<String>,
@@ -71,13 +77,21 @@ pub enum EventKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct RealtimeEvent {
     pub name: String,
-    /// The first (normally only) argument; several arguments arrive as an array.
-    pub payload: Value,
+    /// The first (normally only) argument exactly as received; several arguments arrive as
+    /// an array, none as `null`.
+    pub payload: Box<RawValue>,
     pub kind: EventKind,
     /// The room this event was most likely published to (Socket.IO does not say).
     pub room_hint: Option<String>,
     /// Why the typed view fell back to `Other`, if it did.
     pub parse_note: Option<String>,
+    /// The run this event belongs to (`task_id`, `conversation_id`, `workflowId`, `run_id`),
+    /// for events that carry one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_key: Option<String>,
+    /// The payload's `seq`, when it has one (gap detection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// Milliseconds since the Unix epoch.
     pub received_at_ms: u64,
 }
@@ -86,113 +100,333 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_string)
+/// The typed view decoded from the raw text, one struct per understood event. Only the
+/// fields we use are read; the rest is skipped without building anything.
+#[derive(Deserialize)]
+struct AiWire<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Loose<'a>,
+    #[serde(borrow, default)]
+    message: Loose<'a>,
+    #[serde(default)]
+    step: Loose<'a>,
+    #[serde(default)]
+    total: Loose<'a>,
+    #[serde(borrow, default)]
+    details: Option<Vec<Loose<'a>>>,
+    #[serde(borrow, default)]
+    error: Loose<'a>,
+    #[serde(flatten, borrow)]
+    meta: Meta<'a>,
 }
 
-fn req(v: &Value, k: &str) -> Result<String, String> {
-    s(v, k).ok_or_else(|| format!("missing string field {k:?}"))
+#[derive(Deserialize, Default)]
+struct Meta<'a> {
+    #[serde(borrow, default)]
+    task_id: Loose<'a>,
+    #[serde(borrow, default)]
+    conversation_id: Loose<'a>,
+    #[serde(rename = "workflowId", borrow, default)]
+    workflow_id: Loose<'a>,
+    #[serde(borrow, default)]
+    run_id: Loose<'a>,
+    #[serde(default)]
+    seq: Loose<'a>,
 }
 
-fn num(v: &Value, k: &str) -> Option<u64> {
-    v.get(k).and_then(|x| x.as_u64().or_else(|| x.as_str().and_then(|s| s.parse().ok())))
+impl Meta<'_> {
+    fn run_key(&self) -> Option<String> {
+        [&self.task_id, &self.conversation_id, &self.workflow_id, &self.run_id].into_iter().find_map(|v| v.as_str().map(str::to_string).or_else(|| v.as_plain_u64().map(|n| n.to_string())))
+    }
 }
 
-fn parse_ai_progress(v: &Value) -> Result<AiProgress, String> {
-    let kind = req(v, "type")?;
-    let msg = || s(v, "message").unwrap_or_default();
+#[derive(Deserialize)]
+struct RavenWire<'a> {
+    #[serde(borrow, default)]
+    channel_id: Loose<'a>,
+    #[serde(borrow, default)]
+    sender: Loose<'a>,
+    #[serde(borrow, default)]
+    message_id: Loose<'a>,
+    #[serde(borrow, default)]
+    message_details: Option<DetailsWire<'a>>,
+}
+
+#[derive(Deserialize)]
+struct DetailsWire<'a> {
+    #[serde(borrow, default)]
+    content: Loose<'a>,
+    #[serde(borrow, default)]
+    text: Loose<'a>,
+    #[serde(borrow, default)]
+    message_type: Loose<'a>,
+    #[serde(default)]
+    is_bot_message: Loose<'a>,
+    #[serde(borrow, default)]
+    creation: Loose<'a>,
+}
+
+#[derive(Deserialize)]
+struct AgentWire<'a> {
+    #[serde(rename = "workflowId", borrow, default)]
+    workflow_id: Loose<'a>,
+    #[serde(default)]
+    data: Option<Box<RawValue>>,
+    #[serde(borrow, default)]
+    timestamp: Loose<'a>,
+}
+
+/// A JSON value seen only as far as a string or a number; anything else is skipped.
+#[derive(Debug, Default)]
+enum Loose<'a> {
+    #[default]
+    Absent,
+    Str(Cow<'a, str>),
+    U64(u64),
+    Bool(bool),
+    Null,
+    /// A number that is not a u64, an array or an object: its JSON text.
+    Other(String),
+}
+
+impl<'a> Loose<'a> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Loose::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn as_plain_u64(&self) -> Option<u64> {
+        match self {
+            Loose::U64(n) => Some(*n),
+            _ => None,
+        }
+    }
+    /// A number, or a string holding one (agents send both).
+    fn as_u64(&self) -> Option<u64> {
+        self.as_plain_u64().or_else(|| self.as_str().and_then(|s| s.parse().ok()))
+    }
+    fn string(&self) -> Option<String> {
+        self.as_str().map(str::to_string)
+    }
+    fn text(&self) -> String {
+        match self {
+            Loose::Str(s) => s.to_string(),
+            Loose::U64(n) => n.to_string(),
+            Loose::Bool(b) => b.to_string(),
+            Loose::Null | Loose::Absent => String::new(),
+            Loose::Other(t) => t.clone(),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Loose<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Loose<'a>, E> {
+                Ok(Loose::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose<'a>, E> {
+                Ok(Loose::Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Loose<'a>, E> {
+                Ok(Loose::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Loose<'a>, E> {
+                Ok(Loose::U64(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Loose<'a>, E> {
+                Ok(Loose::Other(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Loose<'a>, E> {
+                Ok(Loose::Other(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Loose<'a>, E> {
+                Ok(Loose::Bool(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Loose<'a>, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Loose<'a>, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Loose<'a>, D2::Error> {
+                Loose::deserialize(d)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<'a>, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other("[…]".into()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Loose<'a>, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other("{…}".into()))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+fn required(v: &Loose<'_>, k: &str) -> Result<String, String> {
+    v.string().ok_or_else(|| format!("missing string field {k:?}"))
+}
+
+fn parse_ai_progress(w: &AiWire<'_>) -> Result<AiProgress, String> {
+    let kind = required(&w.kind, "type")?;
+    let msg = || w.message.as_str().unwrap_or_default().to_string();
     Ok(match kind.as_str() {
         "thinking" => AiProgress::Thinking { message: msg() },
         "plan" => AiProgress::Plan { message: msg() },
         "working" => AiProgress::Working {
-            step: num(v, "step").ok_or("working without a numeric step")?,
-            total: num(v, "total").ok_or("working without a numeric total")?,
+            step: w.step.as_u64().ok_or("working without a numeric step")?,
+            total: w.total.as_u64().ok_or("working without a numeric total")?,
             message: msg(),
         },
         "step_complete" => AiProgress::StepComplete {
-            step: num(v, "step"),
-            total: num(v, "total"),
+            step: w.step.as_u64(),
+            total: w.total.as_u64(),
             message: msg(),
-            details: v.get("details").and_then(Value::as_array).map(|a| a.iter().map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())).collect()).unwrap_or_default(),
-            error: match v.get("error") {
-                None | Some(Value::Null) | Some(Value::Bool(false)) => None,
-                Some(Value::Bool(true)) => Some("failed".into()),
-                Some(Value::String(e)) if e.is_empty() => None,
-                Some(Value::String(e)) => Some(e.clone()),
-                Some(other) => Some(other.to_string()),
+            details: w.details.as_ref().map(|d| d.iter().map(Loose::text).collect()).unwrap_or_default(),
+            error: match &w.error {
+                Loose::Absent | Loose::Null | Loose::Bool(false) => None,
+                Loose::Bool(true) => Some("failed".into()),
+                Loose::Str(e) if e.is_empty() => None,
+                other => Some(other.text()),
             },
         },
-        "complete" => AiProgress::Complete { message: s(v, "message") },
+        "complete" => AiProgress::Complete { message: w.message.string() },
         "error" => AiProgress::Error { message: msg() },
         _ => AiProgress::Unknown { kind },
     })
 }
 
-fn parse_raven_message(v: &Value) -> Result<RavenMessage, String> {
-    let details = v.get("message_details").filter(|d| d.is_object()).ok_or("missing object message_details")?;
+fn parse_raven_message(w: &RavenWire<'_>) -> Result<RavenMessage, String> {
+    let d = w.message_details.as_ref().ok_or("missing object message_details")?;
     Ok(RavenMessage {
-        channel_id: req(v, "channel_id")?,
-        sender: s(v, "sender").unwrap_or_default(),
-        message_id: req(v, "message_id")?,
-        content: s(details, "content").unwrap_or_default(),
-        message_type: s(details, "message_type").unwrap_or_else(|| "Text".into()),
-        is_bot_message: num(details, "is_bot_message").unwrap_or(0) == 1,
-        creation: s(details, "creation"),
+        channel_id: required(&w.channel_id, "channel_id")?,
+        sender: w.sender.string().unwrap_or_default(),
+        message_id: required(&w.message_id, "message_id")?,
+        content: d.content.string().unwrap_or_default(),
+        html: d.text.string(),
+        message_type: d.message_type.string().unwrap_or_else(|| "Text".into()),
+        is_bot_message: d.is_bot_message.as_u64() == Some(1),
+        creation: d.creation.string(),
     })
 }
 
-/// Recognise `name` + `payload`. `user` is who we are connected as (for the room hint).
-pub fn classify(name: &str, payload: &Value, user: Option<&str>) -> (EventKind, Option<String>, Option<String>) {
+/// The typed view of one event.
+struct Classified {
+    kind: EventKind,
+    room: Option<String>,
+    run_key: Option<String>,
+    seq: Option<u64>,
+}
+
+fn decode<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> {
+    serde_json::from_str(raw.get()).map_err(|e| format!("payload does not fit: {e}"))
+}
+
+fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classified, String> {
     let user_room = || user.map(|u| format!("user:{u}"));
-    let channel_room = |v: &Value| s(v, "channel_id").map(|c| format!("doc:Raven Channel/{c}"));
-    let result: Result<(EventKind, Option<String>), String> = match name {
-        "ai_progress" => parse_ai_progress(payload).map(|p| (EventKind::AiProgress(p), user_room())),
-        n if n.starts_with("agent:") => {
-            let kind = n.trim_start_matches("agent:").to_string();
-            req(payload, "workflowId").map(|wf| {
-                (
-                    EventKind::Agent(AgentEvent { kind, workflow_id: wf, data: payload.get("data").cloned().unwrap_or(Value::Null), timestamp: s(payload, "timestamp") }),
-                    user_room(),
-                )
-            })
+    let plain = |kind, room| Ok(Classified { kind, room, run_key: None, seq: None });
+    match name {
+        "ai_progress" => {
+            let w: AiWire<'_> = decode(raw)?;
+            let kind = EventKind::AiProgress(parse_ai_progress(&w)?);
+            Ok(Classified { kind, room: user_room(), run_key: w.meta.run_key(), seq: w.meta.seq.as_plain_u64() })
         }
-        "message_created" => parse_raven_message(payload).map(|m| (EventKind::MessageCreated(m), channel_room(payload))),
-        "message_edited" => parse_raven_message(payload).map(|m| (EventKind::MessageEdited(m), channel_room(payload))),
-        "message_deleted" => req(payload, "channel_id").and_then(|c| Ok((EventKind::MessageDeleted { channel_id: c, message_id: req(payload, "message_id")? }, channel_room(payload)))),
-        "ai_event" => req(payload, "channel_id").map(|c| (EventKind::AiEvent { channel_id: c, text: s(payload, "text").unwrap_or_default() }, channel_room(payload))),
-        "ai_event_clear" => req(payload, "channel_id").map(|c| (EventKind::AiEventClear { channel_id: c }, channel_room(payload))),
-        "raven:unread_channel_count_updated" => req(payload, "channel_id").map(|c| (EventKind::UnreadCountUpdated { channel_id: c }, Some("doctype:Raven User".into()))),
-        "pong" => Ok((EventKind::Pong, None)),
-        "task_progress" => Ok((EventKind::Other, s(payload, "task_id").map(|t| format!("task_progress:{t}")))),
-        "doc_update" | "docinfo_update" => Ok((EventKind::Other, match (s(payload, "doctype"), s(payload, "name")) {
-            (Some(dt), Some(n)) => Some(format!("doc:{dt}/{n}")),
-            _ => None,
-        })),
-        "list_update" => Ok((EventKind::Other, s(payload, "doctype").map(|d| format!("doctype:{d}")))),
-        _ => Ok((EventKind::Other, None)),
-    };
-    match result {
-        Ok((kind, room)) => (kind, room, None),
-        Err(note) => (EventKind::Other, None, Some(format!("{name}: {note}"))),
+        n if n.starts_with("agent:") => {
+            let w: AgentWire<'_> = decode(raw)?;
+            let meta: Meta<'_> = decode(raw)?;
+            let workflow_id = required(&w.workflow_id, "workflowId")?;
+            let data = w.data.as_deref().map(|d| serde_json::from_str(d.get()).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+            let kind = EventKind::Agent(AgentEvent { kind: n.trim_start_matches("agent:").to_string(), workflow_id: workflow_id.clone(), data, timestamp: w.timestamp.string() });
+            Ok(Classified { kind, room: user_room(), run_key: Some(workflow_id), seq: meta.seq.as_plain_u64() })
+        }
+        "message_created" | "message_edited" => {
+            let w: RavenWire<'_> = decode(raw)?;
+            let m = parse_raven_message(&w)?;
+            let room = Some(format!("doc:Raven Channel/{}", m.channel_id));
+            plain(if name == "message_created" { EventKind::MessageCreated(m) } else { EventKind::MessageEdited(m) }, room)
+        }
+        "message_deleted" | "ai_event" | "ai_event_clear" | "raven:unread_channel_count_updated" => {
+            #[derive(Deserialize)]
+            struct W<'a> {
+                #[serde(borrow, default)]
+                channel_id: Loose<'a>,
+                #[serde(borrow, default)]
+                message_id: Loose<'a>,
+                #[serde(borrow, default)]
+                text: Loose<'a>,
+            }
+            let w: W<'_> = decode(raw)?;
+            let channel_id = required(&w.channel_id, "channel_id")?;
+            let room = Some(format!("doc:Raven Channel/{channel_id}"));
+            match name {
+                "message_deleted" => plain(EventKind::MessageDeleted { message_id: required(&w.message_id, "message_id")?, channel_id }, room),
+                "ai_event" => plain(EventKind::AiEvent { text: w.text.string().unwrap_or_default(), channel_id }, room),
+                "ai_event_clear" => plain(EventKind::AiEventClear { channel_id }, room),
+                _ => plain(EventKind::UnreadCountUpdated { channel_id }, Some("doctype:Raven User".into())),
+            }
+        }
+        "pong" => plain(EventKind::Pong, None),
+        "task_progress" | "doc_update" | "docinfo_update" | "list_update" => {
+            #[derive(Deserialize)]
+            struct W<'a> {
+                #[serde(borrow, default)]
+                task_id: Loose<'a>,
+                #[serde(borrow, default)]
+                doctype: Loose<'a>,
+                #[serde(borrow, default)]
+                name: Loose<'a>,
+            }
+            // Room hints only: a payload that does not fit is still a plain event.
+            let Ok(w) = decode::<W<'_>>(raw) else { return plain(EventKind::Other, None) };
+            let room = match name {
+                "task_progress" => w.task_id.as_str().map(|t| format!("task_progress:{t}")),
+                "list_update" => w.doctype.as_str().map(|d| format!("doctype:{d}")),
+                _ => match (w.doctype.as_str(), w.name.as_str()) {
+                    (Some(dt), Some(n)) => Some(format!("doc:{dt}/{n}")),
+                    _ => None,
+                },
+            };
+            plain(EventKind::Other, room)
+        }
+        _ => plain(EventKind::Other, None),
     }
 }
 
 impl RealtimeEvent {
-    /// The payload as a JSON tree, for the few consumers that need one (tests, tools). The
-    /// event path itself works from the raw text.
-    pub fn json(&self) -> Value {
-        self.payload.clone()
+    /// Build from an event's name and raw payload. `user` is who we are connected as (for
+    /// the room hint). Never fails: a payload that does not fit its type is `Other` with a
+    /// note, its raw text kept.
+    pub fn from_raw(name: &str, payload: Box<RawValue>, user: Option<&str>) -> RealtimeEvent {
+        let (kind, room_hint, parse_note, run_key, seq) = match classify_raw(name, &payload, user) {
+            Ok(c) => (c.kind, c.room, None, c.run_key, c.seq),
+            Err(note) => (EventKind::Other, None, Some(format!("{name}: {note}")), None, None),
+        };
+        RealtimeEvent { name: name.to_string(), payload, kind, room_hint, parse_note, run_key, seq, received_at_ms: now_ms() }
     }
 
-    /// Build from the Socket.IO arguments of one event packet.
+    /// Build from JSON values (tests, synthetic events such as `sockeye:lagged`).
     pub fn from_args(name: &str, mut args: Vec<Value>, user: Option<&str>) -> RealtimeEvent {
         let payload = match args.len() {
             0 => Value::Null,
             1 => args.pop().unwrap_or(Value::Null),
             _ => Value::Array(args),
         };
-        let (kind, room_hint, parse_note) = classify(name, &payload, user);
-        RealtimeEvent { name: name.to_string(), payload, kind, room_hint, parse_note, received_at_ms: now_ms() }
+        let raw = serde_json::value::to_raw_value(&payload).unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON"));
+        RealtimeEvent::from_raw(name, raw, user)
+    }
+
+    /// The payload as a JSON tree, for the few consumers that need one (tests, tools). The
+    /// event path itself works from the raw text.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.payload.get()).unwrap_or(Value::Null)
     }
 }
 
@@ -228,7 +462,7 @@ mod tests {
         let e = RealtimeEvent::from_args("ai_progress", vec![json!({"type":"working","step":"x"})], None);
         assert_eq!(e.kind, EventKind::Other);
         assert!(e.parse_note.as_deref().unwrap().contains("step"));
-        assert_eq!(e.payload["step"], "x", "raw payload kept");
+        assert_eq!(e.json()["step"], "x", "raw payload kept");
         let e = RealtimeEvent::from_args("message_created", vec![json!("not an object")], None);
         assert_eq!(e.kind, EventKind::Other);
         assert!(e.parse_note.is_some());

@@ -2,7 +2,7 @@
 //!
 //! - [`url_rules`], [`profile`], [`config_file`], [`secrets`]: environments and where they live.
 //! - [`auth`], [`target`]: credentials and what a connection sends.
-//! - [`transport`]: the Socket.IO client behind a small trait.
+//! - [`wire`]: our own Engine.IO / Socket.IO client (codec, transports, connection).
 //! - [`session`], [`state`], [`backoff`]: the supervisor that connects, verifies, subscribes
 //!   and reconnects.
 //! - [`events`]: the typed event model (raw JSON always kept).
@@ -24,11 +24,11 @@ pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod target;
-pub mod transport;
 pub mod url_rules;
+pub mod wire;
 
 pub use events::{EventKind, RealtimeEvent};
 pub use profile::{AuthMethod, Profile};
 pub use session::{Session, SessionOptions, Subscription};
 pub use state::{LinkState, StateSnapshot};
-pub use transport::{RustSocketIo, Transport};
+pub use wire::Transport;

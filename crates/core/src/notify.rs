@@ -206,8 +206,8 @@ impl NotifyPolicy {
 
 /// The trigger for a Raven message: a mention when the TipTap HTML carries a userMention of
 /// `me` (`data-id="<me>"`) or the plain text says `@<me>`.
-pub fn message_trigger(env: &str, m: &crate::events::RavenMessage, raw: &serde_json::Value, me: Option<&str>) -> Trigger {
-    let html = raw.pointer("/message_details/text").and_then(|v| v.as_str()).unwrap_or_default();
+pub fn message_trigger(env: &str, m: &crate::events::RavenMessage, me: Option<&str>) -> Trigger {
+    let html = m.html.as_deref().unwrap_or_default();
     let mention = me.is_some_and(|me| {
         let local = me.split('@').next().unwrap_or(me);
         (html.contains("userMention") && html.contains(&format!("data-id=\"{me}\""))) || m.content.contains(&format!("@{me}")) || m.content.contains(&format!("@{local}"))
@@ -267,10 +267,11 @@ mod tests {
 
     #[test]
     fn mentions_are_detected_from_html_or_text() {
-        let raw = serde_json::json!({"message_details": {"text": "<p>hey <span data-type=\"userMention\" data-id=\"test@example.com\">@Test</span></p>"}});
-        let m = crate::events::RavenMessage { channel_id: "general".into(), sender: "a@x".into(), message_id: "1".into(), content: "hey @Test".into(), message_type: "Text".into(), is_bot_message: false, creation: None };
-        assert!(matches!(message_trigger("e", &m, &raw, Some("test@example.com")), Trigger::Message { mention: true, .. }));
-        assert!(matches!(message_trigger("e", &m, &serde_json::json!({}), Some("bob@example.com")), Trigger::Message { mention: false, .. }));
+        let html = "<p>hey <span data-type=\"userMention\" data-id=\"test@example.com\">@Test</span></p>";
+        let m = crate::events::RavenMessage { channel_id: "general".into(), sender: "a@x".into(), message_id: "1".into(), content: "hey @Test".into(), html: Some(html.into()), message_type: "Text".into(), is_bot_message: false, creation: None };
+        assert!(matches!(message_trigger("e", &m, Some("test@example.com")), Trigger::Message { mention: true, .. }));
+        let plain = crate::events::RavenMessage { html: None, ..m };
+        assert!(matches!(message_trigger("e", &plain, Some("bob@example.com")), Trigger::Message { mention: false, .. }));
     }
 
     #[test]

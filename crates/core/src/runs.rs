@@ -82,10 +82,6 @@ fn strip_number(line: &str) -> &str {
     }
 }
 
-fn key_of(payload: &Value) -> Option<String> {
-    ["task_id", "conversation_id", "workflowId", "run_id"].iter().find_map(|k| payload.get(*k).and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_u64().map(|n| n.to_string()))))
-}
-
 /// Tracks runs of one environment. Keeps at most `max_runs` (oldest finished dropped first).
 #[derive(Debug)]
 pub struct RunTracker {
@@ -142,7 +138,7 @@ impl RunTracker {
         let (id, source) = match &e.kind {
             EventKind::AiProgress(p) => {
                 let starts_new = matches!(p, AiProgress::Thinking { .. });
-                let id = match key_of(&e.payload) {
+                let id = match e.run_key.clone() {
                     Some(k) => k,
                     None => self.unkeyed_id(&room, starts_new),
                 };
@@ -159,7 +155,7 @@ impl RunTracker {
         }
         run.events += 1;
         run.updated_ms = at;
-        if let Some(seq) = e.payload.get("seq").and_then(Value::as_u64) {
+        if let Some(seq) = e.seq {
             if let Some(last) = run.last_seq
                 && seq > last + 1
             {

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::transport::Transport;
+use crate::wire::{EioVersion, Transport};
 
 /// Where a session's link stands. Every transition carries a timestamp in [`StateSnapshot`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -15,9 +15,19 @@ pub enum LinkState {
     /// Logging in or confirming who we are.
     Authenticating { step: String },
     /// Healthy: events flow, identity confirmed (or not checkable: `user` None).
-    Connected { transport: Transport, user: Option<String>, rtt_ms: Option<u64> },
+    Connected {
+        transport: Transport,
+        user: Option<String>,
+        rtt_ms: Option<u64>,
+        /// The Engine.IO revision the server speaks.
+        eio: EioVersion,
+        /// Why this is not the first transport tried (a blocked upgrade, say).
+        fallback: Option<String>,
+        /// Packets from the server that were malformed and skipped on this link.
+        malformed: u64,
+    },
     /// Connected but not healthy: Guest fallback, deaf socket, rejected credentials.
-    Degraded { transport: Transport, user: Option<String>, reason: String },
+    Degraded { transport: Transport, user: Option<String>, reason: String, eio: EioVersion, fallback: Option<String>, malformed: u64 },
     /// Waiting to retry after a failure.
     Reconnecting { attempt: u32, next_retry_at_ms: u64, last_error: String },
     /// The server refused our credentials; no retry until asked.
@@ -51,13 +61,22 @@ impl LinkState {
             LinkState::Connecting { attempt: 0 } => "connecting".into(),
             LinkState::Connecting { attempt } => format!("connecting (attempt {})", attempt + 1),
             LinkState::Authenticating { step } => format!("authenticating: {step}"),
-            LinkState::Connected { transport, user, rtt_ms } => {
+            LinkState::Connected { transport, user, rtt_ms, eio, fallback, malformed } => {
                 let mut s = format!("connected over {transport}");
+                if *eio == EioVersion::V3 {
+                    s.push_str(&format!(" to a {}", eio.server_label()));
+                }
                 if let Some(u) = user {
                     s.push_str(&format!(" as {u}"));
                 }
                 if let Some(r) = rtt_ms {
                     s.push_str(&format!(", rtt {r} ms"));
+                }
+                if let Some(f) = fallback {
+                    s.push_str(&format!(" ({f})"));
+                }
+                if *malformed > 0 {
+                    s.push_str(&format!(", {malformed} malformed packets skipped"));
                 }
                 s
             }

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::peers::{free_port, node_frappe, python_agent};
@@ -15,7 +14,7 @@ use sockeye_core::events::EventKind;
 use sockeye_core::secrets::Secret;
 use sockeye_core::session::Session;
 use sockeye_core::state::LinkState;
-use sockeye_core::{AuthMethod, RustSocketIo, Transport};
+use sockeye_core::{AuthMethod, Transport};
 
 async fn post(url: String, body: serde_json::Value) -> serde_json::Value {
     reqwest::Client::new().post(url).json(&body).send().await.unwrap().json().await.unwrap()
@@ -30,7 +29,7 @@ async fn node_frappe_style_server_full_cycle() {
     p.site = Some("raven.test".into());
     p.subscriptions.channels = vec!["general".into()];
     let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let mut events = s.events();
     match connected(&s).await {
         LinkState::Connected { transport, user, .. } => {
@@ -45,7 +44,7 @@ async fn node_frappe_style_server_full_cycle() {
     assert!(matches!(&e.kind, EventKind::MessageCreated(m) if m.content == "from node"));
     post(format!("{url}/__test/publish"), json!({"room": "user:test@example.com", "event": "ai_progress", "message": {"type": "thinking", "message": "node says hi"}})).await;
     let e = next_named(&mut events, "ai_progress", 5).await;
-    assert_eq!(e.payload["message"], "node says hi");
+    assert_eq!(e.json()["message"], "node says hi");
 
     // Crash the server and bring it back on the same port.
     peer.kill();
@@ -58,7 +57,7 @@ async fn node_frappe_style_server_full_cycle() {
     let r = post(format!("{url}/__test/publish"), json!({"room": "doc:Raven Channel/general", "event": "message_created", "message": {"channel_id": "general", "sender": "a@x", "message_id": "m2", "message_details": {"content": "after restart"}}})).await;
     assert_eq!(r["delivered_to"], 1, "resubscribed after the restart");
     let e = next_named(&mut events, "message_created", 5).await;
-    assert_eq!(e.payload["message_id"], "m2");
+    assert_eq!(e.json()["message_id"], "m2");
     s.stop().await;
     drop(peer);
 }
@@ -87,7 +86,7 @@ async fn node_server_refusals_and_guest_fallback() {
         p.site = Some("raven.test".into());
         p.origin = origin.map(String::from);
         let t = sockeye_core::target::resolve_with(&p, creds).await;
-        let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+        let s = Session::spawn(t, fast_options());
         let st = wait_state(&s, label, 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
         assert_eq!(st, LinkState::AuthFailed { message: want.into() }, "{label}");
         s.stop().await;
@@ -96,7 +95,7 @@ async fn node_server_refusals_and_guest_fallback() {
     let mut p = sockeye_core::Profile::new("node", &url, AuthMethod::Sid).unwrap();
     p.site = Some("raven.test".into());
     let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("expired"))).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "degraded", 10, |s| matches!(s, LinkState::Degraded { .. })).await;
     assert!(matches!(st, LinkState::Degraded { ref user, .. } if user.as_deref() == Some("Guest")), "{st:?}");
     s.stop().await;
@@ -104,7 +103,7 @@ async fn node_server_refusals_and_guest_fallback() {
     let t = target(&url, AuthMethod::Login { user: USER.into() }, Credentials::Login { user: USER.into(), password: Secret::new("admin") }, &[]).await;
     let mut t = t;
     t.namespace = "/raven.test".into();
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     assert!(matches!(connected(&s).await, LinkState::Connected { user: Some(ref u), .. } if u == USER));
     s.stop().await;
 }
@@ -117,7 +116,7 @@ async fn python_socketio_jwt_agent_server() {
     let url = peer.url();
     let good = sockeye_sim::jwt::mint(Some("agent-user"), secret, 3600);
     let t = target(&url, AuthMethod::Jwt, Credentials::Jwt(Secret::new(good.clone())), &[]).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let mut events = s.events();
     assert!(matches!(connected(&s).await, LinkState::Connected { user: Some(ref u), .. } if u == "agent-user"));
     for kind in ["thought", "tool_call", "result"] {
@@ -139,7 +138,7 @@ async fn python_socketio_jwt_agent_server() {
     let wrong_key = sockeye_sim::jwt::mint(Some("u"), "other", 3600);
     for (tok, want) in [(wrong_key, "Invalid or expired token"), (no_sub, "Invalid token payload")] {
         let t = target(&url, AuthMethod::Jwt, Credentials::Jwt(Secret::new(tok)), &[]).await;
-        let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+        let s = Session::spawn(t, fast_options());
         let st = wait_state(&s, want, 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
         assert_eq!(st, LinkState::AuthFailed { message: want.into() });
         s.stop().await;
@@ -147,7 +146,7 @@ async fn python_socketio_jwt_agent_server() {
     let mut t = target(&url, AuthMethod::Jwt, Credentials::None, &[]).await;
     t.frappe = false;
     t.namespace = "/".into();
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "auth required", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Authentication required".into() });
     s.stop().await;

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -12,7 +11,7 @@ use sockeye_core::auth::Credentials;
 use sockeye_core::secrets::Secret;
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::LinkState;
-use sockeye_core::{AuthMethod, RustSocketIo, Transport};
+use sockeye_core::{AuthMethod, Transport};
 use sockeye_sim::ScenarioParams;
 
 #[tokio::test]
@@ -20,7 +19,7 @@ async fn ten_thousand_events_over_polling_only_arrive_complete_and_in_order() {
     let sim = sim().await;
     let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
     let opts = SessionOptions { transports: vec![Transport::Polling], event_buffer: 20_000, ..fast_options() };
-    let s = Session::spawn(t, opts, Arc::new(RustSocketIo));
+    let s = Session::spawn(t, opts);
     let mut events = s.events();
     match connected(&s).await {
         LinkState::Connected { transport, .. } => assert_eq!(transport, Transport::Polling),
@@ -37,7 +36,7 @@ async fn ten_thousand_events_over_polling_only_arrive_complete_and_in_order() {
         if e.name != "ai_progress" {
             continue;
         }
-        assert_eq!(e.payload["seq"].as_u64(), Some(expected), "out of order or lost");
+        assert_eq!(e.json()["seq"].as_u64(), Some(expected), "out of order or lost");
         expected += 1;
     }
     let st = s.state().borrow().clone();

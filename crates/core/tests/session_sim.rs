@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -14,7 +13,7 @@ use sockeye_core::events::{AiProgress, EventKind};
 use sockeye_core::secrets::Secret;
 use sockeye_core::session::Session;
 use sockeye_core::state::LinkState;
-use sockeye_core::{AuthMethod, RustSocketIo, Transport};
+use sockeye_core::{AuthMethod, Transport};
 use sockeye_sim::{Mode, SimConfig};
 
 #[tokio::test]
@@ -23,7 +22,7 @@ async fn sid_connects_verifies_identity_and_receives_both_event_kinds() {
     let s = sid_session(&sim, "good-sid", &["general"]).await;
     let mut events = s.events();
     match connected(&s).await {
-        LinkState::Connected { transport, user, rtt_ms } => {
+        LinkState::Connected { transport, user, rtt_ms, .. } => {
             assert_eq!(transport, Transport::Websocket);
             assert_eq!(user.as_deref(), Some(USER));
             assert!(rtt_ms.is_some());
@@ -68,7 +67,7 @@ async fn token_bearer_and_login_all_connect_as_the_user() {
     for (method, creds) in cases {
         let name = method.name();
         let t = target(&sim.url(), method, creds, &[]).await;
-        let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+        let s = Session::spawn(t, fast_options());
         match connected(&s).await {
             LinkState::Connected { user, .. } => assert_eq!(user.as_deref(), Some(USER), "{name}"),
             other => panic!("{name}: {other:?}"),
@@ -83,14 +82,14 @@ async fn refusals_show_the_servers_exact_words_and_are_not_retried() {
     let sim = sim().await;
     // Wrong password: the login refusal, verbatim.
     let t = target(&sim.url(), AuthMethod::Login { user: USER.into() }, Credentials::Login { user: USER.into(), password: Secret::new("nope") }, &[]).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Invalid login credentials".into() });
     s.stop().await;
 
     // Bad token: the namespace refusal, verbatim.
     let t = target(&sim.url(), AuthMethod::ApiToken { key: "key".into() }, Credentials::ApiToken { key: "key".into(), secret: Secret::new("wrong") }, &[]).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Unauthorized: TypeError: Cannot read properties of undefined (reading 'installed_apps')".into() });
     // Not retried: it stays auth-failed.
@@ -103,7 +102,7 @@ async fn refusals_show_the_servers_exact_words_and_are_not_retried() {
     p.origin = Some("http://evil.example".into());
     p.site = Some("raven.test".into());
     let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Invalid origin".into() });
     s.stop().await;
@@ -112,7 +111,7 @@ async fn refusals_show_the_servers_exact_words_and_are_not_retried() {
     let mut p = sockeye_core::Profile::new("n", &sim.url(), AuthMethod::Sid).unwrap();
     p.site = Some("other.site".into());
     let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Invalid namespace".into() });
     s.stop().await;
@@ -152,7 +151,7 @@ async fn secret_mismatch_is_degraded_as_deaf() {
 async fn login_session_expiry_logs_in_again_by_itself() {
     let sim = sim().await;
     let t = target(&sim.url(), AuthMethod::Login { user: USER.into() }, Credentials::Login { user: USER.into(), password: Secret::new("admin") }, &[]).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     connected(&s).await;
     // Expire every session the login created, then drop the link.
     let sids: Vec<String> = sim.state().config().sessions.iter().filter(|(k, v)| *v == USER && *k != "good-sid").map(|(k, _)| k.clone()).collect();
@@ -190,7 +189,7 @@ async fn restart_reconnects_resubscribes_and_events_flow_again() {
     let (_, n) = sim.publish(publish(json!({"event":"message_created","doctype":"Raven Channel","docname":"general","message":{"channel_id":"general","sender":"a","message_id":"m1","message_details":{"content":"after restart"}}}))).await.unwrap();
     assert_eq!(n, 1);
     let e = next_named(&mut events, "message_created", 5).await;
-    assert_eq!(e.payload["message_id"], "m1");
+    assert_eq!(e.json()["message_id"], "m1");
     s.stop().await;
     sim.shutdown().await;
 }
@@ -203,7 +202,7 @@ async fn first_connect_failure_is_retried_until_the_server_appears() {
     let mut p = sockeye_core::Profile::new("late", &url, AuthMethod::Sid).unwrap();
     p.site = Some("raven.test".into());
     let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "reconnecting", 10, |s| matches!(s, LinkState::Reconnecting { .. })).await;
     match st {
         LinkState::Reconnecting { attempt, last_error, .. } => {
@@ -264,7 +263,7 @@ async fn upgrade_refused_falls_back_to_polling_and_says_so() {
     }
     sim.publish(publish(json!({"event":"ai_progress","user":USER,"message":{"type":"thinking","message":"over polling"}}))).await.unwrap();
     let e = next_named(&mut events, "ai_progress", 5).await;
-    assert_eq!(e.payload["message"], "over polling");
+    assert_eq!(e.json()["message"], "over polling");
     s.stop().await;
     sim.shutdown().await;
 }
@@ -273,7 +272,7 @@ async fn upgrade_refused_falls_back_to_polling_and_says_so() {
 async fn version_15_token_auth_gets_the_cookie_it_demands() {
     let sim = sim_with(SimConfig { mode: Mode::V15, ..SimConfig::default() }, &[]).await;
     let t = target(&sim.url(), AuthMethod::ApiToken { key: "key".into() }, Credentials::ApiToken { key: "key".into(), secret: Secret::new("secret") }, &[]).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     match connected(&s).await {
         LinkState::Connected { user, .. } => assert_eq!(user.as_deref(), Some(USER)),
         other => panic!("{other:?}"),
@@ -289,7 +288,7 @@ async fn jwt_servers_connect_with_the_auth_payload_and_refuse_bad_tokens() {
     let sim = sim_with(config, &[]).await;
     let good = sockeye_sim::jwt::mint(Some("agent-user"), &secret, 3600);
     let t = target(&sim.url(), AuthMethod::Jwt, Credentials::Jwt(Secret::new(good)), &[]).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let mut events = s.events();
     match connected(&s).await {
         LinkState::Connected { user, .. } => assert_eq!(user.as_deref(), Some("agent-user")),
@@ -302,7 +301,7 @@ async fn jwt_servers_connect_with_the_auth_payload_and_refuse_bad_tokens() {
 
     let expired = sockeye_sim::jwt::mint(Some("agent-user"), &secret, -60);
     let t = target(&sim.url(), AuthMethod::Jwt, Credentials::Jwt(Secret::new(expired)), &[]).await;
-    let s = Session::spawn(t, fast_options(), Arc::new(RustSocketIo));
+    let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Invalid or expired token".into() });
     s.stop().await;
@@ -329,7 +328,7 @@ async fn slow_consumers_lose_the_oldest_and_are_told_how_many() {
     let sim = sim().await;
     let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
     let opts = sockeye_core::SessionOptions { event_buffer: 64, ..fast_options() };
-    let s = Session::spawn(t, opts, Arc::new(RustSocketIo));
+    let s = Session::spawn(t, opts);
     let mut slow = s.events();
     connected(&s).await;
     // Wait for the last event on a second consumer, without reading `slow`.
@@ -339,7 +338,7 @@ async fn slow_consumers_lose_the_oldest_and_are_told_how_many() {
     loop {
         let e = tokio::time::timeout_at(deadline, fast.recv()).await.unwrap_or_else(|_| panic!("burst incomplete; state {:?}", s.state().borrow().state));
         match e {
-            Ok(e) if e.payload["seq"] == 500 => break,
+            Ok(e) if e.json()["seq"] == 500 => break,
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
             Err(e) => panic!("{e}"),
@@ -350,7 +349,7 @@ async fn slow_consumers_lose_the_oldest_and_are_told_how_many() {
         other => panic!("expected Lagged, got {other:?}"),
     }
     let next = slow.recv().await.unwrap();
-    assert!(next.payload["seq"].as_u64().unwrap() > 400);
+    assert!(next.json()["seq"].as_u64().unwrap() > 400);
     s.stop().await;
     sim.shutdown().await;
 }
@@ -361,7 +360,7 @@ async fn a_flood_that_delays_the_pong_is_not_a_dead_link() {
     let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
     // Ping often and expect pongs fast, so pongs queued behind the burst would be "late".
     let opts = sockeye_core::SessionOptions { ping_every: Duration::from_millis(100), pong_timeout: Duration::from_millis(300), event_buffer: 400_000, ..fast_options() };
-    let s = Session::spawn(t, opts, Arc::new(RustSocketIo));
+    let s = Session::spawn(t, opts);
     let mut events = s.events();
     connected(&s).await;
     let since = s.state().borrow().since_ms;

@@ -11,7 +11,6 @@ pub mod net;
 pub mod report;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -21,7 +20,6 @@ use crate::auth::{self, Credentials, WhoAmI};
 use crate::events::EventKind;
 use crate::session::{Session, SessionOptions};
 use crate::target::Target;
-use crate::transport::RustSocketIo;
 use crate::url_rules::DeploymentType;
 use eio::{NsAnswer, Upgrade};
 use hints::Finding;
@@ -490,7 +488,7 @@ impl Runner<'_> {
         let mut t = self.target.clone();
         t.subscriptions.channels.extend(channels);
         let opts = SessionOptions { connect_timeout: self.opts.probe_timeout, pong_timeout: self.opts.probe_timeout, ..Default::default() };
-        let s = Session::spawn(t, opts, Arc::new(RustSocketIo));
+        let s = Session::spawn(t, opts);
         let mut rx = s.state();
         let deadline = tokio::time::Instant::now() + self.opts.probe_timeout * 2;
         loop {

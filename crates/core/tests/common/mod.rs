@@ -12,7 +12,7 @@ use sockeye_core::secrets::Secret;
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::LinkState;
 use sockeye_core::target::{Target, resolve_with};
-use sockeye_core::{AuthMethod, Profile, RealtimeEvent, RustSocketIo};
+use sockeye_core::{AuthMethod, Profile, RealtimeEvent};
 use sockeye_sim::{Sim, SimConfig, SimOptions};
 use tokio::sync::broadcast;
 
@@ -46,7 +46,7 @@ pub async fn target(url: &str, auth: AuthMethod, creds: Credentials, channels: &
 
 pub async fn sid_session(sim: &Sim, sid: &str, channels: &[&str]) -> Session {
     let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new(sid)), channels).await;
-    Session::spawn(t, fast_options(), Arc::new(RustSocketIo))
+    Session::spawn(t, fast_options())
 }
 
 /// Wait until the state matches, or panic with the last state seen.

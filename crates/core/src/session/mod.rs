@@ -1,0 +1,181 @@
+//! The session supervisor: one task per environment that connects, authenticates,
+//! subscribes, verifies, streams events and reconnects, publishing its state on a `watch`
+//! and its events on a bounded `broadcast` (and, for consumers that must not lose any, a
+//! lossless queue whose backpressure reaches the socket).
+//!
+//! The Frappe facts that shape it (`frappe-realtime.md`): an expired sid connects as Guest
+//! and a secret mismatch connects deaf, so "connected" is only claimed after the web process
+//! confirmed the user and the socket answered `ping` with `pong`; subscriptions live in server
+//! memory, so every (re)connect re-emits them; a refused CONNECT is final until the user acts.
+
+mod serve;
+mod supervisor;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::backoff::Backoff;
+use crate::events::{RealtimeEvent, now_ms};
+use crate::secrets::Secret;
+use crate::state::{LinkState, StateSnapshot};
+use crate::target::Target;
+use crate::wire::Transport;
+
+/// Tunables; the defaults match socket.io-client and Frappe's heartbeat.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Per attempt: transport open plus namespace answer (socket.io-client: 20 s).
+    pub connect_timeout: Duration,
+    /// How often to `ping` a Frappe site (round-trip time, liveness).
+    pub ping_every: Duration,
+    /// A `pong` later than this marks the socket deaf (first ping) or dead (later pings).
+    pub pong_timeout: Duration,
+    pub backoff: Backoff,
+    /// Events kept for slow broadcast consumers before the oldest are dropped for them
+    /// (they are told how many).
+    pub event_buffer: usize,
+    /// Transports in the order tried. WebSocket first; polling when the upgrade is blocked.
+    pub transports: Vec<Transport>,
+    /// On polling, try the upgrade to WebSocket as browsers do.
+    pub upgrade: bool,
+    /// Socket.IO packets larger than this are reported and skipped.
+    pub max_packet: usize,
+    /// A consumer that must see every event: the session waits for it (and so the socket
+    /// does), instead of dropping events as the broadcast does for laggards.
+    pub lossless: Option<mpsc::Sender<Arc<RealtimeEvent>>>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            connect_timeout: Duration::from_secs(20),
+            ping_every: Duration::from_secs(20),
+            pong_timeout: Duration::from_secs(8),
+            backoff: Backoff::default(),
+            event_buffer: 4096,
+            transports: vec![Transport::Websocket, Transport::Polling],
+            upgrade: false,
+            max_packet: 16 << 20,
+            lossless: None,
+        }
+    }
+}
+
+/// A room to join after every connect.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Subscription {
+    /// `doc_subscribe("Raven Channel", id)`.
+    Channel(String),
+    /// `doc_subscribe(doctype, name)`.
+    Doc(String, String),
+    /// `doctype_subscribe(doctype)`.
+    Doctype(String),
+    /// `task_subscribe(id)`.
+    Task(String),
+}
+
+impl Subscription {
+    /// The event and its arguments as JSON texts.
+    pub(crate) fn emit_args(&self) -> (&'static str, Vec<Box<RawValue>>) {
+        let s = |v: &str| serde_json::value::to_raw_value(v).expect("a string is JSON");
+        match self {
+            Subscription::Channel(id) => ("doc_subscribe", vec![s("Raven Channel"), s(id)]),
+            Subscription::Doc(dt, dn) => ("doc_subscribe", vec![s(dt), s(dn)]),
+            Subscription::Doctype(dt) => ("doctype_subscribe", vec![s(dt)]),
+            Subscription::Task(id) => ("task_subscribe", vec![s(id)]),
+        }
+    }
+}
+
+pub(crate) enum Command {
+    ReconnectNow,
+    Subscribe(Subscription),
+    Stop(oneshot::Sender<()>),
+}
+
+/// What the session shares with its handles: the credentials in use, for REST calls that
+/// must reuse the session's login instead of logging in again.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub sid: Mutex<Option<Secret>>,
+    pub cookie_shim: std::sync::atomic::AtomicBool,
+}
+
+/// A handle to a running session. Cheap to clone; the task stops with [`Session::stop`] or
+/// when every handle is dropped.
+#[derive(Clone)]
+pub struct Session {
+    target: Arc<Target>,
+    state: watch::Receiver<StateSnapshot>,
+    events: broadcast::Sender<Arc<RealtimeEvent>>,
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Session {
+    /// Start a session for `target`.
+    pub fn spawn(target: Target, options: SessionOptions) -> Session {
+        let (state_tx, state_rx) = watch::channel(StateSnapshot { profile: target.name.clone(), state: LinkState::Idle, since_ms: now_ms() });
+        let (events_tx, _) = broadcast::channel(options.event_buffer.max(16));
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let mut subs: BTreeSet<Subscription> = BTreeSet::new();
+        subs.extend(target.subscriptions.channels.iter().cloned().map(Subscription::Channel));
+        subs.extend(target.subscriptions.doctypes.iter().cloned().map(Subscription::Doctype));
+        subs.extend(target.subscriptions.tasks.iter().cloned().map(Subscription::Task));
+        let shared = Arc::new(Shared::default());
+        let target = Arc::new(target);
+        let supervisor = supervisor::Supervisor::new(target.clone(), options, state_tx, events_tx.clone(), cmd_rx, subs, shared.clone());
+        let task = tokio::spawn(supervisor.run());
+        Session { target, state: state_rx, events: events_tx, commands: cmd_tx, shared, task: Arc::new(Mutex::new(Some(task))) }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.target.name
+    }
+
+    /// The state stream; `borrow()` for the current value.
+    pub fn state(&self) -> watch::Receiver<StateSnapshot> {
+        self.state.clone()
+    }
+
+    /// A new consumer of events. A consumer that falls `event_buffer` behind gets
+    /// `RecvError::Lagged(n)`: the n oldest were dropped for it.
+    pub fn events(&self) -> broadcast::Receiver<Arc<RealtimeEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Headers for a REST call to the site with this session's credentials: the sid of its
+    /// own login (never a new login), or its token; and the Origin.
+    pub fn rest_headers(&self) -> Vec<(String, String)> {
+        let sid = self.shared.sid.lock().ok().and_then(|s| s.clone());
+        self.target.headers(sid.as_ref(), self.shared.cookie_shim.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Skip the backoff wait (or leave auth-failed / stopped) and connect now.
+    pub fn reconnect_now(&self) {
+        let _ = self.commands.send(Command::ReconnectNow);
+    }
+
+    /// Add a subscription; it is emitted now if connected and after every reconnect.
+    pub fn subscribe(&self, sub: Subscription) {
+        let _ = self.commands.send(Command::Subscribe(sub));
+    }
+
+    /// Leave the namespace, close the socket and end the task (bounded: 5 s).
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Stop(tx)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+        }
+        let handle = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            h.abort();
+        }
+    }
+}

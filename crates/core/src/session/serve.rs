@@ -1,0 +1,209 @@
+//! Serving a live connection: subscriptions, the identity check, `ping`→`pong`, events to
+//! consumers, malformed packets reported, and how the link ended.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::Command;
+use super::supervisor::{LinkEnd, Live, Supervisor};
+use crate::auth::{self, Credentials, WhoAmI};
+use crate::events::RealtimeEvent;
+use crate::state::LinkState;
+use crate::wire::{Disconnect, EioVersion, Handle, Inbound, Malformed, Transport};
+
+/// What the identity checks found so far.
+#[derive(Debug, Clone, PartialEq)]
+enum Identity {
+    Pending,
+    User(String),
+    Guest,
+    Rejected(String),
+    /// The web process could not be asked (URL is a bare realtime port, network…).
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pong {
+    NotUsed,
+    Waiting { sent: Instant, first: bool },
+    Answered,
+    Missing,
+}
+
+/// The facts about the link that every state shows.
+struct Facts {
+    transport: Transport,
+    eio: EioVersion,
+    fallback: Option<String>,
+    malformed: u64,
+    identity: Identity,
+    pong: Pong,
+    rtt: Option<u64>,
+}
+
+/// The synthetic event that reports a skipped packet to every consumer (event log, watch).
+pub const MALFORMED_EVENT: &str = "sockeye:malformed";
+
+fn malformed_event(m: &Malformed) -> RealtimeEvent {
+    RealtimeEvent::from_args(MALFORMED_EVENT, vec![serde_json::json!({"raw": m.raw, "reason": m.error.to_string()})], None)
+}
+
+/// Closing can wait on a dead peer: bounded, never forever.
+async fn close(handle: &Handle) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), handle.close()).await;
+}
+
+impl Supervisor {
+    fn live_state(&self, f: &Facts) -> LinkState {
+        let user = match &f.identity {
+            Identity::User(u) => Some(u.clone()),
+            Identity::Guest => Some("Guest".into()),
+            _ => self.target.credentials.jwt_subject(),
+        };
+        let (transport, eio, fallback, malformed) = (f.transport, f.eio, f.fallback.clone(), f.malformed);
+        let degraded = |reason: String| LinkState::Degraded { transport, user: user.clone(), reason, eio, fallback: fallback.clone(), malformed };
+        if !self.target.frappe {
+            return LinkState::Connected { transport, user, rtt_ms: f.rtt, eio, fallback, malformed };
+        }
+        match (&f.identity, f.pong) {
+            (Identity::Guest, _) => degraded("connected as Guest: the site does not accept our session (sid expired or invalid); log in again".into()),
+            (Identity::Rejected(m), _) => degraded(format!("the site rejects our credentials over REST ({m})")),
+            (_, Pong::Missing) => degraded(format!(
+                "connected but deaf: no pong to ping within {:?}; the realtime server did not verify us with the web process (socket secret mismatch?)",
+                self.options.pong_timeout
+            )),
+            (Identity::Pending, _) | (_, Pong::Waiting { first: true, .. }) => LinkState::Authenticating { step: "confirming identity (get_logged_user, ping→pong)".into() },
+            _ => LinkState::Connected { transport, user, rtt_ms: f.rtt, eio, fallback, malformed },
+        }
+    }
+
+    /// Hand an event to every consumer; the lossless one is awaited (backpressure).
+    async fn publish(&self, event: RealtimeEvent) {
+        let event = Arc::new(event);
+        if let Some(sink) = &self.options.lossless {
+            let _ = sink.send(event.clone()).await;
+        }
+        // No receivers is fine: events are live-only.
+        let _ = self.events.send(event);
+    }
+
+    pub(super) async fn serve(&mut self, live: Live, relogged: bool) -> LinkEnd {
+        let Live { conn, fallback } = live;
+        let (handle, mut inbound) = (conn.handle, conn.inbound);
+        for sub in self.subscriptions.clone() {
+            let (event, args) = sub.emit_args();
+            let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
+            let _ = handle.emit(event, &refs);
+        }
+        let mut f = Facts { transport: conn.info.transport, eio: conn.info.eio, fallback, malformed: 0, identity: Identity::Pending, pong: Pong::NotUsed, rtt: None };
+        let (who_tx, mut who_rx) = oneshot::channel();
+        if self.target.frappe {
+            let (http, base, headers) = (self.http.clone(), self.target.base_url.clone(), self.target.headers(self.sid(), self.cookie_shim));
+            tokio::spawn(async move {
+                let _ = who_tx.send(auth::who_am_i(&http, &base, &headers).await);
+            });
+            let _ = handle.emit("ping", &[]);
+            f.pong = Pong::Waiting { sent: Instant::now(), first: true };
+        } else {
+            drop(who_tx);
+            f.identity = Identity::Unknown;
+        }
+        let user_label = |identity: &Identity| match identity {
+            Identity::User(u) => Some(u.clone()),
+            _ => None,
+        };
+        self.set(self.live_state(&f));
+        let mut ticker = tokio::time::interval(Duration::from_millis(250).min(self.options.pong_timeout / 4));
+        let mut next_ping = Instant::now() + self.options.ping_every;
+        // Under a flood the server queues our `pong` behind thousands of events: a late pong
+        // while events keep arriving is a busy link, not a dead or deaf one.
+        let mut last_inbound = Instant::now();
+        loop {
+            tokio::select! {
+                msg = inbound.recv() => match msg {
+                    None => {
+                        close(&handle).await;
+                        return LinkEnd::Lost("connection closed".into());
+                    }
+                    Some(Inbound::Event(e)) => {
+                        last_inbound = Instant::now();
+                        if e.name == "pong" && let Pong::Waiting { sent, .. } = f.pong {
+                            f.rtt = Some(sent.elapsed().as_millis() as u64);
+                            f.pong = Pong::Answered;
+                            self.set(self.live_state(&f));
+                            continue;
+                        }
+                        let event = RealtimeEvent::from_raw(&e.name, e.payload, user_label(&f.identity).as_deref());
+                        self.publish(event).await;
+                    }
+                    Some(Inbound::Malformed(m)) => {
+                        last_inbound = Instant::now();
+                        f.malformed += 1;
+                        self.publish(malformed_event(&m)).await;
+                        self.set(self.live_state(&f));
+                    }
+                    Some(Inbound::Closed(Disconnect::ServerDisconnect)) => return LinkEnd::ServerDisconnect,
+                    Some(Inbound::Closed(d)) => return LinkEnd::Lost(d.to_string()),
+                },
+                who = &mut who_rx, if f.identity == Identity::Pending => {
+                    f.identity = match who {
+                        Ok(Ok(WhoAmI::User(u))) => Identity::User(u),
+                        Ok(Ok(WhoAmI::Guest)) => Identity::Guest,
+                        Ok(Ok(WhoAmI::Rejected(m))) => Identity::Rejected(m),
+                        _ => Identity::Unknown,
+                    };
+                    if f.identity == Identity::Guest && matches!(self.target.credentials, Credentials::Login { .. }) && !relogged {
+                        close(&handle).await;
+                        return LinkEnd::Relogin;
+                    }
+                    self.set(self.live_state(&f));
+                }
+                _ = ticker.tick() => {
+                    if let Pong::Waiting { sent, first } = f.pong
+                        && sent.elapsed() > self.options.pong_timeout
+                        && last_inbound.elapsed() > self.options.pong_timeout
+                    {
+                        if first {
+                            f.pong = Pong::Missing;
+                            self.set(self.live_state(&f));
+                        } else {
+                            close(&handle).await;
+                            return LinkEnd::Lost(format!("no pong within {:?}: the link is dead", self.options.pong_timeout));
+                        }
+                    }
+                    if self.target.frappe && Instant::now() >= next_ping && matches!(f.pong, Pong::Answered | Pong::Missing) {
+                        next_ping = Instant::now() + self.options.ping_every;
+                        if f.pong == Pong::Answered {
+                            let _ = handle.emit("ping", &[]);
+                            f.pong = Pong::Waiting { sent: Instant::now(), first: false };
+                        }
+                    }
+                }
+                cmd = self.commands.recv() => match cmd {
+                    None => {
+                        close(&handle).await;
+                        return LinkEnd::Lost("session dropped".into());
+                    }
+                    Some(Command::ReconnectNow) => {
+                        close(&handle).await;
+                        return LinkEnd::ReconnectNow;
+                    }
+                    Some(Command::Stop(done)) => {
+                        close(&handle).await;
+                        return LinkEnd::Stop(done);
+                    }
+                    Some(Command::Subscribe(sub)) => {
+                        let (event, args) = sub.emit_args();
+                        let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
+                        let _ = handle.emit(event, &refs);
+                        self.subscriptions.insert(sub);
+                    }
+                }
+            }
+        }
+    }
+}

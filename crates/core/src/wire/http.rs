@@ -1,0 +1,161 @@
+//! HTTP long-polling requests: the Engine.IO URL, headers on every request, bodies read with
+//! a size limit, and failures as status + body excerpt. Used by the client's polling transport
+//! and by the diagnostics, which show these answers as evidence.
+
+use url::Url;
+
+use super::engine::EioVersion;
+
+/// A plain HTTP answer.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Body,
+}
+
+/// A polling body: text, or an engine.io 3 binary payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Body {
+    /// The body as text (binary shown lossily), for evidence and matching.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Body::Text(t) => t.as_str().into(),
+            Body::Binary(b) => String::from_utf8_lossy(b),
+        }
+    }
+}
+
+/// A request that produced no usable answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HttpFailure {
+    /// No HTTP answer (DNS, connection refused, TLS, reset, timeout); the cause chain.
+    #[error("{0}")]
+    Network(String),
+    /// The body was larger than the limit.
+    #[error("answer over the {0}-byte limit")]
+    TooLarge(usize),
+}
+
+/// The Engine.IO endpoint URL: `EIO`, `transport`, a cache buster, the `sid` once known;
+/// v3 also asks for base64 binary (`b64=1`) so payloads stay text.
+pub fn eio_url(socket_url: &Url, version: EioVersion, transport: &str, sid: Option<&str>) -> Url {
+    let mut u = socket_url.clone();
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("EIO", version.query()).append_pair("transport", transport);
+        if transport == "polling" {
+            q.append_pair("t", &cache_buster());
+            if version == EioVersion::V3 {
+                q.append_pair("b64", "1");
+            }
+        }
+        if let Some(s) = sid {
+            q.append_pair("sid", s);
+        }
+    }
+    u
+}
+
+/// Proxies and browsers cache GETs; every poll gets a fresh `t` (as engine.io-client does).
+fn cache_buster() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{:x}{:x}", crate::events::now_ms(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn with_headers(mut req: reqwest::RequestBuilder, headers: &[(String, String)]) -> reqwest::RequestBuilder {
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    req
+}
+
+/// GET `url` with `headers`; the body is read up to `limit` bytes.
+pub async fn get(http: &reqwest::Client, url: Url, headers: &[(String, String)], limit: usize) -> Result<HttpAnswer, HttpFailure> {
+    let resp = with_headers(http.get(url), headers).send().await.map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
+    read(resp, limit).await
+}
+
+/// POST `body` (a text payload) to `url`.
+pub async fn post(http: &reqwest::Client, url: Url, headers: &[(String, String)], body: String, limit: usize) -> Result<HttpAnswer, HttpFailure> {
+    let req = http.post(url).header("content-type", "text/plain;charset=UTF-8").body(body);
+    let resp = with_headers(req, headers).send().await.map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
+    read(resp, limit).await
+}
+
+async fn read(mut resp: reqwest::Response, limit: usize) -> Result<HttpAnswer, HttpFailure> {
+    let status = resp.status().as_u16();
+    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+    if resp.content_length().is_some_and(|n| n as usize > limit) {
+        return Err(HttpFailure::TooLarge(limit));
+    }
+    let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(256).min(1 << 20) as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))? {
+        if buf.len() + chunk.len() > limit {
+            return Err(HttpFailure::TooLarge(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let binary = content_type.as_deref().is_some_and(|c| c.starts_with("application/octet-stream"));
+    let body = if binary {
+        Body::Binary(buf)
+    } else {
+        match String::from_utf8(buf) {
+            Ok(s) => Body::Text(s),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    Ok(HttpAnswer { status, content_type, body })
+}
+
+/// One line of at most `n` characters, for evidence and error messages.
+pub fn excerpt(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > n { format!("{}…", one_line.chars().take(n).collect::<String>()) } else { one_line }
+}
+
+/// Engine.IO's own refusal: `{"code":5,"message":"Unsupported protocol version"}` (the code
+/// is a number from node, a string from socketioxide).
+pub fn engine_error_code(body: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Code {
+        N(u64),
+        S(String),
+    }
+    #[derive(serde::Deserialize)]
+    struct E {
+        code: Code,
+    }
+    match serde_json::from_str::<E>(body.trim()).ok()?.code {
+        Code::N(n) => Some(n),
+        Code::S(s) => s.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_codes() {
+        let base = Url::parse("http://h:9000/socket.io/").unwrap();
+        let u = eio_url(&base, EioVersion::V3, "polling", Some("abc"));
+        let q: Vec<_> = u.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        assert_eq!(q, vec!["EIO", "transport", "t", "b64", "sid"]);
+        assert!(u.as_str().contains("EIO=3&transport=polling"));
+        let w = eio_url(&base, EioVersion::V4, "websocket", None);
+        assert_eq!(w.query(), Some("EIO=4&transport=websocket"));
+        assert_ne!(eio_url(&base, EioVersion::V4, "polling", None), eio_url(&base, EioVersion::V4, "polling", None), "cache buster");
+        assert_eq!(engine_error_code(r#"{"code":5,"message":"Unsupported protocol version"}"#), Some(5));
+        assert_eq!(engine_error_code(r#"{"code":"1","message":"Session ID unknown"}"#), Some(1));
+        assert_eq!(engine_error_code("<html>"), None);
+        assert_eq!(excerpt("a\n  b   c", 3), "a b…");
+    }
+}

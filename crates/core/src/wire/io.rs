@@ -1,0 +1,192 @@
+//! The two halves of a transport once the handshake is done: a reader that yields what the
+//! server sent (cancel-safe, so the connection task can `select!` on it) and a writer task
+//! fed by a queue, so sending never waits on receiving.
+
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use url::Url;
+
+use super::engine::{self, EioVersion};
+use super::http::{self, Body};
+use super::websocket::{FRAME_CEILING, Ws};
+
+/// What the reader got.
+pub enum Incoming {
+    /// One Engine.IO packet (a WebSocket text frame).
+    Text(String),
+    /// A WebSocket binary frame.
+    Binary(Vec<u8>),
+    /// A polling body: several packets.
+    Body(Body),
+    /// The transport ended cleanly (close frame, end of stream); the peer's reason if any.
+    Closed(Option<String>),
+    /// The transport failed.
+    Failed(String),
+}
+
+/// Where frames come from.
+pub enum Reader {
+    Ws(SplitStream<Ws>),
+    /// Bodies from the long-poll task.
+    Polling(mpsc::Receiver<Incoming>),
+}
+
+impl Reader {
+    /// The next thing the server sent. Cancel-safe: WebSocket reads and channel receives lose
+    /// nothing when dropped before completion.
+    pub async fn next(&mut self) -> Incoming {
+        match self {
+            Reader::Ws(ws) => loop {
+                return match ws.next().await {
+                    None => Incoming::Closed(None),
+                    Some(Err(e)) => Incoming::Failed(crate::error_text::error_chain(&e)),
+                    Some(Ok(Message::Text(t))) => Incoming::Text(t.as_str().to_owned()),
+                    Some(Ok(Message::Binary(b))) => Incoming::Binary(b.to_vec()),
+                    Some(Ok(Message::Close(frame))) => Incoming::Closed(frame.map(|f| format!("WebSocket close {} {}", u16::from(f.code), f.reason).trim_end().to_string())),
+                    // Control frames are answered by tungstenite itself.
+                    Some(Ok(_)) => continue,
+                };
+            },
+            Reader::Polling(rx) => rx.recv().await.unwrap_or(Incoming::Closed(None)),
+        }
+    }
+}
+
+/// What the connection asks the writer to do.
+pub enum Out {
+    /// One Engine.IO packet as text.
+    Packet(String),
+    /// Flush what is queued, close the transport and stop.
+    Close,
+}
+
+/// A polling session's fixed request parts.
+#[derive(Clone)]
+pub struct PollTarget {
+    pub http: reqwest::Client,
+    pub socket_url: Url,
+    pub version: EioVersion,
+    pub sid: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl PollTarget {
+    fn url(&self) -> Url {
+        http::eio_url(&self.socket_url, self.version, "polling", Some(&self.sid))
+    }
+}
+
+/// Long-poll until the receiver is dropped or a request fails. `bound` bodies may wait for
+/// the connection task; beyond that the next GET waits, so a slow consumer slows the server
+/// down instead of filling memory.
+pub fn spawn_poller(target: PollTarget, bound: usize) -> mpsc::Receiver<Incoming> {
+    let (tx, rx) = mpsc::channel(bound);
+    tokio::spawn(async move {
+        loop {
+            let got = tokio::select! {
+                r = http::get(&target.http, target.url(), &target.headers, FRAME_CEILING) => r,
+                _ = tx.closed() => return,
+            };
+            let item = match got {
+                Ok(a) if a.status == 200 => Incoming::Body(a.body),
+                Ok(a) => Incoming::Failed(format!("poll answered HTTP {}: {}", a.status, http::excerpt(&a.body.text(), 200))),
+                Err(e) => Incoming::Failed(format!("poll failed: {e}")),
+            };
+            let last = matches!(item, Incoming::Failed(_));
+            if tx.send(item).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Start the writer for a WebSocket half. Failures are published on the returned watch
+/// (`Some(reason)`); `done` turns true when the writer has stopped.
+pub fn spawn_ws_writer(mut sink: SplitSink<Ws, Message>) -> Writer {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
+    let (failed_tx, failed) = watch::channel(None);
+    let (done_tx, done) = watch::channel(false);
+    tokio::spawn(async move {
+        'outer: while let Some(first) = rx.recv().await {
+            let mut next = Some(first);
+            // Feed everything queued, then flush once: one syscall for a burst of emits.
+            while let Some(out) = next.take() {
+                match out {
+                    Out::Packet(p) => {
+                        if let Err(e) = sink.feed(Message::Text(p.into())).await {
+                            let _ = failed_tx.send(Some(format!("send failed: {e}")));
+                            break 'outer;
+                        }
+                    }
+                    Out::Close => {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+                        break 'outer;
+                    }
+                }
+                next = rx.try_recv().ok();
+            }
+            if let Err(e) = sink.flush().await {
+                let _ = failed_tx.send(Some(format!("send failed: {e}")));
+                break;
+            }
+        }
+        let _ = done_tx.send(true);
+    });
+    Writer { tx, failed, done }
+}
+
+/// Start the writer for a polling session: queued packets go out as one POST payload.
+pub fn spawn_poll_writer(target: PollTarget) -> Writer {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
+    let (failed_tx, failed) = watch::channel(None);
+    let (done_tx, done) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut closing = false;
+        while !closing {
+            let Some(first) = rx.recv().await else { break };
+            let mut packets = Vec::new();
+            let mut next = Some(first);
+            while let Some(out) = next.take() {
+                match out {
+                    Out::Packet(p) => packets.push(p),
+                    Out::Close => {
+                        packets.push("1".into());
+                        closing = true;
+                        break;
+                    }
+                }
+                next = rx.try_recv().ok();
+            }
+            let body = engine::encode_payload(target.version, &packets);
+            let sent = tokio::time::timeout(Duration::from_secs(if closing { 1 } else { 30 }), http::post(&target.http, target.url(), &target.headers, body, 64 << 10)).await;
+            let problem = match sent {
+                Ok(Ok(a)) if a.status == 200 => None,
+                Ok(Ok(a)) => Some(format!("POST answered HTTP {}: {}", a.status, http::excerpt(&a.body.text(), 200))),
+                Ok(Err(e)) => Some(format!("POST failed: {e}")),
+                Err(_) => Some("POST got no answer within 30 s".into()),
+            };
+            if let Some(p) = problem
+                && !closing
+            {
+                let _ = failed_tx.send(Some(p));
+                break;
+            }
+        }
+        let _ = done_tx.send(true);
+    });
+    Writer { tx, failed, done }
+}
+
+/// The sending half as the connection sees it.
+pub struct Writer {
+    pub tx: mpsc::UnboundedSender<Out>,
+    /// `Some(reason)` once a send failed.
+    pub failed: watch::Receiver<Option<String>>,
+    /// True once the writer stopped.
+    pub done: watch::Receiver<bool>,
+}

@@ -1,0 +1,87 @@
+//! The WebSocket transport: the upgrade request (headers, TLS only for `wss`, TCP_NODELAY)
+//! and typed refusals. Reading and writing frames is the connection task's business.
+
+use std::time::Duration;
+
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::WebSocketConfig};
+use url::Url;
+
+use super::error::ConnectError;
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Frames larger than this break the WebSocket stream itself (tungstenite refuses them).
+/// Packets between the client's packet limit and this ceiling are read, reported and skipped.
+pub const FRAME_CEILING: usize = 64 << 20;
+
+/// Why an upgrade did not switch protocols.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpgradeError {
+    /// An HTTP answer other than 101: status and the start of the body.
+    Refused { status: u16, body: String },
+    /// No HTTP answer at all.
+    Failed(String),
+    Timeout(Duration),
+}
+
+impl From<UpgradeError> for ConnectError {
+    fn from(e: UpgradeError) -> ConnectError {
+        match e {
+            UpgradeError::Refused { status, body } => ConnectError::Http { what: "the WebSocket upgrade", status, body },
+            UpgradeError::Failed(m) => ConnectError::Transport(m),
+            UpgradeError::Timeout(d) => ConnectError::Timeout(d),
+        }
+    }
+}
+
+impl std::fmt::Display for UpgradeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", ConnectError::from(self.clone()))
+    }
+}
+
+/// `http(s)` → `ws(s)`; ws URLs are kept.
+pub fn ws_url(url: &Url) -> Url {
+    let mut u = url.clone();
+    let scheme = match u.scheme() {
+        "https" | "wss" => "wss",
+        _ => "ws",
+    };
+    let _ = u.set_scheme(scheme);
+    u
+}
+
+/// Open a WebSocket to `url` (an Engine.IO URL with `transport=websocket`) sending `headers`.
+pub async fn connect(url: &Url, headers: &[(String, String)], accept_invalid_certs: bool, timeout: Duration) -> Result<Ws, UpgradeError> {
+    let url = ws_url(url);
+    let mut req = url.as_str().into_client_request().map_err(|e| UpgradeError::Failed(e.to_string()))?;
+    for (k, v) in headers {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+            req.headers_mut().insert(name, value);
+        }
+    }
+    // Building a TLS connector loads the system trust store: only when the URL needs it.
+    let connector = if url.scheme() == "wss" {
+        let tls = native_tls::TlsConnector::builder()
+            .danger_accept_invalid_certs(accept_invalid_certs)
+            .danger_accept_invalid_hostnames(accept_invalid_certs)
+            .build()
+            .map_err(|e| UpgradeError::Failed(format!("TLS setup: {e}")))?;
+        Some(tokio_tungstenite::Connector::NativeTls(tls))
+    } else {
+        Some(tokio_tungstenite::Connector::Plain)
+    };
+    let mut config = WebSocketConfig::default();
+    config.max_message_size = Some(FRAME_CEILING);
+    config.max_frame_size = Some(FRAME_CEILING);
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(req, Some(config), true, connector);
+    match tokio::time::timeout(timeout, connecting).await {
+        Err(_) => Err(UpgradeError::Timeout(timeout)),
+        Ok(Ok((ws, _))) => Ok(ws),
+        Ok(Err(tungstenite::Error::Http(resp))) => {
+            let body = resp.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+            Err(UpgradeError::Refused { status: resp.status().as_u16(), body: super::http::excerpt(&body, 300) })
+        }
+        Ok(Err(e)) => Err(UpgradeError::Failed(crate::error_text::error_chain(&e))),
+    }
+}
