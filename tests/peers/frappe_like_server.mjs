@@ -3,7 +3,8 @@
 // (namespace /<site>, Origin check, cookie/token, unknown sid -> Guest) and the handlers of
 // realtime/handlers.js that a client relies on (user rooms, ping/pong, doc_subscribe with a
 // permission check). It also answers the two REST calls a client makes (login,
-// get_logged_user) and offers POST /__test/publish {room, event, message}.
+// get_logged_user) and offers POST /__test/publish {room, event, message} and
+// POST /__test/burst {room, event, count} (emits count events {seq: 1..count} back to back).
 //
 // Usage: node frappe_like_server.mjs <port> [site]. Prints "listening <port>" when ready.
 import http from "node:http";
@@ -75,6 +76,19 @@ const server = http.createServer((req, res) => {
       const n = (await nsp.in(room).fetchSockets()).length;
       nsp.to(room).emit(event, message);
       send(200, { room, delivered_to: n });
+    });
+    return;
+  }
+  if (url.pathname === "/__test/burst" && req.method === "POST") {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", async () => {
+      const { room, event, count } = JSON.parse(body);
+      const nsp = io.of("/" + SITE);
+      const n = (await nsp.in(room).fetchSockets()).length;
+      // As fast as possible: one synchronous loop, seq 1..count.
+      for (let i = 1; i <= count; i++) nsp.to(room).emit(event, { seq: i });
+      send(200, { room, event, count, delivered_to: n });
     });
     return;
   }

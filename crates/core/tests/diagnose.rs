@@ -83,7 +83,6 @@ async fn rows_2_to_8_proxy_and_engine_faults() {
         ("route_missing", "handshake", Symptom::RouteMissing, "location /socket.io"),
         ("bad_gateway", "handshake", Symptom::UpstreamDown, "supervisorctl"),
         ("interstitial", "handshake", Symptom::Interstitial, "ngrok-skip-browser-warning"),
-        ("eio3_only", "handshake", Symptom::OldProtocol, "Engine.IO v3"),
         ("no_sticky", "second_poll", Symptom::NoStickySessions, "sticky"),
         ("upgrade_refused", "websocket", Symptom::UpgradeBlocked, "Upgrade"),
         ("upgrade_no_probe", "websocket", Symptom::UpgradeSilent, "buffers"),
@@ -311,4 +310,22 @@ async fn through_nginx_correct_missing_route_and_missing_upgrade_headers() {
     }
     realtime.shutdown().await;
     web.shutdown().await;
+}
+
+/// Row 5 is no longer a dead end: a Socket.IO v2 server (the real npm `socket.io` 2.x) is
+/// probed over Engine.IO 3 through the whole chain.
+#[tokio::test]
+async fn row_5_a_socket_io_v2_server_is_probed_not_refused() {
+    let peer = common::peers::node_frappe_v2(common::peers::free_port(), 25_000, 5_000);
+    let r = diagnose(&sid_target(&peer.url()).await, &opts()).await;
+    let hs = r.probe("handshake").unwrap();
+    assert_eq!(hs.status, Status::Pass, "{hs:#?}");
+    assert!(hs.evidence.iter().any(|e| e.contains("Socket.IO v2 server (EIO 3)")), "{hs:#?}");
+    for probe in ["second_poll", "namespace", "websocket", "pong", "identity"] {
+        assert_eq!(r.probe(probe).unwrap().status, Status::Pass, "{probe}: {r:#?}");
+    }
+    // A v2 server that refuses us: the refusal (a bare string on the wire) is read verbatim.
+    let bad = t(&peer.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| p.origin = Some("http://elsewhere.example".into())).await;
+    let r = diagnose(&bad, &opts()).await;
+    assert_symptom(&r, "namespace", Symptom::InvalidOrigin, "Origin");
 }

@@ -21,7 +21,8 @@ use crate::events::EventKind;
 use crate::session::{Session, SessionOptions};
 use crate::target::Target;
 use crate::url_rules::DeploymentType;
-use eio::{NsAnswer, Upgrade};
+use crate::wire::EioVersion;
+use eio::NsAnswer;
 use hints::Finding;
 pub use report::{Probe, Report, Status, Summary};
 
@@ -74,6 +75,7 @@ struct Runner<'a> {
 
 /// The polling session the handshake opened, shared by the later probes.
 struct Engine {
+    version: EioVersion,
     sid: String,
     ping_interval: u64,
     ping_timeout: u64,
@@ -92,10 +94,24 @@ impl Runner<'_> {
         }
     }
 
-    async fn handshake_at(&self, socket_url: &Url, extra: &[(String, String)]) -> Result<eio::HttpAnswer, String> {
+    async fn handshake_at(&self, socket_url: &Url, version: EioVersion, extra: &[(String, String)]) -> Result<eio::HttpAnswer, String> {
         let mut h = self.headers.clone();
         h.extend_from_slice(extra);
-        eio::get(&self.http, eio::eio_url(socket_url, "polling", None), &h).await
+        eio::get(&self.http, eio::eio_url(socket_url, version, "polling", None), &h).await
+    }
+
+    /// An Engine.IO handshake in either version: v4, or v3 when the server is Socket.IO v2.
+    async fn any_handshake(&self, socket_url: &Url, extra: &[(String, String)]) -> Option<(EioVersion, eio::HttpAnswer)> {
+        for v in [EioVersion::V4, EioVersion::V3] {
+            if let Ok(a) = self.handshake_at(socket_url, v, extra).await
+                && a.status == 200
+                && eio::parse_open(v, &a.body).is_some()
+                && (v == EioVersion::V3 || !crate::wire::engine::looks_like_v3(&a.body))
+            {
+                return Some((v, a));
+            }
+        }
+        None
     }
 
     /// Ports among `scan_ports` on the socket host that answer an Engine.IO handshake.
@@ -109,10 +125,7 @@ impl Runner<'_> {
             if u.set_port(Some(p)).is_err() {
                 continue;
             }
-            if let Ok(a) = self.handshake_at(&u, &[]).await
-                && a.status == 200
-                && eio::parse_open(&a.body).is_some()
-            {
+            if self.any_handshake(&u, &[]).await.is_some() {
                 found.push(p);
             }
         }
@@ -220,7 +233,7 @@ impl Runner<'_> {
     /// P2: returns the open engine session.
     async fn handshake(&mut self) -> Option<Engine> {
         let t = Instant::now();
-        let answer = match self.handshake_at(&self.target.socket_url.clone(), &[]).await {
+        let answer = match self.handshake_at(&self.target.socket_url.clone(), EioVersion::V4, &[]).await {
             Ok(a) => a,
             Err(e) => {
                 self.push(Probe::new("handshake", Status::Fail, ms(t)).evidence(e).finding(Finding { symptom: hints::Symptom::Other, hint: "The Engine.IO handshake got no HTTP answer.".into() }));
@@ -230,21 +243,40 @@ impl Runner<'_> {
         let evidence = format!("GET {}?EIO=4&transport=polling → {} {}", self.target.socket_url.path(), answer.status, eio::excerpt(&answer.body, 100));
         match hints::classify_handshake(answer.status, &answer.body) {
             None => {
-                let open = eio::parse_open(&answer.body)?;
+                let open = eio::parse_open(EioVersion::V4, &answer.body)?;
                 let p = Probe::new("handshake", Status::Pass, ms(t)).evidence(evidence).evidence(format!("sid {}, upgrades {:?}, pingInterval {}, pingTimeout {}", open.sid, open.upgrades, open.ping_interval, open.ping_timeout));
                 self.push(p);
-                Some(Engine { sid: open.sid, ping_interval: open.ping_interval, ping_timeout: open.ping_timeout })
+                Some(Engine { version: EioVersion::V4, sid: open.sid, ping_interval: open.ping_interval, ping_timeout: open.ping_timeout })
+            }
+            Some(f) if f.symptom == hints::Symptom::OldProtocol => {
+                // A Socket.IO v2 server: speak Engine.IO 3 with it and probe on.
+                let retry = self.handshake_at(&self.target.socket_url.clone(), EioVersion::V3, &[]).await.ok();
+                let open = retry.as_ref().filter(|a| a.status == 200).and_then(|a| eio::parse_open(EioVersion::V3, &a.body));
+                match open {
+                    Some(open) => {
+                        let p = Probe::new("handshake", Status::Pass, ms(t))
+                            .evidence(evidence)
+                            .evidence(format!("{}: retried with EIO=3 → sid {}, pingInterval {}, pingTimeout {} (the client sends the pings)", EioVersion::V3.server_label(), open.sid, open.ping_interval, open.ping_timeout));
+                        self.push(p);
+                        Some(Engine { version: EioVersion::V3, sid: open.sid, ping_interval: open.ping_interval, ping_timeout: open.ping_timeout })
+                    }
+                    None => {
+                        let got = retry.map(|a| format!("{} {}", a.status, eio::excerpt(&a.body, 80))).unwrap_or_else(|| "no answer".into());
+                        self.push(Probe::new("handshake", Status::Fail, ms(t)).evidence(evidence).evidence(format!("retried with EIO=3 → {got}")).finding(f));
+                        None
+                    }
+                }
             }
             Some(f) if f.symptom == hints::Symptom::Interstitial => {
                 let skip = [("ngrok-skip-browser-warning".to_string(), "1".to_string())];
-                let retry = self.handshake_at(&self.target.socket_url.clone(), &skip).await.ok().and_then(|a| eio::parse_open(&a.body));
+                let retry = self.handshake_at(&self.target.socket_url.clone(), EioVersion::V4, &skip).await.ok().and_then(|a| eio::parse_open(EioVersion::V4, &a.body));
                 let mut p = Probe::new("handshake", if retry.is_some() { Status::Warn } else { Status::Fail }, ms(t)).evidence(evidence).finding(f);
                 match retry {
                     Some(open) => {
                         p = p.evidence("retried with ngrok-skip-browser-warning: 1 → Engine.IO open packet");
                         self.headers.extend(skip);
                         self.push(p);
-                        Some(Engine { sid: open.sid, ping_interval: open.ping_interval, ping_timeout: open.ping_timeout })
+                        Some(Engine { version: EioVersion::V4, sid: open.sid, ping_interval: open.ping_interval, ping_timeout: open.ping_timeout })
                     }
                     None => {
                         self.push(p);
@@ -263,9 +295,10 @@ impl Runner<'_> {
     async fn namespace(&mut self, engine: &Engine) -> Option<NsAnswer> {
         let t = Instant::now();
         let ns = self.target.namespace.clone();
-        let url = eio::eio_url(&self.target.socket_url, "polling", Some(&engine.sid));
-        let connect = eio::connect_packet(&ns, self.target.auth_payload().as_ref());
-        let posted = eio::post(&self.http, url.clone(), &self.headers, connect).await;
+        let v = engine.version;
+        let url = eio::eio_url(&self.target.socket_url, v, "polling", Some(&engine.sid));
+        let connect = eio::connect_packet(v, &ns, self.target.auth_payload().as_ref());
+        let posted = eio::post(&self.http, url.clone(), &self.headers, v, connect).await;
         let mut answer = None;
         let mut last_poll = None;
         if matches!(posted, Ok(200)) {
@@ -273,7 +306,7 @@ impl Runner<'_> {
             while answer.is_none() && Instant::now() < deadline {
                 match eio::get(&self.http, url.clone(), &self.headers).await {
                     Ok(a) if a.status == 200 => {
-                        answer = eio::packets(&a.body).into_iter().find_map(|p| eio::ns_answer(&ns, p));
+                        answer = eio::packets(v, &a.body).iter().find_map(|p| eio::ns_answer(v, &ns, p));
                         last_poll = Some(a);
                     }
                     Ok(a) => {
@@ -335,18 +368,19 @@ impl Runner<'_> {
     /// P5: upgrade, probe, hold. Returns the upgraded socket when it held.
     async fn websocket(&mut self, engine: &Engine) -> Option<Box<eio::Ws>> {
         let t = Instant::now();
-        let url = eio::eio_url(&self.target.socket_url, "websocket", Some(&engine.sid));
+        let url = eio::eio_url(&self.target.socket_url, engine.version, "websocket", Some(&engine.sid));
         match eio::ws_upgrade(url, &self.headers, !self.target.verify_tls, self.opts.probe_timeout).await {
-            Upgrade::Refused(status, body) => {
+            Err(eio::UpgradeError::Refused { status, body }) => {
                 let p = Probe::new("websocket", Status::Fail, ms(t)).evidence(format!("upgrade → HTTP {status} {}", eio::excerpt(&body, 80))).finding(hints::upgrade_blocked(status));
                 self.push(p);
                 None
             }
-            Upgrade::Failed(e) => {
-                self.push(Probe::new("websocket", Status::Fail, ms(t)).evidence(e).finding(hints::upgrade_blocked(0)));
+            Err(e) => {
+                self.push(Probe::new("websocket", Status::Fail, ms(t)).evidence(e.to_string()).finding(hints::upgrade_blocked(0)));
                 None
             }
-            Upgrade::Switched(mut ws) => {
+            Ok(ws) => {
+                let mut ws = Box::new(ws);
                 let probe_ok = eio::ws_send(&mut ws, "2probe".into()).await.is_ok() && matches!(eio::ws_next(&mut ws, self.opts.probe_timeout).await, Ok(Some(ref m)) if m == "3probe");
                 if !probe_ok {
                     self.push(Probe::new("websocket", Status::Fail, ms(t)).evidence("101 Switching Protocols, then no 3probe").finding(hints::upgrade_silent()));
@@ -391,7 +425,7 @@ impl Runner<'_> {
                 if eio::ws_send(&mut ws, eio::event_packet(&ns, "ping")).await.is_ok() {
                     let deadline = Instant::now() + self.opts.probe_timeout;
                     while let Ok(Some(m)) = eio::ws_next(&mut ws, deadline.saturating_duration_since(Instant::now())).await {
-                        if eio::event_name(&ns, &m).as_deref() == Some("pong") {
+                        if eio::event_name(engine.version, &ns, &m).as_deref() == Some("pong") {
                             got = true;
                             break;
                         }
@@ -401,13 +435,13 @@ impl Runner<'_> {
                 got
             }
             None => {
-                let url = eio::eio_url(&self.target.socket_url, "polling", Some(&engine.sid));
+                let url = eio::eio_url(&self.target.socket_url, engine.version, "polling", Some(&engine.sid));
                 let mut got = false;
-                if let Ok(200) = eio::post(&self.http, url.clone(), &self.headers, eio::event_packet(&ns, "ping")).await {
+                if let Ok(200) = eio::post(&self.http, url.clone(), &self.headers, engine.version, eio::event_packet(&ns, "ping")).await {
                     let deadline = Instant::now() + self.opts.probe_timeout;
                     while !got && Instant::now() < deadline {
                         match tokio::time::timeout(self.opts.probe_timeout, eio::get(&self.http, url.clone(), &self.headers)).await {
-                            Ok(Ok(a)) if a.status == 200 => got = eio::packets(&a.body).iter().any(|p| eio::event_name(&ns, p).as_deref() == Some("pong")),
+                            Ok(Ok(a)) if a.status == 200 => got = eio::packets(engine.version, &a.body).iter().any(|p| eio::event_name(engine.version, &ns, p).as_deref() == Some("pong")),
                             _ => break,
                         }
                     }
@@ -470,7 +504,7 @@ impl Runner<'_> {
         };
         let t = Instant::now();
         let url = Url::parse(&format!("http://127.0.0.1:{port}{}", self.target.socket_url.path())).ok()?;
-        let local_ok = matches!(self.handshake_at(&url, &[]).await, Ok(ref a) if a.status == 200 && eio::parse_open(&a.body).is_some());
+        let local_ok = self.any_handshake(&url, &[]).await.is_some();
         let mut p = Probe::new("local", if local_ok { Status::Pass } else { Status::Warn }, ms(t)).evidence(format!("http://127.0.0.1:{port} → {}", if local_ok { "Engine.IO open packet" } else { "no Socket.IO" }));
         if local_ok && !external_ok {
             let ext = self.probes.iter().find(|p| p.name == "handshake").and_then(|p| p.evidence.first().cloned()).unwrap_or_default();
@@ -556,7 +590,7 @@ impl Runner<'_> {
             Ok(r) => r,
             Err(e) => {
                 s.stop().await;
-                self.push(Probe::new("roundtrip", Status::Fail, ms(t)).evidence(eio::describe_reqwest(&e)));
+                self.push(Probe::new("roundtrip", Status::Fail, ms(t)).evidence(crate::error_text::error_chain(&e)));
                 return;
             }
         };

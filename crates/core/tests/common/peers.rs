@@ -81,3 +81,21 @@ pub fn python_agent(port: u16, secret: &str) -> Peer {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// The Frappe-style server on npm `socket.io` 2.x (Engine.IO 3), with its heartbeat.
+pub fn node_frappe_v2(port: u16, ping_interval_ms: u64, ping_timeout_ms: u64) -> Peer {
+    let (node, dir) = node();
+    need(peers_dir().join("node_modules/socket.io-v2"));
+    let mut c = Command::new(node);
+    c.current_dir(&dir).arg("frappe_like_server_v2.cjs").arg(port.to_string()).arg("raven.test").arg(ping_interval_ms.to_string()).arg(ping_timeout_ms.to_string());
+    Peer::start(c)
+}
+
+/// The hand-written hostile Engine.IO 3/4 server (`tests/peers/README.md` lists its script).
+pub fn hostile(ping_interval_ms: u64, ping_timeout_ms: u64) -> Peer {
+    let (node, dir) = node();
+    need(peers_dir().join("node_modules/ws"));
+    let mut c = Command::new(node);
+    c.current_dir(&dir).arg("hostile_server.mjs").arg("0").arg(ping_interval_ms.to_string()).arg(ping_timeout_ms.to_string());
+    Peer::start(c)
+}
