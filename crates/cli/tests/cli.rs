@@ -154,3 +154,53 @@ async fn diagnose_side_by_side_json_and_exit_codes() {
     assert_eq!(o.status.code(), Some(3));
     sim.shutdown().await;
 }
+
+/// `watch --json` into a pipe nobody reads for a while loses nothing: the session waits for
+/// the writer and the socket waits for the session. Against node `socket.io` 4.7, which
+/// buffers what it cannot send (our simulator drops beyond its per-socket buffer).
+#[tokio::test]
+async fn watch_json_into_a_stalled_pipe_loses_no_event() {
+    use std::io::{BufRead, BufReader};
+    let peers = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
+    assert!(peers.join("node_modules/socket.io").exists(), "run scripts/test (it installs the test peers)");
+    let mut server = Command::new("node").current_dir(&peers).args(["frappe_like_server.mjs", "0"]).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let url = format!("http://127.0.0.1:{}", line.trim().strip_prefix("listening ").unwrap());
+    const N: usize = 30_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"))
+        .args(["watch", "--url", &url, "--site", "raven.test", "--sid", "good-sid", "--json", "--count", &N.to_string(), "--timeout", "60"])
+        .env("SOCKEYE_CONFIG", dir.path().join("none.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(watch.stdout.take().unwrap());
+    // Wait for the connected state line, then stall the pipe while the burst arrives.
+    loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "watch ended early");
+        if line.contains(r#""state":"connected""#) {
+            break;
+        }
+    }
+    let client = reqwest::Client::new();
+    let r: serde_json::Value = client.post(format!("{url}/__test/burst")).json(&serde_json::json!({"room": "user:test@example.com", "event": "burst", "count": N})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["delivered_to"], 1);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let mut seqs = Vec::with_capacity(N);
+    let mut lagged = 0;
+    for l in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).expect("JSON lines");
+        match v["kind"].as_str() {
+            Some("event") if v["name"] == "burst" => seqs.push(v["payload"]["seq"].as_u64().unwrap()),
+            Some("lagged") => lagged += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(watch.wait().unwrap().code(), Some(0));
+    let _ = server.kill();
+    assert_eq!(lagged, 0, "no skipped events in --json");
+    assert_eq!(seqs, (1..=N as u64).collect::<Vec<_>>(), "every event, in order");
+}

@@ -161,3 +161,42 @@ async fn a_server_close_and_a_dead_server_are_typed() {
     }
     assert!(t0.elapsed() < Duration::from_secs(3));
 }
+
+/// The session on a hostile link: every good event reaches consumers, each bad packet is one
+/// `sockeye:malformed` event and a count in the state, and the link is never dropped.
+#[tokio::test]
+async fn a_session_on_a_hostile_link_stays_up_and_reports_every_bad_packet() {
+    use sockeye_core::session::{Session, SessionOptions};
+    use sockeye_core::state::LinkState;
+    let peer = hostile(25_000, 20_000);
+    // A generic (non-Frappe) server with a JWT `auth` payload: no identity or ping checks.
+    let mut p = sockeye_core::Profile::new("hostile", &peer.url(), sockeye_core::AuthMethod::Jwt).unwrap();
+    p.namespace = Some("site".into());
+    let t = sockeye_core::target::resolve_with(&p, sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t"))).await;
+    let s = Session::spawn(t, SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() });
+    let mut events = s.events();
+    let (mut good, mut malformed) = (Vec::new(), 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let e = tokio::time::timeout_at(deadline, events.recv()).await.expect("done in time").expect("stream open");
+        match e.name.as_str() {
+            "done" => break,
+            "sockeye:malformed" => {
+                malformed += 1;
+                assert!(e.json()["reason"].as_str().is_some_and(|r| !r.is_empty()), "{}", e.payload);
+            }
+            "oversized" | "deep" | "bin" => {}
+            _ => good.push(e.json()["seq"].as_u64().unwrap()),
+        }
+    }
+    assert_eq!(good, (1..=24).collect::<Vec<_>>());
+    assert_eq!(malformed, 8);
+    let snap = s.state().borrow().clone();
+    match &snap.state {
+        LinkState::Connected { malformed, .. } => assert_eq!(*malformed, 8),
+        other => panic!("{other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.state().borrow().since_ms, snap.since_ms, "no reconnect");
+    s.stop().await;
+}

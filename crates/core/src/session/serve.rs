@@ -131,7 +131,9 @@ impl Supervisor {
                     }
                     Some(Inbound::Event(e)) => {
                         last_inbound = Instant::now();
-                        if e.name == "pong" && let Pong::Waiting { sent, .. } = f.pong {
+                        // Frappe answers `ping` with an argument-less `pong`; a `pong` with
+                        // arguments is some app's event and is delivered like any other.
+                        if e.name == "pong" && e.arg_count == 0 && let Pong::Waiting { sent, .. } = f.pong {
                             f.rtt = Some(sent.elapsed().as_millis() as u64);
                             f.pong = Pong::Answered;
                             self.set(self.live_state(&f));
