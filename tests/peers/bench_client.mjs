@@ -5,7 +5,12 @@
 // Prints "ready" once subscribed, then one JSON line with the results after n events.
 // With n = 0 it streams instead, for the reconnect benchmark: reconnection on (the library's
 // defaults), one line "e <wall clock µs>" per event, forever.
+import fs from "node:fs";
 import { io } from "socket.io-client";
+
+// The same output work as `sockeye-cli watch --json`: one JSON line per event, written to a
+// buffered sink (here /dev/null, so the disk is not what is measured).
+const sink = fs.createWriteStream("/dev/null", { highWaterMark: 1 << 16 });
 
 const [url, transport, event, nStr, channel] = process.argv.slice(2);
 const n = Number(nStr);
@@ -26,6 +31,7 @@ const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 10
 socket.on(event, (msg) => {
   const now = nowUs();
   if (n === 0) { process.stdout.write(`e ${now}\n`); return; }
+  sink.write(JSON.stringify({ kind: "event", name: event, payload: msg, received_at: now }) + "\n");
   if (count === 0) first = now;
   last = now;
   count++;

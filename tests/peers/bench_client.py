@@ -25,6 +25,9 @@ ns = "/raven.test"
 
 
 async def main():
+    # The same output work as `sockeye-cli watch --json`: one JSON line per event, written to
+    # a buffered sink (/dev/null, so the disk is not what is measured).
+    sink = open("/dev/null", "w", buffering=1 << 16)
     stream = n == 0
     sio = socketio.AsyncClient(reconnection=stream)
     done = asyncio.Event()
@@ -36,6 +39,7 @@ async def main():
         if stream:
             print(f"e {now}", flush=True)
             return
+        sink.write(json.dumps({"kind": "event", "name": event, "payload": msg, "received_at": now}) + "\n")
         if state["count"] == 0:
             state["first"] = now
         state["last"] = now

@@ -5,7 +5,7 @@
 //! The server runs as its own process (`sockeye-cli sim`) so clients and server do not share
 //! a runtime; reference clients run as child processes from `tests/peers`.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -179,12 +179,16 @@ fn burst(event: &str, n: u64, rate: u64) -> Value {
 
 async fn sockeye_client(url: &str, transport: Transport, event: &str, n: u64, body: Value) -> (Run, Value) {
     let t = bench_target(url, (event == "message_created").then_some("general")).await;
-    let opts = SessionOptions { transports: vec![transport], event_buffer: 65_536, ..Default::default() };
+    // The lossless queue, as `sockeye-cli watch --json` reads it, and the same output work as
+    // the reference clients: one JSON line per event into a buffered sink.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let opts = SessionOptions { transports: vec![transport], lossless: Some(tx), ..Default::default() };
     let s = Session::spawn(t, opts);
     let mut st = s.state();
     let _ = tokio::time::timeout(Duration::from_secs(10), st.wait_for(|x| x.state.is_connected())).await;
-    let mut rx = s.events();
     tokio::time::sleep(Duration::from_millis(200)).await;
+    while rx.try_recv().is_ok() {}
+    let mut sink = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create("/dev/null").expect("/dev/null"));
     let burst_url = format!("{url}/__sim/burst");
     let t0 = now_us();
     let server = tokio::spawn(async move { post(&burst_url, body).await });
@@ -193,16 +197,17 @@ async fn sockeye_client(url: &str, transport: Transport, event: &str, n: u64, bo
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     while run.count < n {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(e)) if e.name == event => {
+            Ok(Some(e)) if e.name == event => {
                 let now = now_us();
+                let _ = serde_json::to_writer(&mut sink, &*e);
+                let _ = sink.write_all(b"\n");
                 if let Some(at) = emitted_at_us(&e.payload) {
                     run.lat_us.push(now.saturating_sub(at));
                 }
                 run.count += 1;
                 last = now;
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(k))) => eprintln!("sockeye consumer lagged by {k}"),
+            Ok(Some(_)) => {}
             _ => break,
         }
     }

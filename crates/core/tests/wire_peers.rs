@@ -200,3 +200,21 @@ async fn a_session_on_a_hostile_link_stays_up_and_reports_every_bad_packet() {
     assert_eq!(s.state().borrow().since_ms, snap.since_ms, "no reconnect");
     s.stop().await;
 }
+
+/// `Session::emit` with and without an ack, on the live link; refused at once without one.
+#[tokio::test]
+async fn session_emits_with_and_without_ack() {
+    use sockeye_core::session::{Session, SessionOptions};
+    let peer = hostile(25_000, 20_000);
+    let mut p = sockeye_core::Profile::new("emit", &format!("{}/", peer.url()), sockeye_core::AuthMethod::Jwt).unwrap();
+    p.namespace = Some("site".into());
+    let t = sockeye_core::target::resolve_with(&p, sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t"))).await;
+    let s = Session::spawn(t, SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() });
+    common::connected(&s).await;
+    let arg = || vec![serde_json::value::to_raw_value(&serde_json::json!({"k": [1, "two"]})).unwrap()];
+    let ack = s.emit("anything", arg(), Some(Duration::from_secs(3))).await.unwrap();
+    assert_eq!(ack.unwrap().get(), r#"[{"k":[1,"two"]}]"#);
+    assert!(s.emit("fire_and_forget", arg(), None).await.unwrap().is_none());
+    s.stop().await;
+    assert!(s.emit("late", arg(), None).await.is_err(), "no link, no emit");
+}

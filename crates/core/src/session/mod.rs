@@ -92,10 +92,27 @@ impl Subscription {
     }
 }
 
+/// What an emit answers: the ack's arguments (a JSON array) when one was asked for.
+pub type EmitReply = Result<Option<Box<RawValue>>, crate::wire::EmitError>;
+
 pub(crate) enum Command {
     ReconnectNow,
     Subscribe(Subscription),
+    Emit { name: String, args: Vec<Box<RawValue>>, ack: Option<Duration>, reply: oneshot::Sender<EmitReply> },
     Stop(oneshot::Sender<()>),
+}
+
+impl Command {
+    /// A command that needs a live link, arriving when there is none.
+    pub(crate) fn refuse_emit(self) -> Option<Command> {
+        match self {
+            Command::Emit { reply, .. } => {
+                let _ = reply.send(Err(crate::wire::EmitError::Closed));
+                None
+            }
+            other => Some(other),
+        }
+    }
 }
 
 /// What the session shares with its handles: the credentials in use, for REST calls that
@@ -165,6 +182,15 @@ impl Session {
     /// Add a subscription; it is emitted now if connected and after every reconnect.
     pub fn subscribe(&self, sub: Subscription) {
         let _ = self.commands.send(Command::Subscribe(sub));
+    }
+
+    /// Emit `name` with `args` (JSON texts) on the live link; with `ack`, wait that long for
+    /// the server's answer. Fails at once when the link is not up (nothing is queued for a
+    /// later connection: an emit is a user's action, not a subscription).
+    pub async fn emit(&self, name: &str, args: Vec<Box<RawValue>>, ack: Option<Duration>) -> EmitReply {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Emit { name: name.to_string(), args, ack, reply }).map_err(|_| crate::wire::EmitError::Closed)?;
+        rx.await.unwrap_or(Err(crate::wire::EmitError::Closed))
     }
 
     /// Leave the namespace, close the socket and end the task (bounded: 5 s).

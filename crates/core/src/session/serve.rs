@@ -204,6 +204,22 @@ impl Supervisor {
                         let _ = handle.emit(event, &refs);
                         self.subscriptions.insert(sub);
                     }
+                    Some(Command::Emit { name, args, ack, reply }) => {
+                        let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
+                        match ack {
+                            None => {
+                                let _ = reply.send(handle.emit(&name, &refs).map(|()| None));
+                            }
+                            Some(timeout) => {
+                                // The ack is awaited off the serve loop: events keep flowing.
+                                let handle = handle.clone();
+                                tokio::spawn(async move {
+                                    let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
+                                    let _ = reply.send(handle.emit_with_ack(&name, &refs, timeout).await.map(Some));
+                                });
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -153,11 +153,12 @@ impl Supervisor {
             loop {
                 tokio::select! {
                     _ = &mut sleep => break,
-                    cmd = self.commands.recv() => match cmd {
-                        None => return,
+                    cmd = self.commands.recv() => match cmd.and_then(Command::refuse_emit) {
+                        None => if self.commands.is_closed() { return },
                         Some(Command::Stop(done)) => return self.stopped(done),
                         Some(Command::ReconnectNow) => break,
                         Some(Command::Subscribe(s)) => { self.subscriptions.insert(s); }
+                        Some(Command::Emit { .. }) => {}
                     }
                 }
             }
@@ -167,8 +168,9 @@ impl Supervisor {
     /// Park until asked to reconnect; false when stopped or every handle is gone.
     async fn wait_for_reconnect(&mut self) -> bool {
         loop {
-            match self.commands.recv().await {
-                None => return false,
+            let Some(cmd) = self.commands.recv().await else { return false };
+            match cmd.refuse_emit() {
+                None | Some(Command::Emit { .. }) => {}
                 Some(Command::Stop(done)) => {
                     let reason = match &self.state.borrow().state {
                         LinkState::Stopped { reason } => reason.clone(),
@@ -245,6 +247,7 @@ impl Supervisor {
                     cmd = self.commands.recv() => match cmd {
                         // Joined after the connect, with the rest.
                         Some(Command::Subscribe(s)) => { self.subscriptions.insert(s); }
+                        Some(c @ Command::Emit { .. }) => { c.refuse_emit(); }
                         None => return Err(AttemptError::Command(Command::ReconnectNow)),
                         Some(c) => return Err(AttemptError::Command(c)),
                     }
