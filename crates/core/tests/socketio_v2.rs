@@ -116,3 +116,25 @@ async fn ten_thousand_event_polling_bursts_over_both_protocol_versions() {
     let v4 = node_frappe(free_port());
     polling_burst(&v4.url()).await;
 }
+
+#[tokio::test]
+async fn a_v2_server_restart_reconnects_and_resubscribes() {
+    let port = free_port();
+    let peer = node_frappe_v2(port, 25_000, 5_000);
+    let url = peer.url();
+    let s = sid_session(&url, fast_options(), None).await;
+    let mut events = s.events();
+    connected(&s).await;
+    peer.kill();
+    wait_state(&s, "link lost", 10, |st| !st.is_connected()).await;
+    let _peer = node_frappe_v2(port, 25_000, 5_000);
+    match connected(&s).await {
+        LinkState::Connected { eio, .. } => assert_eq!(eio, EioVersion::V3),
+        other => panic!("{other:?}"),
+    }
+    let r = post(format!("{url}/__test/publish"), json!({"room": "doc:Raven Channel/general", "event": "message_created", "message": {"channel_id": "general", "sender": "a@x", "message_id": "after", "message_details": {"content": "back"}}})).await;
+    assert_eq!(r["delivered_to"], 1, "resubscribed after the restart");
+    let e = next_named(&mut events, "message_created", 5).await;
+    assert_eq!(e.json()["message_id"], "after");
+    s.stop().await;
+}
