@@ -10,7 +10,7 @@ use sockeye_core::secrets::Secret;
 use sockeye_core::{AuthMethod, Profile};
 use sockeye_sim::{ScenarioParams, Sim, SimOptions};
 
-use crate::manager::Manager;
+use crate::app_state::Manager;
 
 /// `SOCKEYE_DEMO_PORT` fixes the simulator's port (tests publish to it); `SOCKEYE_DEMO_PACE`
 /// scales the scenario's gaps (default 1.0 = human pace); `SOCKEYE_DEMO_SCENARIO` names the
@@ -28,7 +28,7 @@ pub async fn start(m: &Arc<Manager>) -> Result<(), String> {
     m.start(p, target, true);
     let session = m.session("Demo").map_err(|e| e.to_string())?;
     let state = sim.state().clone();
-    *m.demo_sim.lock().expect("demo") = Some(sim);
+    m.set_demo_sim(sim);
     // Start the scenario once the demo session listens, so the first run is seen whole.
     tauri::async_runtime::spawn(async move {
         let mut rx = session.state();

@@ -57,15 +57,6 @@ impl Style {
     }
 }
 
-fn state_colour(s: &LinkState) -> &'static str {
-    match s {
-        LinkState::Connected { .. } => "32",
-        LinkState::Degraded { .. } | LinkState::Connecting { .. } | LinkState::Authenticating { .. } | LinkState::Reconnecting { .. } => "33",
-        LinkState::AuthFailed { .. } => "31",
-        LinkState::Idle | LinkState::Stopped { .. } => "90",
-    }
-}
-
 fn clock(ms: u64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!("{:02}:{:02}:{:02}.{:03}", t.hour(), t.minute(), t.second(), t.millisecond())
@@ -183,7 +174,8 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                     v["kind"] = json!("state");
                     let _ = writeln!(out, "{v}");
                 } else {
-                    let line = format!("{} {} {}", clock(snap.since_ms), style.paint("1", "state"), style.paint(state_colour(&snap.state), &snap.state.describe()));
+                    let view = sockeye_core::views::LinkView::of(&snap);
+                    let line = format!("{} {} {}", clock(snap.since_ms), style.paint("1", "state"), style.paint(view.tone.ansi(), &view.detail));
                     let _ = writeln!(out, "{line}");
                 }
                 let _ = out.flush();
