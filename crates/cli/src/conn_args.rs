@@ -82,7 +82,7 @@ impl ConnArgs {
     }
 
     /// The ad-hoc profile and credentials of `--url` mode.
-    fn from_flags(&self, url: &str) -> Result<(Profile, Credentials), CliError> {
+    fn profile_from_flags(&self, url: &str) -> Result<(Profile, Credentials), CliError> {
         let (method, creds) = if let Some(sid) = &self.sid {
             (AuthMethod::Sid, Credentials::Sid(Secret::new(sid.clone())))
         } else if let Some(tok) = &self.token {
@@ -127,7 +127,7 @@ impl ConnArgs {
     pub async fn targets(&self, all: bool) -> Result<(Vec<(Profile, Target)>, Config), CliError> {
         let mut out = Vec::new();
         if let Some(url) = &self.url {
-            let (mut p, creds) = self.from_flags(url)?;
+            let (mut p, creds) = self.profile_from_flags(url)?;
             self.add_subscriptions(&mut p);
             let t = target::resolve_with(&p, creds).await;
             return Ok((vec![(p, t)], Config::default()));

@@ -79,10 +79,11 @@ impl ChannelCache {
     /// The cached list when fresh (and `refresh` is false), else fetched. An expired login
     /// is renewed once through the session (one re-login), then the call is retried once.
     pub async fn get(&self, env: &str, refresh: bool, http: &reqwest::Client, base: &Url, session: &Session, rest: &RestAuth) -> Result<Vec<ChannelInfo>, RestError> {
-        if !refresh && let Some((at, list)) = self.lists.lock().expect("channel cache").get(env) {
-            if at.elapsed() < CHANNELS_TTL {
-                return Ok(list.clone());
-            }
+        if !refresh
+            && let Some((at, list)) = self.lists.lock().expect("channel cache").get(env)
+            && at.elapsed() < CHANNELS_TTL
+        {
+            return Ok(list.clone());
         }
         let list = match get_all_channels(http, base, &rest.headers()?).await {
             Err(RestError::Expired(_)) => {

@@ -254,7 +254,7 @@ fn nginx(conf: &str, realtime: u16, web: u16) -> Nginx {
         .replace("@SITE@", "raven.test");
     let path = dir.path().join("nginx.conf");
     std::fs::write(&path, text).unwrap();
-    let child = Command::new(bin)
+    let mut child = Command::new(bin)
         .args(["-p", dir.path().to_str().unwrap(), "-e", dir.path().join("error.log").to_str().unwrap(), "-c", path.to_str().unwrap(), "-g", "daemon off; master_process off;"])
         .spawn()
         .expect("nginx starts");
@@ -264,6 +264,8 @@ fn nginx(conf: &str, realtime: u16, web: u16) -> Nginx {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("nginx did not listen: {}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default());
 }
 

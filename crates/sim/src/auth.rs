@@ -121,14 +121,18 @@ fn resolve_sid(config: &SimConfig, sid: &str) -> Credential {
     }
 }
 
+/// A REST request whose `Authorization` header does not validate (HTTP 401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unauthorized;
+
 /// Who a REST request is, the way Frappe's `validate_auth` + session resume decide it:
 /// a two-part `Authorization` header must validate (`Err` = HTTP 401), otherwise the cookie
 /// `sid` resolves to its user, or silently to Guest.
-pub fn rest_user(config: &SimConfig, headers: &HeaderMap) -> Result<String, ()> {
+pub fn rest_user(config: &SimConfig, headers: &HeaderMap) -> Result<String, Unauthorized> {
     if let Some(auth) = header_joined(headers, "authorization") {
         return match resolve_authorization(config, &auth) {
             Credential::User(u) => Ok(u),
-            _ => Err(()),
+            _ => Err(Unauthorized),
         };
     }
     let sid = header_joined(headers, "cookie");

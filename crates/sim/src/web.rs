@@ -88,9 +88,12 @@ async fn ping() -> Json<Value> {
 
 /// Resolve the caller or answer like Frappe: 401 for a bad token, 403 for Guest on a
 /// method that does not allow guests.
+// The error is the response itself, returned as is by every handler: boxing it would only
+// add a deref at each call.
+#[allow(clippy::result_large_err)]
 fn require_user(st: &SimState, headers: &HeaderMap) -> Result<String, Response> {
     match auth::rest_user(&st.config(), headers) {
-        Err(()) => Err(frappe_error(StatusCode::UNAUTHORIZED, "AuthenticationError", "Invalid API key or secret")),
+        Err(auth::Unauthorized) => Err(frappe_error(StatusCode::UNAUTHORIZED, "AuthenticationError", "Invalid API key or secret")),
         Ok(u) if u == "Guest" => Err(frappe_error(StatusCode::FORBIDDEN, "PermissionError", "Not permitted")),
         Ok(u) => Ok(u),
     }
