@@ -68,9 +68,22 @@ pub struct Manager {
 }
 
 impl Manager {
-    pub fn new(app: AppHandle, config_path: PathBuf, config: Config, notifier: Notifier, pipe: Arc<Pipeline>) -> Arc<Manager> {
+    pub fn new(
+        app: AppHandle,
+        config_path: PathBuf,
+        config: Config,
+        notifier: Notifier,
+        pipe: Arc<Pipeline>,
+    ) -> Arc<Manager> {
         let active = config.settings.active.clone();
-        Arc::new(Manager { app, config_path, inner: Mutex::new(Inner { config, envs: BTreeMap::new(), active, demo_sim: None }), pipe, notifier, channels: ChannelCache::default() })
+        Arc::new(Manager {
+            app,
+            config_path,
+            inner: Mutex::new(Inner { config, envs: BTreeMap::new(), active, demo_sim: None }),
+            pipe,
+            notifier,
+            channels: ChannelCache::default(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -88,12 +101,22 @@ impl Manager {
         let name = profile.name.clone();
         let (connector, rest) = session_rest::tap(Arc::new(RustSocketIo));
         let session = Session::spawn(target.clone(), SessionOptions::default(), connector);
-        let forwarder = tauri::async_runtime::spawn(pipeline::forward(name.clone(), session.clone(), self.pipe.clone(), self.notifier.clone()));
+        let forwarder = tauri::async_runtime::spawn(pipeline::forward(
+            name.clone(),
+            session.clone(),
+            self.pipe.clone(),
+            self.notifier.clone(),
+        ));
         let old = {
             let mut inner = self.lock();
-            let old = inner.envs.insert(name.clone(), Env { profile, session, rest, target, forwarder, demo });
+            let old = inner
+                .envs
+                .insert(name.clone(), Env { profile, session, rest, target, forwarder, demo });
             // Keep an active environment that runs or is configured (it may start later).
-            let keep = inner.active.as_ref().is_some_and(|a| inner.envs.contains_key(a) || inner.config.get(a).is_ok());
+            let keep = inner
+                .active
+                .as_ref()
+                .is_some_and(|a| inner.envs.contains_key(a) || inner.config.get(a).is_ok());
             if !keep {
                 inner.active = Some(name.clone());
             }
@@ -139,11 +162,19 @@ impl Manager {
     }
 
     pub fn session(&self, name: &str) -> Result<Session> {
-        self.lock().envs.get(name).map(|e| e.session.clone()).ok_or_else(|| AppError::UnknownEnv(name.into()))
+        self.lock()
+            .envs
+            .get(name)
+            .map(|e| e.session.clone())
+            .ok_or_else(|| AppError::UnknownEnv(name.into()))
     }
 
     pub fn target(&self, name: &str) -> Result<(Profile, Target)> {
-        self.lock().envs.get(name).map(|e| (e.profile.clone(), e.target.clone())).ok_or_else(|| AppError::UnknownEnv(name.into()))
+        self.lock()
+            .envs
+            .get(name)
+            .map(|e| (e.profile.clone(), e.target.clone()))
+            .ok_or_else(|| AppError::UnknownEnv(name.into()))
     }
 
     pub fn set_active(&self, name: &str) -> Result<()> {
@@ -183,7 +214,8 @@ impl Manager {
 
     pub fn save_config(&self) -> Result<()> {
         let mut inner = self.lock();
-        let active = inner.active.clone().filter(|a| inner.config.profiles.iter().any(|p| &p.name == a));
+        let active =
+            inner.active.clone().filter(|a| inner.config.profiles.iter().any(|p| &p.name == a));
         inner.config.settings.active = active;
         inner.config.save(&self.config_path)?;
         Ok(())
@@ -204,11 +236,22 @@ impl Manager {
         let (session, rest, target, login) = {
             let inner = self.lock();
             let e = inner.envs.get(name).ok_or_else(|| AppError::UnknownEnv(name.into()))?;
-            (e.session.clone(), e.rest.clone(), e.target.clone(), matches!(e.profile.auth, AuthMethod::Login { .. }))
+            (
+                e.session.clone(),
+                e.rest.clone(),
+                e.target.clone(),
+                matches!(e.profile.auth, AuthMethod::Login { .. }),
+            )
         };
         let http = sockeye_core::auth::http_client(!target.verify_tls, Duration::from_secs(5));
         let r = self.channels.get(name, refresh, &http, &target.base_url, &session, &rest).await;
-        r.map_err(|e| AppError::Invalid(if login { format!("{e} (channels are listed with the session's login)") } else { e.to_string() }))
+        r.map_err(|e| {
+            AppError::Invalid(if login {
+                format!("{e} (channels are listed with the session's login)")
+            } else {
+                e.to_string()
+            })
+        })
     }
 
     /// The one shutdown path (Quit, SIGTERM): every session is stopped — namespace
@@ -222,7 +265,10 @@ impl Manager {
             e.forwarder.abort();
             e.session.stop().await;
         });
-        if tokio::time::timeout(Duration::from_millis(1500), futures_util::future::join_all(stops)).await.is_err() {
+        if tokio::time::timeout(Duration::from_millis(1500), futures_util::future::join_all(stops))
+            .await
+            .is_err()
+        {
             tracing::warn!("some sessions did not close within 1.5 s; exiting anyway");
         }
         drop(sim);

@@ -28,7 +28,11 @@ pub struct AppInfo {
 
 #[tauri::command]
 pub fn app_info() -> AppInfo {
-    AppInfo { bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(), kept_events: crate::pipeline::KEEP_EVENTS, kept_messages: crate::pipeline::KEEP_MESSAGES }
+    AppInfo {
+        bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
+        kept_events: crate::pipeline::KEEP_EVENTS,
+        kept_messages: crate::pipeline::KEEP_MESSAGES,
+    }
 }
 
 /// Start streaming batches to the window; what is kept is sent first.
@@ -63,7 +67,12 @@ pub fn normalize_url(input: String) -> Result<String> {
 /// Create or change an environment through the core's one edit function: fields the form
 /// does not send are kept. `secret` (only when typed) goes to the keyring.
 #[tauri::command]
-pub async fn save_env(m: M<'_>, name: String, edit: ProfileEdit, secret: Option<String>) -> Result<()> {
+pub async fn save_env(
+    m: M<'_>,
+    name: String,
+    edit: ProfileEdit,
+    secret: Option<String>,
+) -> Result<()> {
     let profile = m.with_config(|c| edit_profile(c, name.trim(), edit, EditMode::Upsert))?;
     if let Some(secret) = secret.filter(|s| !s.trim().is_empty()) {
         m.store_secret(&profile.name, secret.trim())?;
@@ -77,7 +86,8 @@ pub fn remove_env(m: M<'_>, name: String) -> Result<()> {
     m.stop(&name);
     if m.with_config(|c| c.remove(&name).is_ok()) {
         m.save_config()?;
-        let _ = sockeye_core::secrets::SecretStore::delete(&sockeye_core::secrets::KeyringStore, &name);
+        let _ =
+            sockeye_core::secrets::SecretStore::delete(&sockeye_core::secrets::KeyringStore, &name);
     }
     Ok(())
 }
@@ -90,8 +100,14 @@ pub async fn run_diagnostics(m: M<'_>, names: Vec<String>, deep: bool) -> Result
     let mut jobs = Vec::new();
     for n in names {
         let (profile, target) = m.target(&n)?;
-        let opts = DiagnoseOptions { deployment: profile.deployment_type(&prod), hold: if deep { Duration::from_secs(10) } else { Duration::from_secs(1) }, ..Default::default() };
-        jobs.push(tauri::async_runtime::spawn(async move { diagnose::diagnose(&target, &opts).await }));
+        let opts = DiagnoseOptions {
+            deployment: profile.deployment_type(&prod),
+            hold: if deep { Duration::from_secs(10) } else { Duration::from_secs(1) },
+            ..Default::default()
+        };
+        jobs.push(tauri::async_runtime::spawn(
+            async move { diagnose::diagnose(&target, &opts).await },
+        ));
     }
     let mut out = Vec::new();
     for j in jobs {
@@ -118,7 +134,13 @@ pub fn watch_channel(m: M<'_>, name: String, channel: String) -> Result<()> {
             return false;
         }
         channels.push(channel);
-        edit_profile(c, &name, ProfileEdit { channels: Some(channels), ..Default::default() }, EditMode::Change).is_ok()
+        edit_profile(
+            c,
+            &name,
+            ProfileEdit { channels: Some(channels), ..Default::default() },
+            EditMode::Change,
+        )
+        .is_ok()
     });
     if configured {
         m.save_config()?;
@@ -133,7 +155,10 @@ pub struct Settings {
 }
 
 pub fn settings_of(app: &AppHandle, m: &Manager) -> Settings {
-    Settings { notifications: m.with_config(|c| c.settings.notifications.clone()), autostart: app.autolaunch().is_enabled().unwrap_or(false) }
+    Settings {
+        notifications: m.with_config(|c| c.settings.notifications.clone()),
+        autostart: app.autolaunch().is_enabled().unwrap_or(false),
+    }
 }
 
 #[tauri::command]
@@ -175,7 +200,9 @@ pub fn open_link(url: String) -> Result<()> {
 /// Write the event log (JSON lines built by the window) to the download directory.
 #[tauri::command]
 pub fn export_log(jsonl: String) -> Result<String> {
-    let dir = directories::UserDirs::new().and_then(|d| d.download_dir().map(|p| p.to_path_buf())).unwrap_or_else(std::env::temp_dir);
+    let dir = directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+        .unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("sockeye-events-{}.jsonl", sockeye_core::events::now_ms()));
     std::fs::write(&path, jsonl)?;

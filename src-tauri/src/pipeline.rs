@@ -114,10 +114,18 @@ impl Pipeline {
         // it, so what is queued now is in the snapshot already and is dropped from the queue.
         let items: Vec<UiItem> = {
             let k = self.kept.lock().expect("kept");
-            let mut items: Vec<UiItem> = k.states.iter().map(|(env, link)| UiItem::State { env: env.clone(), link: link.clone() }).collect();
+            let mut items: Vec<UiItem> = k
+                .states
+                .iter()
+                .map(|(env, link)| UiItem::State { env: env.clone(), link: link.clone() })
+                .collect();
             items.extend(k.runs.values().map(|r| UiItem::Run { run: r.clone() }));
             items.extend(k.messages.iter().map(|m| UiItem::Message { message: m.clone() }));
-            items.extend(k.events.iter().map(|(env, e)| UiItem::Event { env: env.clone(), event: e.clone() }));
+            items.extend(
+                k.events
+                    .iter()
+                    .map(|(env, e)| UiItem::Event { env: env.clone(), event: e.clone() }),
+            );
             self.batcher.lock().expect("batcher").take(usize::MAX);
             items
         };

@@ -34,12 +34,25 @@ fn menu(app: &AppHandle, envs: &[EnvView], muted: bool) -> tauri::Result<Menu<ta
     let menu = Menu::new(app)?;
     for e in envs {
         let mark = if e.active { "● " } else { "   " };
-        menu.append(&MenuItem::with_id(app, format!("env:{}", e.profile.name), format!("{mark}{} — {}", e.profile.name, line(e)), true, None::<&str>)?)?;
+        menu.append(&MenuItem::with_id(
+            app,
+            format!("env:{}", e.profile.name),
+            format!("{mark}{} — {}", e.profile.name, line(e)),
+            true,
+            None::<&str>,
+        )?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, "reconnect", "Reconnect now", true, None::<&str>)?)?;
     menu.append(&MenuItem::with_id(app, "diagnose", "Run diagnostics", true, None::<&str>)?)?;
-    menu.append(&CheckMenuItem::with_id(app, "mute", "Mute notifications", true, muted, None::<&str>)?)?;
+    menu.append(&CheckMenuItem::with_id(
+        app,
+        "mute",
+        "Mute notifications",
+        true,
+        muted,
+        None::<&str>,
+    )?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, "show", "Show window", true, None::<&str>)?)?;
     menu.append(&MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?)?;
@@ -96,7 +109,11 @@ pub fn refresh(app: &AppHandle) {
     let envs = m.views();
     let muted = m.with_config(|c| c.settings.notifications.muted);
     let tone = views::aggregate(envs.iter().filter_map(|e| e.link.as_ref()), muted);
-    let title = envs.iter().find(|e| e.active).map(|e| format!("{}: {}", e.profile.name, line(e))).unwrap_or_else(|| "Sockeye".into());
+    let title = envs
+        .iter()
+        .find(|e| e.active)
+        .map(|e| format!("{}: {}", e.profile.name, line(e)))
+        .unwrap_or_else(|| "Sockeye".into());
     let app2 = app.clone();
     // Tray calls must run on the main thread.
     let _ = app.run_on_main_thread(move || {

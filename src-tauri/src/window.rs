@@ -18,7 +18,9 @@ pub fn show(app: &AppHandle) {
         let _ = w.set_focus();
         return;
     }
-    let Some(config) = app.config().app.windows.iter().find(|w| w.label == MAIN).cloned() else { return };
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == MAIN).cloned() else {
+        return;
+    };
     match WebviewWindowBuilder::from_config(app, &config).and_then(|b| b.build()) {
         Ok(w) => {
             let _ = w.set_focus();

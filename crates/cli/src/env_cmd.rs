@@ -4,7 +4,9 @@ use std::io::Read;
 
 use clap::{Args, Subcommand};
 use sockeye_core::config_file::{self, Config};
-use sockeye_core::profile_edit::{AuthChoice, EditConfigError, EditMode, ProfileEdit, edit_profile, parse_header_lines};
+use sockeye_core::profile_edit::{
+    AuthChoice, EditConfigError, EditMode, ProfileEdit, edit_profile, parse_header_lines,
+};
 use sockeye_core::secrets::{KeyringStore, Secret, SecretStore};
 use sockeye_core::url_rules::DeploymentType;
 
@@ -35,7 +37,9 @@ pub enum EnvCmd {
 }
 
 fn parse_deployment(s: &str) -> Result<DeploymentType, CliError> {
-    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| CliError::Usage(format!("unknown deployment {s:?}: use vps_prod, sandbox, local or custom")))
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| {
+        CliError::Usage(format!("unknown deployment {s:?}: use vps_prod, sandbox, local or custom"))
+    })
 }
 
 fn usage(e: impl std::fmt::Display) -> CliError {
@@ -90,8 +94,12 @@ impl EditArgs {
         let list = |v: Vec<String>| if v.is_empty() && !adding { None } else { Some(v) };
         let auth = match (self.auth, adding) {
             (Some(method), _) => Some(AuthChoice { method, user: self.user, key: self.key }),
-            (None, true) => Some(AuthChoice { method: "sid".into(), user: self.user, key: self.key }),
-            (None, false) if self.user.is_some() || self.key.is_some() => return Err(CliError::Usage("--user and --key go with --auth".into())),
+            (None, true) => {
+                Some(AuthChoice { method: "sid".into(), user: self.user, key: self.key })
+            }
+            (None, false) if self.user.is_some() || self.key.is_some() => {
+                return Err(CliError::Usage("--user and --key go with --auth".into()));
+            }
             (None, false) => None,
         };
         Ok(ProfileEdit {
@@ -101,11 +109,21 @@ impl EditArgs {
             socket_port: self.socket_port.map(Some),
             site: self.site.map(Some),
             origin: self.origin.map(Some),
-            verify_tls: if self.insecure { Some(false) } else if self.secure || adding { Some(true) } else { None },
+            verify_tls: if self.insecure {
+                Some(false)
+            } else if self.secure || adding {
+                Some(true)
+            } else {
+                None
+            },
             channels: list(self.channels),
             doctypes: list(self.doctypes),
             tasks: list(self.tasks),
-            extra_headers: if self.headers.is_empty() && !adding { None } else { Some(parse_header_lines(&self.headers).map_err(usage)?) },
+            extra_headers: if self.headers.is_empty() && !adding {
+                None
+            } else {
+                Some(parse_header_lines(&self.headers).map_err(usage)?)
+            },
             deployment: self.deployment.as_deref().map(parse_deployment).transpose()?.map(Some),
             ..Default::default()
         })
@@ -128,15 +146,19 @@ pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
             if args.url.is_none() {
                 return Err(CliError::Usage("env add needs --url".into()));
             }
-            let p = edit_profile(&mut config, &name, args.into_edit(true)?, EditMode::Create).map_err(edit_error)?;
+            let p = edit_profile(&mut config, &name, args.into_edit(true)?, EditMode::Create)
+                .map_err(edit_error)?;
             config.save(&path)?;
             println!("added {name} to {}", path.display());
             if p.auth.needs_secret() {
-                println!("store its secret with: sockeye-cli env set-secret {name}   (reads stdin)");
+                println!(
+                    "store its secret with: sockeye-cli env set-secret {name}   (reads stdin)"
+                );
             }
         }
         EnvCmd::Edit { name, args } => {
-            edit_profile(&mut config, &name, args.into_edit(false)?, EditMode::Change).map_err(edit_error)?;
+            edit_profile(&mut config, &name, args.into_edit(false)?, EditMode::Change)
+                .map_err(edit_error)?;
             config.save(&path)?;
             println!("saved {name} in {}", path.display());
         }
@@ -145,13 +167,22 @@ pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
                 println!("no environments in {}", path.display());
             }
             for p in &config.profiles {
-                println!("{:<16} {:<10} {:<40} auth={}", p.name, p.deployment_type(&config.settings.production_hosts).as_str(), p.url.as_str().trim_end_matches('/'), p.auth.name());
+                println!(
+                    "{:<16} {:<10} {:<40} auth={}",
+                    p.name,
+                    p.deployment_type(&config.settings.production_hosts).as_str(),
+                    p.url.as_str().trim_end_matches('/'),
+                    p.auth.name()
+                );
             }
         }
         EnvCmd::Show { name } => {
             let p = config.get(&name)?;
             let text = toml::to_string_pretty(p).expect("profile serialises");
-            println!("{text}deployment = {:?}", p.deployment_type(&config.settings.production_hosts).as_str());
+            println!(
+                "{text}deployment = {:?}",
+                p.deployment_type(&config.settings.production_hosts).as_str()
+            );
             let secret = match KeyringStore.get(&name) {
                 Ok(Some(_)) => "stored".to_string(),
                 Ok(None) => "not stored".to_string(),
@@ -170,7 +201,9 @@ pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
         EnvCmd::SetSecret { name } => {
             config.get(&name)?;
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| CliError::Usage(format!("cannot read stdin: {e}")))?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| CliError::Usage(format!("cannot read stdin: {e}")))?;
             let s = s.trim_end_matches(['\n', '\r']);
             if s.is_empty() {
                 return Err(CliError::Usage("stdin was empty; pipe the secret in".into()));

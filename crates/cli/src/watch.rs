@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
+use sockeye_core::RustSocketIo;
 use sockeye_core::events::{AiProgress, EventKind, RealtimeEvent};
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
-use sockeye_core::RustSocketIo;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::CliError;
@@ -50,7 +50,10 @@ pub struct Style {
 
 impl Style {
     pub fn detect() -> Style {
-        Style { on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
+        Style {
+            on: std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
     }
     pub fn paint(&self, code: &str, s: &str) -> String {
         if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
@@ -58,12 +61,14 @@ impl Style {
 }
 
 fn clock(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!("{:02}:{:02}:{:02}.{:03}", t.hour(), t.minute(), t.second(), t.millisecond())
 }
 
 fn iso(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
@@ -73,18 +78,29 @@ pub fn summary(e: &RealtimeEvent) -> String {
         EventKind::AiProgress(p) => match p {
             AiProgress::Thinking { message } => format!("thinking: {message}"),
             AiProgress::Plan { message } => format!("plan: {}", message.replace('\n', " | ")),
-            AiProgress::Working { step, total, message } => format!("working {step}/{total}: {message}"),
+            AiProgress::Working { step, total, message } => {
+                format!("working {step}/{total}: {message}")
+            }
             AiProgress::StepComplete { step, message, error, .. } => {
                 let mark = if error.is_some() { "✗" } else { "✓" };
-                format!("{mark} step {}: {message}", step.map(|s| s.to_string()).unwrap_or_default())
+                format!(
+                    "{mark} step {}: {message}",
+                    step.map(|s| s.to_string()).unwrap_or_default()
+                )
             }
-            AiProgress::Complete { message } => format!("complete: {}", message.clone().unwrap_or_default()),
+            AiProgress::Complete { message } => {
+                format!("complete: {}", message.clone().unwrap_or_default())
+            }
             AiProgress::Error { message } => format!("error: {message}"),
             AiProgress::Unknown { kind } => format!("({kind})"),
         },
         EventKind::Agent(a) => format!("{} {}: {}", a.workflow_id, a.kind, a.data),
-        EventKind::MessageCreated(m) | EventKind::MessageEdited(m) => format!("#{} {}: {}", m.channel_id, m.sender, m.content),
-        EventKind::MessageDeleted { channel_id, message_id } => format!("#{channel_id} deleted {message_id}"),
+        EventKind::MessageCreated(m) | EventKind::MessageEdited(m) => {
+            format!("#{} {}: {}", m.channel_id, m.sender, m.content)
+        }
+        EventKind::MessageDeleted { channel_id, message_id } => {
+            format!("#{channel_id} deleted {message_id}")
+        }
         EventKind::AiEvent { channel_id, text } => format!("#{channel_id} {text}"),
         EventKind::AiEventClear { channel_id } => format!("#{channel_id} (ai cleared)"),
         EventKind::UnreadCountUpdated { channel_id } => format!("#{channel_id} unread updated"),
@@ -92,7 +108,13 @@ pub fn summary(e: &RealtimeEvent) -> String {
         EventKind::Other => {
             let mut s = e.payload.to_string();
             if s.len() > 160 {
-                s.truncate(s.char_indices().take_while(|(i, _)| *i < 160).last().map(|(i, _)| i).unwrap_or(0));
+                s.truncate(
+                    s.char_indices()
+                        .take_while(|(i, _)| *i < 160)
+                        .last()
+                        .map(|(i, _)| i)
+                        .unwrap_or(0),
+                );
                 s.push('…');
             }
             match &e.parse_note {
@@ -131,7 +153,11 @@ impl Stats {
             self.connected_ms += sockeye_core::events::now_ms().saturating_sub(s);
         }
         let total: u64 = self.by_name.values().sum();
-        eprintln!("--- {total} events, {} reconnects, connected {:.1} s", self.reconnects, self.connected_ms as f64 / 1000.0);
+        eprintln!(
+            "--- {total} events, {} reconnects, connected {:.1} s",
+            self.reconnects,
+            self.connected_ms as f64 / 1000.0
+        );
         for (name, n) in &self.by_name {
             eprintln!("  {n:>8}  {name}");
         }

@@ -5,17 +5,27 @@
 
 use std::process::{Command, Output};
 
+use sockeye_core::AuthMethod;
 use sockeye_core::config_file::Config;
 use sockeye_core::profile_edit::{EditMode, ProfileEdit, edit_profile};
 use sockeye_core::url_rules::DeploymentType;
-use sockeye_core::AuthMethod;
 
 fn cli(args: &[&str], config: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sockeye-cli")).args(args).env("SOCKEYE_CONFIG", config).env("NO_COLOR", "1").output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_sockeye-cli"))
+        .args(args)
+        .env("SOCKEYE_CONFIG", config)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("binary runs")
 }
 
 fn ok(o: Output) {
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -24,14 +34,38 @@ fn cli_app_cli_keeps_every_field() {
     let cfg = dir.path().join("config.toml");
     ok(cli(
         &[
-            "env", "add", "prod", "--url", "https://erp.example.com", "--auth", "login", "--user", "me@example.com", "--site", "erp.example.com",
-            "--socket-path", "/rt/socket.io/", "--origin", "https://www.example.com", "--channel", "general", "--doctype", "Raven User", "--task", "t-1",
-            "--header", "X-Frappe-Site-Name: erp", "--deployment", "vps_prod",
+            "env",
+            "add",
+            "prod",
+            "--url",
+            "https://erp.example.com",
+            "--auth",
+            "login",
+            "--user",
+            "me@example.com",
+            "--site",
+            "erp.example.com",
+            "--socket-path",
+            "/rt/socket.io/",
+            "--origin",
+            "https://www.example.com",
+            "--channel",
+            "general",
+            "--doctype",
+            "Raven User",
+            "--task",
+            "t-1",
+            "--header",
+            "X-Frappe-Site-Name: erp",
+            "--deployment",
+            "vps_prod",
         ],
         &cfg,
     ));
     // A field no form shows, set by hand in the file.
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("[profile.auth]", "namespace = \"custom-ns\"\n\n[profile.auth]");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[profile.auth]", "namespace = \"custom-ns\"\n\n[profile.auth]");
     std::fs::write(&cfg, text).unwrap();
     let before = Config::load(&cfg).unwrap().get("prod").unwrap().clone();
     assert_eq!(before.namespace.as_deref(), Some("custom-ns"));
@@ -64,5 +98,10 @@ fn cli_app_cli_keeps_every_field() {
     let o = cli(&["env", "edit", "prod", "--auth", "login"], &cfg);
     assert!(o.status.success(), "switching to login keeps the stored user");
     let o = cli(&["env", "edit", "prod", "--auth", "token"], &cfg);
-    assert_eq!(o.status.code(), Some(3), "token needs a key: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "token needs a key: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -31,7 +31,13 @@ pub struct EnvFold {
 
 impl EnvFold {
     pub fn new(env: &str) -> EnvFold {
-        EnvFold { env: env.into(), runs: RunTracker::new(env, RUNS_KEPT), user: None, was_connected: false, lost_notified: false }
+        EnvFold {
+            env: env.into(),
+            runs: RunTracker::new(env, RUNS_KEPT),
+            user: None,
+            was_connected: false,
+            lost_notified: false,
+        }
     }
 
     /// A new state: its view, and a link lost/restored trigger when the link went down after
@@ -42,14 +48,26 @@ impl EnvFold {
             self.user = user.clone();
         }
         let mut trigger = None;
-        if self.was_connected && !connected && !matches!(snap.state, LinkState::Authenticating { .. }) {
-            trigger = Some(Trigger::LinkLost { env: self.env.clone(), reason: snap.state.describe() });
+        if self.was_connected
+            && !connected
+            && !matches!(snap.state, LinkState::Authenticating { .. })
+        {
+            trigger =
+                Some(Trigger::LinkLost { env: self.env.clone(), reason: snap.state.describe() });
             self.lost_notified = true;
         } else if connected && self.lost_notified {
             trigger = Some(Trigger::LinkRestored { env: self.env.clone() });
             self.lost_notified = false;
         }
-        if connected || matches!(snap.state, LinkState::Reconnecting { .. } | LinkState::AuthFailed { .. } | LinkState::Stopped { .. } | LinkState::Degraded { .. }) {
+        if connected
+            || matches!(
+                snap.state,
+                LinkState::Reconnecting { .. }
+                    | LinkState::AuthFailed { .. }
+                    | LinkState::Stopped { .. }
+                    | LinkState::Degraded { .. }
+            )
+        {
             self.was_connected = connected;
         }
         (LinkView::of(snap), trigger)
@@ -68,7 +86,12 @@ impl EnvFold {
         }
         if let Some(m) = MessageView::of(&self.env, e) {
             if let crate::events::EventKind::MessageCreated(raven) = &e.kind {
-                out.triggers.push(notify::message_trigger(&self.env, raven, &e.json(), self.user.as_deref()));
+                out.triggers.push(notify::message_trigger(
+                    &self.env,
+                    raven,
+                    &e.json(),
+                    self.user.as_deref(),
+                ));
             }
             out.message = Some(m);
         }
@@ -88,12 +111,27 @@ mod tests {
     #[test]
     fn lost_once_restored_once_and_not_during_a_relogin() {
         let mut f = EnvFold::new("prod");
-        let up = || snap(LinkState::Connected { transport: Transport::Websocket, user: Some("u".into()), rtt_ms: None });
+        let up = || {
+            snap(LinkState::Connected {
+                transport: Transport::Websocket,
+                user: Some("u".into()),
+                rtt_ms: None,
+            })
+        };
         assert!(f.on_state(&snap(LinkState::Connecting { attempt: 0 })).1.is_none());
         assert!(f.on_state(&up()).1.is_none());
-        assert!(f.on_state(&snap(LinkState::Authenticating { step: "x".into() })).1.is_none(), "a re-login is not a loss");
+        assert!(
+            f.on_state(&snap(LinkState::Authenticating { step: "x".into() })).1.is_none(),
+            "a re-login is not a loss"
+        );
         assert!(f.on_state(&up()).1.is_none());
-        let lost = f.on_state(&snap(LinkState::Reconnecting { attempt: 1, next_retry_at_ms: 0, last_error: "reset".into() })).1;
+        let lost = f
+            .on_state(&snap(LinkState::Reconnecting {
+                attempt: 1,
+                next_retry_at_ms: 0,
+                last_error: "reset".into(),
+            }))
+            .1;
         assert!(matches!(lost, Some(Trigger::LinkLost { .. })), "{lost:?}");
         assert!(f.on_state(&snap(LinkState::Connecting { attempt: 1 })).1.is_none());
         assert!(matches!(f.on_state(&up()).1, Some(Trigger::LinkRestored { .. })));
@@ -102,10 +140,17 @@ mod tests {
     #[test]
     fn events_become_runs_messages_and_triggers() {
         let mut f = EnvFold::new("prod");
-        let ev = |name: &str, v: serde_json::Value| RealtimeEvent::from_args(name, vec![v], Some("u"));
-        let out = f.on_event(&ev("ai_progress", serde_json::json!({"type": "thinking", "message": "hmm", "task_id": "t1"})));
+        let ev =
+            |name: &str, v: serde_json::Value| RealtimeEvent::from_args(name, vec![v], Some("u"));
+        let out = f.on_event(&ev(
+            "ai_progress",
+            serde_json::json!({"type": "thinking", "message": "hmm", "task_id": "t1"}),
+        ));
         assert_eq!(out.run.as_ref().map(|r| r.status_label), Some("running"));
-        let out = f.on_event(&ev("ai_progress", serde_json::json!({"type": "complete", "message": "done", "task_id": "t1"})));
+        let out = f.on_event(&ev(
+            "ai_progress",
+            serde_json::json!({"type": "complete", "message": "done", "task_id": "t1"}),
+        ));
         assert_eq!(out.run.as_ref().map(|r| r.status_label), Some("✓ complete"));
         assert!(matches!(out.triggers.as_slice(), [Trigger::RunComplete { .. }]));
         let msg = serde_json::json!({"channel_id": "general", "sender": "a@x", "message_id": "m1", "message_details": {"content": "hi", "text": "<p>hi</p>"}});

@@ -99,7 +99,9 @@ impl AuthChoice {
             "none" => AuthMethod::None,
             "login" => AuthMethod::Login { user: user.ok_or(EditError::LoginNeedsUser)? },
             "sid" => AuthMethod::Sid,
-            "token" | "api_token" => AuthMethod::ApiToken { key: key.ok_or(EditError::TokenNeedsKey)? },
+            "token" | "api_token" => {
+                AuthMethod::ApiToken { key: key.ok_or(EditError::TokenNeedsKey)? }
+            }
             "bearer" => AuthMethod::Bearer,
             "jwt" => AuthMethod::Jwt,
             other => return Err(EditError::UnknownAuth(other.into())),
@@ -111,7 +113,11 @@ impl AuthChoice {
 pub fn parse_header_lines(lines: &[String]) -> Result<BTreeMap<String, String>, EditError> {
     lines
         .iter()
-        .map(|h| h.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).ok_or_else(|| EditError::BadHeaderLine(h.clone())))
+        .map(|h| {
+            h.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| EditError::BadHeaderLine(h.clone()))
+        })
         .collect()
 }
 
@@ -160,7 +166,11 @@ impl ProfileEdit {
             p.subscriptions.tasks = clean_list(v);
         }
         if let Some(v) = self.extra_headers {
-            p.extra_headers = v.into_iter().map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).filter(|(k, _)| !k.is_empty()).collect();
+            p.extra_headers = v
+                .into_iter()
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .collect();
         }
         if let Some(v) = self.deployment {
             p.deployment = v;
@@ -191,7 +201,12 @@ pub enum EditConfigError {
 }
 
 /// Edit profile `name` in `config` (in memory; the caller saves). Returns the new profile.
-pub fn edit_profile(config: &mut Config, name: &str, edit: ProfileEdit, mode: EditMode) -> Result<Profile, EditConfigError> {
+pub fn edit_profile(
+    config: &mut Config,
+    name: &str,
+    edit: ProfileEdit,
+    mode: EditMode,
+) -> Result<Profile, EditConfigError> {
     let current = config.profiles.iter().find(|p| p.name == name).cloned();
     match (mode, &current) {
         (EditMode::Create, Some(_)) => return Err(ConfigError::Duplicate(name.into()).into()),
@@ -208,7 +223,12 @@ mod tests {
     use super::*;
 
     fn cli_profile() -> Profile {
-        let mut p = Profile::new("prod", "https://erp.example.com", AuthMethod::ApiToken { key: "k".into() }).unwrap();
+        let mut p = Profile::new(
+            "prod",
+            "https://erp.example.com",
+            AuthMethod::ApiToken { key: "k".into() },
+        )
+        .unwrap();
         p.socket_path = "/rt/socket.io/".into();
         p.origin = Some("https://www.example.com".into());
         p.namespace = Some("custom".into());
@@ -222,7 +242,10 @@ mod tests {
     #[test]
     fn an_edit_keeps_every_field_it_does_not_name() {
         let before = cli_profile();
-        let edit: ProfileEdit = serde_json::from_str(r#"{"channels": ["general", " general ", "eng"], "verify_tls": false}"#).unwrap();
+        let edit: ProfileEdit = serde_json::from_str(
+            r#"{"channels": ["general", " general ", "eng"], "verify_tls": false}"#,
+        )
+        .unwrap();
         let after = edit.apply("prod", Some(&before)).unwrap();
         let mut expected = before.clone();
         expected.subscriptions.channels = vec!["general".into(), "eng".into()];
@@ -233,27 +256,53 @@ mod tests {
     #[test]
     fn null_clears_absent_keeps_and_auth_keeps_its_key() {
         let before = cli_profile();
-        let edit: ProfileEdit = serde_json::from_str(r#"{"origin": null, "auth": {"method": "api_token"}}"#).unwrap();
+        let edit: ProfileEdit =
+            serde_json::from_str(r#"{"origin": null, "auth": {"method": "api_token"}}"#).unwrap();
         let after = edit.apply("prod", Some(&before)).unwrap();
         assert_eq!(after.origin, None);
         assert_eq!(after.namespace.as_deref(), Some("custom"));
         assert_eq!(after.auth, AuthMethod::ApiToken { key: "k".into() });
-        let e = AuthChoice { method: "login".into(), ..Default::default() }.resolve(Some(&before.auth)).unwrap_err();
+        let e = AuthChoice { method: "login".into(), ..Default::default() }
+            .resolve(Some(&before.auth))
+            .unwrap_err();
         assert_eq!(e, EditError::LoginNeedsUser);
-        assert!(serde_json::from_str::<ProfileEdit>(r#"{"nope": 1}"#).is_err(), "unknown fields are refused, not dropped");
+        assert!(
+            serde_json::from_str::<ProfileEdit>(r#"{"nope": 1}"#).is_err(),
+            "unknown fields are refused, not dropped"
+        );
     }
 
     #[test]
     fn the_url_rules_and_validation_apply() {
-        let edit = ProfileEdit { url: Some("wss://erp.example.com/socket.io/".into()), auth: Some(AuthChoice { method: "sid".into(), ..Default::default() }), ..Default::default() };
+        let edit = ProfileEdit {
+            url: Some("wss://erp.example.com/socket.io/".into()),
+            auth: Some(AuthChoice { method: "sid".into(), ..Default::default() }),
+            ..Default::default()
+        };
         let p = edit.apply("new", None).unwrap();
         assert_eq!(p.url.as_str(), "https://erp.example.com/");
-        let bad = ProfileEdit { extra_headers: Some(BTreeMap::from([("Bad Header".into(), "x".into())])), ..Default::default() };
-        assert!(matches!(bad.apply("prod", Some(&cli_profile())), Err(EditError::Profile(ProfileError::BadHeader(_)))));
+        let bad = ProfileEdit {
+            extra_headers: Some(BTreeMap::from([("Bad Header".into(), "x".into())])),
+            ..Default::default()
+        };
+        assert!(matches!(
+            bad.apply("prod", Some(&cli_profile())),
+            Err(EditError::Profile(ProfileError::BadHeader(_)))
+        ));
         let mut c = Config::default();
-        let add = || ProfileEdit { url: Some("https://h.example".into()), auth: Some(AuthChoice { method: "sid".into(), ..Default::default() }), ..Default::default() };
+        let add = || ProfileEdit {
+            url: Some("https://h.example".into()),
+            auth: Some(AuthChoice { method: "sid".into(), ..Default::default() }),
+            ..Default::default()
+        };
         edit_profile(&mut c, "a", add(), EditMode::Create).unwrap();
-        assert!(matches!(edit_profile(&mut c, "a", add(), EditMode::Create), Err(EditConfigError::Config(ConfigError::Duplicate(_)))));
-        assert!(matches!(edit_profile(&mut c, "b", ProfileEdit::default(), EditMode::Change), Err(EditConfigError::Config(ConfigError::NotFound(_)))));
+        assert!(matches!(
+            edit_profile(&mut c, "a", add(), EditMode::Create),
+            Err(EditConfigError::Config(ConfigError::Duplicate(_)))
+        ));
+        assert!(matches!(
+            edit_profile(&mut c, "b", ProfileEdit::default(), EditMode::Change),
+            Err(EditConfigError::Config(ConfigError::NotFound(_)))
+        ));
     }
 }

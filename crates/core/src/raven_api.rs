@@ -42,7 +42,11 @@ pub enum RestError {
 }
 
 /// `GET raven.api.raven_channel.get_all_channels` with `headers`.
-pub async fn get_all_channels(http: &reqwest::Client, base: &Url, headers: &[(String, String)]) -> Result<Vec<ChannelInfo>, RestError> {
+pub async fn get_all_channels(
+    http: &reqwest::Client,
+    base: &Url,
+    headers: &[(String, String)],
+) -> Result<Vec<ChannelInfo>, RestError> {
     let mut url = base.clone();
     url.set_path("/api/method/raven.api.raven_channel.get_all_channels");
     let mut req = http.get(url);
@@ -55,10 +59,18 @@ pub async fn get_all_channels(http: &reqwest::Client, base: &Url, headers: &[(St
     match status {
         200 => {}
         401 | 403 => return Err(RestError::Expired(frappe_message(status, &body))),
-        _ => return Err(RestError::Failed(format!("channel list: {}", frappe_message(status, &body)))),
+        _ => {
+            return Err(RestError::Failed(format!(
+                "channel list: {}",
+                frappe_message(status, &body)
+            )));
+        }
     }
-    let v: Value = serde_json::from_str(&body).map_err(|_| RestError::Failed(format!("channel list: {}", frappe_message(status, &body))))?;
-    let list = v.pointer("/message/channels").and_then(Value::as_array).cloned().unwrap_or_default();
+    let v: Value = serde_json::from_str(&body).map_err(|_| {
+        RestError::Failed(format!("channel list: {}", frappe_message(status, &body)))
+    })?;
+    let list =
+        v.pointer("/message/channels").and_then(Value::as_array).cloned().unwrap_or_default();
     Ok(list
         .iter()
         .filter_map(|c| {
@@ -78,7 +90,15 @@ pub struct ChannelCache {
 impl ChannelCache {
     /// The cached list when fresh (and `refresh` is false), else fetched. An expired login
     /// is renewed once through the session (one re-login), then the call is retried once.
-    pub async fn get(&self, env: &str, refresh: bool, http: &reqwest::Client, base: &Url, session: &Session, rest: &RestAuth) -> Result<Vec<ChannelInfo>, RestError> {
+    pub async fn get(
+        &self,
+        env: &str,
+        refresh: bool,
+        http: &reqwest::Client,
+        base: &Url,
+        session: &Session,
+        rest: &RestAuth,
+    ) -> Result<Vec<ChannelInfo>, RestError> {
         if !refresh
             && let Some((at, list)) = self.lists.lock().expect("channel cache").get(env)
             && at.elapsed() < CHANNELS_TTL
@@ -92,7 +112,10 @@ impl ChannelCache {
             }
             other => other?,
         };
-        self.lists.lock().expect("channel cache").insert(env.to_string(), (Instant::now(), list.clone()));
+        self.lists
+            .lock()
+            .expect("channel cache")
+            .insert(env.to_string(), (Instant::now(), list.clone()));
         Ok(list)
     }
 

@@ -19,7 +19,24 @@ use html5ever::tokenizer::{Tag, TagKind, Token, TokenSink, TokenSinkResult, Toke
 use serde::Serialize;
 
 /// Tags kept (after ammonia); the page knows the same list and refuses any other.
-pub const TAGS: &[&str] = &["p", "br", "b", "strong", "i", "em", "u", "s", "code", "pre", "ul", "ol", "li", "blockquote", "a", "span"];
+pub const TAGS: &[&str] = &[
+    "p",
+    "br",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "s",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "a",
+    "span",
+];
 
 /// Text longer than this (after sanitising) is cut, so one message cannot fill the page.
 pub const MAX_TEXT_CHARS: usize = 20_000;
@@ -54,7 +71,10 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
         .url_relative(ammonia::UrlRelative::Deny)
         .link_rel(Some("noopener noreferrer"))
-        .clean_content_tags(HashSet::from(["script", "style", "iframe", "svg", "math", "object", "embed", "noscript", "template", "textarea", "title"]));
+        .clean_content_tags(HashSet::from([
+            "script", "style", "iframe", "svg", "math", "object", "embed", "noscript", "template",
+            "textarea", "title",
+        ]));
     b
 });
 
@@ -109,11 +129,17 @@ fn close_top(stack: &mut Vec<Frame>) {
     if let Some(f) = stack.pop()
         && let Some(parent) = stack.last_mut()
     {
-        parent.children.push(RichNode::Element { tag: f.tag, href: f.href, mention: f.mention, children: f.children });
+        parent.children.push(RichNode::Element {
+            tag: f.tag,
+            href: f.href,
+            mention: f.mention,
+            children: f.children,
+        });
     }
 }
 
-static TAG_SET: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| TAGS.iter().map(|t| (*t, *t)).collect());
+static TAG_SET: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| TAGS.iter().map(|t| (*t, *t)).collect());
 
 /// Builds the tree from ammonia's (well-formed, whitelisted) output.
 struct TreeSink {
@@ -142,15 +168,29 @@ impl TreeSink {
         let mut stack = self.stack.borrow_mut();
         match tag.kind {
             TagKind::StartTag if name == "br" => {
-                stack.last_mut().expect("root frame").children.push(RichNode::Element { tag: "br", href: None, mention: None, children: vec![] });
+                stack.last_mut().expect("root frame").children.push(RichNode::Element {
+                    tag: "br",
+                    href: None,
+                    mention: None,
+                    children: vec![],
+                });
             }
             TagKind::StartTag => {
                 if stack.len() > MAX_DEPTH {
                     return;
                 }
-                let attr = |n: &str| tag.attrs.iter().find(|a| &*a.name.local == n).map(|a| a.value.to_string());
-                let href = if name == "a" { attr("href").filter(|h| is_safe_href(h)) } else { None };
-                let mention = if name == "span" && attr("class").is_some_and(|c| c.split_whitespace().any(|c| c == "mention")) { attr("data-id").or_else(|| attr("data-label")) } else { None };
+                let attr = |n: &str| {
+                    tag.attrs.iter().find(|a| &*a.name.local == n).map(|a| a.value.to_string())
+                };
+                let href =
+                    if name == "a" { attr("href").filter(|h| is_safe_href(h)) } else { None };
+                let mention = if name == "span"
+                    && attr("class").is_some_and(|c| c.split_whitespace().any(|c| c == "mention"))
+                {
+                    attr("data-id").or_else(|| attr("data-label"))
+                } else {
+                    None
+                };
                 stack.push(Frame { tag: name, href, mention, children: Vec::new() });
             }
             TagKind::EndTag => {
@@ -198,11 +238,23 @@ mod tests {
 
     #[test]
     fn the_safe_subset_is_kept_and_entities_decoded() {
-        let nodes = render("<p>Nice &#128077; <b>bold</b> &amp; <em>it</em> <code>x&lt;y</code></p><ul><li>one</li></ul>");
+        let nodes = render(
+            "<p>Nice &#128077; <b>bold</b> &amp; <em>it</em> <code>x&lt;y</code></p><ul><li>one</li></ul>",
+        );
         assert_eq!(
             nodes,
             vec![
-                el("p", vec![t("Nice 👍 "), el("b", vec![t("bold")]), t(" & "), el("em", vec![t("it")]), t(" "), el("code", vec![t("x<y")])]),
+                el(
+                    "p",
+                    vec![
+                        t("Nice 👍 "),
+                        el("b", vec![t("bold")]),
+                        t(" & "),
+                        el("em", vec![t("it")]),
+                        t(" "),
+                        el("code", vec![t("x<y")])
+                    ]
+                ),
                 el("ul", vec![el("li", vec![t("one")])]),
             ]
         );
@@ -211,13 +263,25 @@ mod tests {
 
     #[test]
     fn links_keep_only_safe_schemes_and_mentions_keep_their_id() {
-        let nodes = render(r#"<a href="https://x.test/a?b=1">ok</a><a href="javascript:alert(1)">bad</a><span class="mention" data-id="u@x.test">@u</span>"#);
+        let nodes = render(
+            r#"<a href="https://x.test/a?b=1">ok</a><a href="javascript:alert(1)">bad</a><span class="mention" data-id="u@x.test">@u</span>"#,
+        );
         assert_eq!(
             nodes,
             vec![
-                RichNode::Element { tag: "a", href: Some("https://x.test/a?b=1".into()), mention: None, children: vec![t("ok")] },
+                RichNode::Element {
+                    tag: "a",
+                    href: Some("https://x.test/a?b=1".into()),
+                    mention: None,
+                    children: vec![t("ok")]
+                },
                 RichNode::Element { tag: "a", href: None, mention: None, children: vec![t("bad")] },
-                RichNode::Element { tag: "span", href: None, mention: Some("u@x.test".into()), children: vec![t("@u")] },
+                RichNode::Element {
+                    tag: "span",
+                    href: None,
+                    mention: Some("u@x.test".into()),
+                    children: vec![t("@u")]
+                },
             ]
         );
     }
@@ -247,15 +311,38 @@ mod tests {
         for payload in corpus {
             let nodes = render(payload);
             let json = serde_json::to_string(&nodes).unwrap();
-            for bad in ["onerror", "onload", "onclick", "onmouseover", "javascript:", "vbscript:", "data:", "<script", "iframe", "style", "svg", "srcdoc", "target"] {
-                assert!(!json.to_ascii_lowercase().contains(&format!("\"{bad}")) && !tags_of(&nodes).iter().any(|t| t.contains(bad)), "{payload} → {json}");
+            for bad in [
+                "onerror",
+                "onload",
+                "onclick",
+                "onmouseover",
+                "javascript:",
+                "vbscript:",
+                "data:",
+                "<script",
+                "iframe",
+                "style",
+                "svg",
+                "srcdoc",
+                "target",
+            ] {
+                assert!(
+                    !json.to_ascii_lowercase().contains(&format!("\"{bad}"))
+                        && !tags_of(&nodes).iter().any(|t| t.contains(bad)),
+                    "{payload} → {json}"
+                );
             }
             for tag in tags_of(&nodes) {
                 assert!(TAGS.contains(&tag), "{payload} → tag {tag}");
             }
         }
         // Script, style and frame content is dropped, not shown as text.
-        for payload in ["<script>alert(1)</script>", "<style>p{}</style>", "<svg><script>alert(1)</script></svg>", "<iframe>x</iframe>"] {
+        for payload in [
+            "<script>alert(1)</script>",
+            "<style>p{}</style>",
+            "<svg><script>alert(1)</script></svg>",
+            "<iframe>x</iframe>",
+        ] {
             assert_eq!(render(payload), vec![], "{payload}");
         }
     }
@@ -278,7 +365,12 @@ mod tests {
     fn huge_and_deep_input_is_bounded() {
         let deep = "<b>".repeat(500) + "x";
         fn depth(n: &[RichNode]) -> usize {
-            n.iter().map(|c| if let RichNode::Element { children, .. } = c { 1 + depth(children) } else { 0 }).max().unwrap_or(0)
+            n.iter()
+                .map(|c| {
+                    if let RichNode::Element { children, .. } = c { 1 + depth(children) } else { 0 }
+                })
+                .max()
+                .unwrap_or(0)
         }
         assert!(depth(&render(&deep)) <= MAX_DEPTH);
         let long = "a".repeat(MAX_TEXT_CHARS * 2);

@@ -34,7 +34,11 @@ pub struct TapConnector {
 }
 
 impl Connector for TapConnector {
-    fn connect(&self, spec: ConnectSpec, inbound: mpsc::Sender<Inbound>) -> BoxFuture<'static, Result<Box<dyn Link>, TransportError>> {
+    fn connect(
+        &self,
+        spec: ConnectSpec,
+        inbound: mpsc::Sender<Inbound>,
+    ) -> BoxFuture<'static, Result<Box<dyn Link>, TransportError>> {
         *self.tapped.headers.lock().expect("tap") = Some(spec.headers.clone());
         *self.tapped.generation.lock().expect("tap") += 1;
         self.tapped.changed.notify_waiters();
@@ -77,7 +81,11 @@ impl RestAuth {
     /// The site answered 401/403 with the session's headers: ask the session to reconnect (a
     /// login session then finds itself Guest and logs in once) and wait, bounded, for the
     /// next attempt's headers. Never logs in itself.
-    pub async fn renew(&self, session: &Session, within: Duration) -> Result<Vec<(String, String)>, RestAuthError> {
+    pub async fn renew(
+        &self,
+        session: &Session,
+        within: Duration,
+    ) -> Result<Vec<(String, String)>, RestAuthError> {
         let before = self.generation();
         let mut states = session.state();
         session.reconnect_now();
@@ -92,7 +100,16 @@ impl RestAuth {
                 return Err(RestAuthError::NoRelogin(within));
             }
         }
-        let settled = tokio::time::timeout_at(deadline, states.wait_for(|s| !matches!(s.state, crate::LinkState::Connecting { .. } | crate::LinkState::Authenticating { .. }))).await;
+        let settled = tokio::time::timeout_at(
+            deadline,
+            states.wait_for(|s| {
+                !matches!(
+                    s.state,
+                    crate::LinkState::Connecting { .. } | crate::LinkState::Authenticating { .. }
+                )
+            }),
+        )
+        .await;
         if settled.is_err() {
             return Err(RestAuthError::NoRelogin(within));
         }

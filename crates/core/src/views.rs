@@ -59,9 +59,13 @@ impl LinkView {
         let s = &snap.state;
         let tone = match s {
             LinkState::Connected { .. } => Tone::Ok,
-            LinkState::Idle | LinkState::Connecting { .. } | LinkState::Authenticating { .. } => Tone::Busy,
+            LinkState::Idle | LinkState::Connecting { .. } | LinkState::Authenticating { .. } => {
+                Tone::Busy
+            }
             LinkState::Degraded { .. } => Tone::Degraded,
-            LinkState::Reconnecting { .. } | LinkState::AuthFailed { .. } | LinkState::Stopped { .. } => Tone::Down,
+            LinkState::Reconnecting { .. }
+            | LinkState::AuthFailed { .. }
+            | LinkState::Stopped { .. } => Tone::Down,
         };
         let label = match s {
             LinkState::Connected { transport, user, rtt_ms, .. } => {
@@ -76,7 +80,9 @@ impl LinkView {
             }
             LinkState::Degraded { reason, .. } => format!("degraded · {reason}"),
             LinkState::AuthFailed { message } => format!("auth failed · {message}"),
-            LinkState::Reconnecting { attempt, last_error, .. } => format!("reconnecting · attempt {attempt} · {last_error}"),
+            LinkState::Reconnecting { attempt, last_error, .. } => {
+                format!("reconnecting · attempt {attempt} · {last_error}")
+            }
             LinkState::Connecting { attempt: 0 } => "connecting".into(),
             LinkState::Connecting { attempt } => format!("connecting · attempt {}", attempt + 1),
             LinkState::Authenticating { step } => format!("authenticating · {step}"),
@@ -87,7 +93,14 @@ impl LinkView {
             LinkState::Reconnecting { next_retry_at_ms, .. } => Some(*next_retry_at_ms),
             _ => None,
         };
-        LinkView { state: s.name(), tone, label, detail: s.describe(), retry_at_ms, since_ms: snap.since_ms }
+        LinkView {
+            state: s.name(),
+            tone,
+            label,
+            detail: s.describe(),
+            retry_at_ms,
+            since_ms: snap.since_ms,
+        }
     }
 
     /// The short label for a tray menu line (the state name with its transport when up).
@@ -165,9 +178,11 @@ impl MessageView {
             _ => return None,
         };
         let raw = e.json();
-        let html = raw.pointer("/message_details/text").and_then(|v| v.as_str()).unwrap_or_default();
+        let html =
+            raw.pointer("/message_details/text").and_then(|v| v.as_str()).unwrap_or_default();
         let rich = if html.trim().is_empty() { Vec::new() } else { rich_text::render(html) };
-        let content = if m.content.is_empty() { rich_text::plain(&rich) } else { m.content.clone() };
+        let content =
+            if m.content.is_empty() { rich_text::plain(&rich) } else { m.content.clone() };
         Some(MessageView {
             env: env.into(),
             channel: m.channel_id.clone(),
@@ -193,11 +208,27 @@ mod tests {
 
     #[test]
     fn link_labels_and_tones() {
-        let up = LinkView::of(&snap(LinkState::Connected { transport: Transport::Websocket, user: Some("u@x".into()), rtt_ms: Some(12) }));
-        assert_eq!((up.tone, up.label.as_str(), up.short().as_str()), (Tone::Ok, "connected · websocket · 12 ms · u@x", "connected · websocket · 12 ms"));
-        let down = LinkView::of(&snap(LinkState::Reconnecting { attempt: 2, next_retry_at_ms: 99, last_error: "refused".into() }));
-        assert_eq!((down.tone, down.retry_at_ms, down.short().as_str()), (Tone::Down, Some(99), "reconnecting"));
-        let bad = LinkView::of(&snap(LinkState::AuthFailed { message: "Invalid login credentials".into() }));
+        let up = LinkView::of(&snap(LinkState::Connected {
+            transport: Transport::Websocket,
+            user: Some("u@x".into()),
+            rtt_ms: Some(12),
+        }));
+        assert_eq!(
+            (up.tone, up.label.as_str(), up.short().as_str()),
+            (Tone::Ok, "connected · websocket · 12 ms · u@x", "connected · websocket · 12 ms")
+        );
+        let down = LinkView::of(&snap(LinkState::Reconnecting {
+            attempt: 2,
+            next_retry_at_ms: 99,
+            last_error: "refused".into(),
+        }));
+        assert_eq!(
+            (down.tone, down.retry_at_ms, down.short().as_str()),
+            (Tone::Down, Some(99), "reconnecting")
+        );
+        let bad = LinkView::of(&snap(LinkState::AuthFailed {
+            message: "Invalid login credentials".into(),
+        }));
         assert_eq!(bad.label, "auth failed · Invalid login credentials");
         assert_eq!(aggregate([&up, &down], false), Tone::Down);
         assert_eq!(aggregate([&up], true), Tone::Muted);
@@ -214,6 +245,9 @@ mod tests {
         );
         let v = MessageView::of("prod", &e).unwrap();
         assert_eq!(v.content, "hi 👍");
-        assert_eq!(serde_json::to_value(&v.rich).unwrap(), serde_json::json!([{"tag": "p", "children": ["hi 👍 "]}]));
+        assert_eq!(
+            serde_json::to_value(&v.rich).unwrap(),
+            serde_json::json!([{"tag": "p", "children": ["hi 👍 "]}])
+        );
     }
 }

@@ -23,10 +23,19 @@ async fn stats(peer: &Peer) -> Value {
     reqwest::get(format!("{}/__test/stats", peer.url())).await.unwrap().json().await.unwrap()
 }
 
-async fn login_session(peer: &Peer, password: &str) -> (Session, session_rest::RestAuth, sockeye_core::target::Target) {
-    let mut p = sockeye_core::Profile::new("login", &peer.url(), AuthMethod::Login { user: USER.into() }).unwrap();
+async fn login_session(
+    peer: &Peer,
+    password: &str,
+) -> (Session, session_rest::RestAuth, sockeye_core::target::Target) {
+    let mut p =
+        sockeye_core::Profile::new("login", &peer.url(), AuthMethod::Login { user: USER.into() })
+            .unwrap();
     p.site = Some("raven.test".into());
-    let t = sockeye_core::target::resolve_with(&p, Credentials::Login { user: USER.into(), password: Secret::new(password) }).await;
+    let t = sockeye_core::target::resolve_with(
+        &p,
+        Credentials::Login { user: USER.into(), password: Secret::new(password) },
+    )
+    .await;
     let (connector, rest) = session_rest::tap(Arc::new(RustSocketIo));
     (Session::spawn(t.clone(), fast_options(), connector), rest, t)
 }
@@ -39,8 +48,12 @@ async fn rest_calls_reuse_the_login_and_an_expired_sid_costs_one_relogin() {
     let http = http_client(false, Duration::from_secs(5));
     let cache = ChannelCache::default();
     for _ in 0..5 {
-        let list = cache.get("login", false, &http, &target.base_url, &session, &rest).await.unwrap();
-        assert_eq!(list.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["general", "engineering"]);
+        let list =
+            cache.get("login", false, &http, &target.base_url, &session, &rest).await.unwrap();
+        assert_eq!(
+            list.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["general", "engineering"]
+        );
     }
     let s = stats(&peer).await;
     assert_eq!((s["logins"].as_u64(), s["channel_lists"].as_u64()), (Some(1), Some(1)), "{s}");
@@ -62,7 +75,9 @@ async fn rest_calls_reuse_the_login_and_an_expired_sid_costs_one_relogin() {
 async fn a_wrong_password_is_tried_once_and_not_retried_until_asked() {
     let peer = node_frappe(free_port());
     let (session, rest, _) = login_session(&peer, "wrong").await;
-    let state = wait_state(&session, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
+    let state =
+        wait_state(&session, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. }))
+            .await;
     assert_eq!(state, LinkState::AuthFailed { message: "Invalid login credentials".into() });
     // Longer than several backoff rounds: nothing is retried behind the user's back.
     tokio::time::sleep(Duration::from_secs(4)).await;
