@@ -1,4 +1,4 @@
-//! The Tauri commands: thin wrappers over the manager and the core.
+//! The Tauri commands: one-line adapters over the [`Manager`] and the core.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,29 +6,42 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sockeye_core::diagnose::{self, DiagnoseOptions, Report};
 use sockeye_core::notify::NotifySettings;
-use sockeye_core::profile::{AuthMethod, Profile};
+use sockeye_core::profile_edit::{EditMode, ProfileEdit, edit_profile};
+use sockeye_core::raven_api::ChannelInfo;
 use sockeye_core::url_rules::normalize_base_url;
-use sockeye_core::batch::Batch;
 use tauri::ipc::{Channel, InvokeResponseBody};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_autostart::ManagerExt;
 
+use crate::app_state::{EnvView, Manager};
 use crate::error::{AppError, Result};
-use crate::manager::{EnvView, Manager, UiItem, send_frames};
 
 type M<'a> = State<'a, Arc<Manager>>;
 
-/// Start streaming batches to the window; sends the current states and runs first.
-#[tauri::command]
-pub fn subscribe(m: M<'_>, on_batch: Channel<InvokeResponseBody>) -> Result<()> {
-    let mut items: Vec<UiItem> = m.shared.states.lock().expect("states").iter().map(|(env, s)| UiItem::State { env: env.clone(), snapshot: s.clone() }).collect();
-    items.extend(m.shared.runs.lock().expect("runs").values().map(|r| UiItem::Run { run: r.clone() }));
-    send_frames(&on_batch, &Batch { items, dropped: 0 }).map_err(|e| AppError::Invalid(e.to_string()))?;
-    *m.shared.sink.lock().expect("sink") = Some(on_batch);
-    m.shared.wake.notify_one();
-    Ok(())
+/// What the page needs to know once: its bounds and whether benchmark marks are wanted.
+#[derive(Debug, Serialize)]
+pub struct AppInfo {
+    pub bench: bool,
+    pub kept_events: usize,
+    pub kept_messages: usize,
 }
 
+#[tauri::command]
+pub fn app_info() -> AppInfo {
+    AppInfo {
+        bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
+        kept_events: crate::pipeline::KEEP_EVENTS,
+        kept_messages: crate::pipeline::KEEP_MESSAGES,
+    }
+}
+
+/// Start streaming batches to the window; what is kept is sent first.
+#[tauri::command]
+pub fn subscribe(m: M<'_>, on_batch: Channel<InvokeResponseBody>) -> Result<()> {
+    m.pipe.subscribe(on_batch).map_err(|e| AppError::Invalid(e.to_string()))
+}
+
+/// The environment list once, at page load; changes are pushed as `sockeye://envs`.
 #[tauri::command]
 pub fn list_envs(m: M<'_>) -> Vec<EnvView> {
     m.views()
@@ -36,11 +49,7 @@ pub fn list_envs(m: M<'_>) -> Vec<EnvView> {
 
 #[tauri::command]
 pub fn set_active(m: M<'_>, name: String) -> Result<()> {
-    m.session(&name)?;
-    *m.active.lock().expect("active") = Some(name);
-    (m.shared.on_state)();
-    let _ = m.save_config();
-    Ok(())
+    m.set_active(&name)
 }
 
 #[tauri::command]
@@ -55,82 +64,50 @@ pub fn normalize_url(input: String) -> Result<String> {
     Ok(normalize_base_url(&input)?.as_str().trim_end_matches('/').to_string())
 }
 
-/// The environment form. `secret` is only sent when the user typed one; it goes to the keyring.
-#[derive(Debug, Deserialize)]
-pub struct EnvForm {
-    pub name: String,
-    pub url: String,
-    pub site: Option<String>,
-    pub socket_port: Option<u16>,
-    pub auth: String,
-    pub user: Option<String>,
-    pub key: Option<String>,
-    #[serde(default)]
-    pub channels: Vec<String>,
-    pub verify_tls: bool,
-    pub secret: Option<String>,
-}
-
-fn blank(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
+/// Create or change an environment through the core's one edit function: fields the form
+/// does not send are kept. `secret` (only when typed) goes to the keyring.
 #[tauri::command]
-pub async fn save_env(m: M<'_>, form: EnvForm) -> Result<Vec<EnvView>> {
-    let auth = match form.auth.as_str() {
-        "none" => AuthMethod::None,
-        "login" => AuthMethod::Login { user: blank(form.user).ok_or_else(|| AppError::Invalid("a login needs a user".into()))? },
-        "sid" => AuthMethod::Sid,
-        "api_token" => AuthMethod::ApiToken { key: blank(form.key).ok_or_else(|| AppError::Invalid("an API token needs its key".into()))? },
-        "bearer" => AuthMethod::Bearer,
-        "jwt" => AuthMethod::Jwt,
-        other => return Err(AppError::Invalid(format!("unknown auth method {other:?}"))),
-    };
-    let mut p = Profile::new(form.name.trim(), &form.url, auth)?;
-    p.site = blank(form.site);
-    p.socket_port = form.socket_port;
-    p.verify_tls = form.verify_tls;
-    p.subscriptions.channels = form.channels.into_iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
-    if let Some(secret) = blank(form.secret) {
-        m.store_secret(&p.name, &secret)?;
-    }
-    {
-        let mut c = m.config.lock().expect("config");
-        c.upsert(p.clone())?;
+pub async fn save_env(
+    m: M<'_>,
+    name: String,
+    edit: ProfileEdit,
+    secret: Option<String>,
+) -> Result<()> {
+    let profile = m.with_config(|c| edit_profile(c, name.trim(), edit, EditMode::Upsert))?;
+    if let Some(secret) = secret.filter(|s| !s.trim().is_empty()) {
+        m.store_secret(&profile.name, secret.trim())?;
     }
     m.save_config()?;
-    m.start_profile(p).await?;
-    Ok(m.views())
+    m.start_profile(profile).await
 }
 
 #[tauri::command]
-pub fn remove_env(m: M<'_>, name: String) -> Result<Vec<EnvView>> {
+pub fn remove_env(m: M<'_>, name: String) -> Result<()> {
     m.stop(&name);
-    let removed = m.config.lock().expect("config").remove(&name).is_ok();
-    if removed {
+    if m.with_config(|c| c.remove(&name).is_ok()) {
         m.save_config()?;
-        let _ = sockeye_core::secrets::SecretStore::delete(&sockeye_core::secrets::KeyringStore, &name);
+        let _ =
+            sockeye_core::secrets::SecretStore::delete(&sockeye_core::secrets::KeyringStore, &name);
     }
-    let names = m.names();
-    let mut active = m.active.lock().expect("active");
-    if active.as_deref() == Some(name.as_str()) {
-        *active = names.first().cloned();
-    }
-    drop(active);
-    (m.shared.on_state)();
-    Ok(m.views())
+    Ok(())
 }
 
 /// Diagnose some environments (all when `names` is empty), in parallel.
 #[tauri::command]
 pub async fn run_diagnostics(m: M<'_>, names: Vec<String>, deep: bool) -> Result<Vec<Report>> {
     let names = if names.is_empty() { m.names() } else { names };
-    let prod = m.config.lock().expect("config").settings.production_hosts.clone();
+    let prod = m.with_config(|c| c.settings.production_hosts.clone());
     let mut jobs = Vec::new();
     for n in names {
         let (profile, target) = m.target(&n)?;
-        let opts = DiagnoseOptions { deployment: profile.deployment_type(&prod), hold: if deep { Duration::from_secs(10) } else { Duration::from_secs(1) }, ..Default::default() };
-        jobs.push(tauri::async_runtime::spawn(async move { diagnose::diagnose(&target, &opts).await }));
+        let opts = DiagnoseOptions {
+            deployment: profile.deployment_type(&prod),
+            hold: if deep { Duration::from_secs(10) } else { Duration::from_secs(1) },
+            ..Default::default()
+        };
+        jobs.push(tauri::async_runtime::spawn(
+            async move { diagnose::diagnose(&target, &opts).await },
+        ));
     }
     let mut out = Vec::new();
     for j in jobs {
@@ -139,79 +116,93 @@ pub async fn run_diagnostics(m: M<'_>, names: Vec<String>, deep: bool) -> Result
     Ok(out)
 }
 
-#[derive(Debug, Serialize)]
-pub struct ChannelInfo {
-    pub id: String,
-    pub label: String,
-}
-
-/// Raven channels the environment's user can see (for the channel picker).
+/// Raven channels the environment's user can see (the picker asks when opened; `refresh`
+/// from its refresh button).
 #[tauri::command]
-pub async fn list_channels(m: M<'_>, name: String) -> Result<Vec<ChannelInfo>> {
-    let (target, headers) = m.rest_headers(&name).await?;
-    let http = sockeye_core::auth::http_client(!target.verify_tls, Duration::from_secs(5));
-    let mut url = target.base_url.clone();
-    url.set_path("/api/method/raven.api.raven_channel.get_all_channels");
-    let mut req = http.get(url);
-    for (k, v) in &headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    let resp = req.send().await.map_err(|e| AppError::Invalid(format!("channel list: {e}")))?;
-    let status = resp.status().as_u16();
-    let body: serde_json::Value = resp.json().await.map_err(|e| AppError::Invalid(format!("channel list: HTTP {status}: {e}")))?;
-    let list = body.pointer("/message/channels").and_then(|v| v.as_array()).cloned().unwrap_or_default();
-    Ok(list
-        .iter()
-        .filter_map(|c| {
-            let id = c.get("name")?.as_str()?.to_string();
-            let label = c.get("channel_name").and_then(|v| v.as_str()).unwrap_or(&id).to_string();
-            Some(ChannelInfo { id, label })
-        })
-        .collect())
+pub async fn list_channels(m: M<'_>, name: String, refresh: bool) -> Result<Vec<ChannelInfo>> {
+    m.channels(&name, refresh).await
 }
 
 /// Subscribe the environment to one more channel, now and after every reconnect.
 #[tauri::command]
 pub fn watch_channel(m: M<'_>, name: String, channel: String) -> Result<()> {
     m.session(&name)?.subscribe(sockeye_core::session::Subscription::Channel(channel.clone()));
-    let mut c = m.config.lock().expect("config");
-    if let Some(p) = c.profiles.iter_mut().find(|p| p.name == name)
-        && !p.subscriptions.channels.contains(&channel)
-    {
-        p.subscriptions.channels.push(channel);
-        drop(c);
+    let configured = m.with_config(|c| {
+        let Some(p) = c.profiles.iter().find(|p| p.name == name) else { return false };
+        let mut channels = p.subscriptions.channels.clone();
+        if channels.contains(&channel) {
+            return false;
+        }
+        channels.push(channel);
+        edit_profile(
+            c,
+            &name,
+            ProfileEdit { channels: Some(channels), ..Default::default() },
+            EditMode::Change,
+        )
+        .is_ok()
+    });
+    if configured {
         m.save_config()?;
     }
     Ok(())
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub notifications: NotifySettings,
     pub autostart: bool,
 }
 
+pub fn settings_of(app: &AppHandle, m: &Manager) -> Settings {
+    Settings {
+        notifications: m.with_config(|c| c.settings.notifications.clone()),
+        autostart: app.autolaunch().is_enabled().unwrap_or(false),
+    }
+}
+
 #[tauri::command]
 pub fn get_settings(app: AppHandle, m: M<'_>) -> Settings {
-    Settings { notifications: m.config.lock().expect("config").settings.notifications.clone(), autostart: app.autolaunch().is_enabled().unwrap_or(false) }
+    settings_of(&app, &m)
 }
 
 #[tauri::command]
 pub fn set_settings(app: AppHandle, m: M<'_>, settings: Settings) -> Result<()> {
     m.notifier.settings(settings.notifications.clone());
-    m.config.lock().expect("config").settings.notifications = settings.notifications;
+    m.with_config(|c| c.settings.notifications = settings.notifications.clone());
     m.save_config()?;
     let auto = app.autolaunch();
     let r = if settings.autostart { auto.enable() } else { auto.disable() };
     r.map_err(|e| AppError::Invalid(format!("start at login: {e}")))?;
-    (m.shared.on_state)();
+    let _ = app.emit("sockeye://settings", settings_of(&app, &m));
+    m.pipe.state_changed();
+    Ok(())
+}
+
+/// Open a message's link in the system browser (http, https and mailto only).
+#[tauri::command]
+pub fn open_link(url: String) -> Result<()> {
+    if !sockeye_core::rich_text::is_safe_href(&url) {
+        return Err(AppError::Invalid(format!("not an http(s) or mailto link: {url}")));
+    }
+    #[cfg(target_os = "linux")]
+    let cmd = ("xdg-open", vec![url]);
+    #[cfg(target_os = "macos")]
+    let cmd = ("open", vec![url]);
+    #[cfg(target_os = "windows")]
+    let cmd = ("explorer", vec![url]);
+    let mut child = std::process::Command::new(cmd.0).args(cmd.1).spawn()?;
+    // Reap the opener when it exits (it hands the URL to the browser and returns).
+    std::thread::spawn(move || child.wait());
     Ok(())
 }
 
 /// Write the event log (JSON lines built by the window) to the download directory.
 #[tauri::command]
 pub fn export_log(jsonl: String) -> Result<String> {
-    let dir = directories::UserDirs::new().and_then(|d| d.download_dir().map(|p| p.to_path_buf())).or_else(|| std::env::temp_dir().into()).ok_or_else(|| AppError::Invalid("no download directory".into()))?;
+    let dir = directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+        .unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("sockeye-events-{}.jsonl", sockeye_core::events::now_ms()));
     std::fs::write(&path, jsonl)?;

@@ -13,6 +13,8 @@ pub enum AppError {
     #[error(transparent)]
     Secret(#[from] sockeye_core::secrets::SecretError),
     #[error(transparent)]
+    Edit(#[from] sockeye_core::profile_edit::EditConfigError),
+    #[error(transparent)]
     Target(#[from] sockeye_core::target::TargetError),
     #[error("no environment named {0:?}")]
     UnknownEnv(String),

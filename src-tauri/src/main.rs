@@ -1,28 +1,60 @@
-//! Sockeye, the tray app: a thin Tauri shell over `sockeye-core` (sessions, diagnostics,
-//! notification policy) and `sockeye-sim` (the embedded demo).
+//! Sockeye, the tray app: a thin Tauri shell over `sockeye-core` (sessions, view models,
+//! diagnostics, notification policy) and `sockeye-sim` (the embedded demo).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod app_state;
 mod commands;
 mod demo;
 mod error;
-mod manager;
 mod notifier;
+mod pipeline;
 mod tray;
+mod window;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sockeye_core::config_file::{self, Config};
-use tauri::{Manager as _, WindowEvent};
+use tauri::{AppHandle, Manager as _, RunEvent, WindowEvent};
 
-use crate::manager::Manager;
+use crate::app_state::Manager;
 use crate::notifier::Notifier;
+use crate::pipeline::Pipeline;
+
+/// Set once the shutdown path ran; the exit it requests is then let through.
+static QUITTING: AtomicBool = AtomicBool::new(false);
+
+/// The one shutdown path (tray Quit, SIGTERM, SIGINT): stop every session (sockets closed,
+/// namespace DISCONNECT sent), then exit. Bounded: the process is gone within 2 s.
+pub fn quit(app: AppHandle) {
+    if QUITTING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    tauri::async_runtime::spawn(async move {
+        if let Some(m) = app.try_state::<Arc<Manager>>() {
+            m.shutdown().await;
+        }
+        app.exit(0);
+        // A stuck event loop must not keep a quitting process alive.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        std::process::exit(0);
+    });
+}
 
 fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG").unwrap_or_else(|_| "warn,sockeye=info".into())).init();
-    tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| tray::show_window(app)))
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG")
+                .unwrap_or_else(|_| "warn,sockeye=info".into()),
+        )
+        .init();
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::show(app)))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
         .setup(|app| {
             let handle = app.handle().clone();
             let path = config_file::default_path()?;
@@ -33,40 +65,40 @@ fn main() {
             };
             let notifier = Notifier::spawn(config.settings.notifications.clone());
             let tray_handle = handle.clone();
-            let m = Manager::new(path, config.clone(), notifier, Box::new(move || tray::refresh(&tray_handle)));
+            let pipe = Pipeline::new(Box::new(move || tray::refresh(&tray_handle)));
+            let m = Manager::new(handle.clone(), path, config.clone(), notifier, pipe);
             app.manage(m.clone());
             tray::create(&handle)?;
             if let Some(e) = config_error {
                 tracing::error!("{e}");
             }
+            spawn_signal_handler(handle.clone());
             let profiles = config.profiles.clone();
-            let mm: Arc<Manager> = m.clone();
             tauri::async_runtime::spawn(async move {
                 let mut started = 0;
                 for p in profiles {
                     let name = p.name.clone();
-                    match mm.start_profile(p).await {
+                    match m.start_profile(p).await {
                         Ok(()) => started += 1,
                         Err(e) => tracing::error!("environment {name}: {e}"),
                     }
                 }
                 if (started == 0 || std::env::var_os("SOCKEYE_DEMO").is_some())
-                    && let Err(e) = demo::start(&mm).await
+                    && let Err(e) = demo::start(&m).await
                 {
                     tracing::error!("demo: {e}");
                 }
-                (mm.shared.on_state)();
+                m.changed();
             });
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the window keeps Sockeye in the tray.
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                api.prevent_close();
-                let _ = window.hide();
+            if let WindowEvent::Destroyed = event {
+                window::destroyed(window.app_handle());
             }
         })
         .invoke_handler(tauri::generate_handler![
+            commands::app_info,
             commands::subscribe,
             commands::list_envs,
             commands::set_active,
@@ -79,8 +111,42 @@ fn main() {
             commands::watch_channel,
             commands::get_settings,
             commands::set_settings,
+            commands::open_link,
             commands::export_log,
         ])
-        .run(tauri::generate_context!("../tauri.conf.json"))
+        .build(tauri::generate_context!("../tauri.conf.json"))
         .expect("Sockeye failed to start");
+    app.run(|app, event| {
+        // Closing the last window destroys its webview but keeps Sockeye in the tray; only
+        // the shutdown path exits.
+        if let RunEvent::ExitRequested { api, code, .. } = event
+            && code.is_none()
+            && !QUITTING.load(Ordering::SeqCst)
+        {
+            api.prevent_exit();
+            let _ = app;
+        }
+    });
+}
+
+/// SIGTERM and SIGINT take the same path as Quit.
+fn spawn_signal_handler(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) =
+                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+            else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        quit(app);
+    });
 }

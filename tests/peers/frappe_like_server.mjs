@@ -2,9 +2,12 @@
 // package from npm with a middleware written after Frappe's realtime/middlewares/authenticate.js
 // (namespace /<site>, Origin check, cookie/token, unknown sid -> Guest) and the handlers of
 // realtime/handlers.js that a client relies on (user rooms, ping/pong, doc_subscribe with a
-// permission check). It also answers the two REST calls a client makes (login,
-// get_logged_user) and offers POST /__test/publish {room, event, message} and
-// POST /__test/burst {room, event, count} (emits count events {seq: 1..count} back to back).
+// permission check). It also answers the REST calls a client makes (login, get_logged_user,
+// Raven's get_all_channels) and offers POST /__test/publish {room, event, message},
+// POST /__test/burst {room, event, count} (emits count events {seq: 1..count} back to back),
+// GET /__test/stats (logins, channel lists, connects, disconnects: what a well-behaved
+// client must keep low) and POST /__test/expire (forget every session, as a site does when
+// sids expire).
 //
 // Usage: node frappe_like_server.mjs <port> [site]. Prints "listening <port>" when ready.
 import http from "node:http";
@@ -16,6 +19,7 @@ const USERS = { "test@example.com": { password: "admin", user_type: "System User
 const SESSIONS = { "good-sid": "test@example.com" };
 const TOKENS = { "key:secret": "test@example.com" };
 const PERMITTED = new Set(["Raven Channel/general", "Raven User/*"]);
+const STATS = { logins: 0, failed_logins: 0, channel_lists: 0, connects: 0, disconnects: 0, disconnect_reasons: [] };
 
 const hostname = (v) => {
   if (!v) return undefined;
@@ -52,9 +56,10 @@ const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
+      STATS.logins++;
       const f = new URLSearchParams(body);
       const u = USERS[f.get("usr")];
-      if (!u || u.password !== f.get("pwd")) return send(401, { message: "Invalid login credentials", exc_type: "AuthenticationError" });
+      if (!u || u.password !== f.get("pwd")) return STATS.failed_logins++, send(401, { message: "Invalid login credentials", exc_type: "AuthenticationError" });
       const sid = "sid" + Math.random().toString(36).slice(2);
       SESSIONS[sid] = f.get("usr");
       send(200, { message: "Logged In" }, { "set-cookie": `sid=${sid}; Path=/; HttpOnly` });
@@ -66,6 +71,18 @@ const server = http.createServer((req, res) => {
     if (who === null) return send(401, { exc_type: "AuthenticationError" });
     if (who === "Guest") return send(403, { exc_type: "PermissionError" });
     return send(200, { message: who });
+  }
+  if (url.pathname === "/api/method/raven.api.raven_channel.get_all_channels") {
+    STATS.channel_lists++;
+    const who = whoIs(req.headers);
+    if (who === null) return send(401, { exc_type: "AuthenticationError" });
+    if (who === "Guest") return send(403, { exc_type: "PermissionError", message: "Not permitted" });
+    return send(200, { message: { channels: [{ name: "general", channel_name: "General" }, { name: "engineering", channel_name: "Engineering" }] } });
+  }
+  if (url.pathname === "/__test/stats") return send(200, STATS);
+  if (url.pathname === "/__test/expire" && req.method === "POST") {
+    for (const k of Object.keys(SESSIONS)) if (k !== "good-sid") delete SESSIONS[k];
+    return send(200, { ok: true });
   }
   if (url.pathname === "/__test/publish" && req.method === "POST") {
     let body = "";
@@ -113,6 +130,8 @@ nsp.use((socket, next) => {
   next();
 });
 nsp.on("connection", (socket) => {
+  STATS.connects++;
+  socket.on("disconnect", (reason) => { STATS.disconnects++; STATS.disconnect_reasons.push(reason); });
   socket.join(`user:${socket.user}`);
   socket.join("website");
   if (socket.user_type === "System User") socket.join("all");

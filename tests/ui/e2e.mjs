@@ -65,15 +65,48 @@ await check("a Raven message appears in Messages", async () => {
   await until("a message", () => js("return document.querySelectorAll('#messages .msg-text').length > 0"), 30000);
 });
 
-await check("an HTML/script payload renders as inert text", async () => {
-  const evil = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b> sockeye-xss-probe`;
-  const r = await sim("/__sim/publish", { event: "message_created", doctype: "Raven Channel", docname: "general",
-    message: { channel_id: "general", sender: "mallory@example.com", message_id: "xss0000001", message_details: { content: evil, text: evil, message_type: "Text", is_bot_message: 0 } } });
+const publishMessage = (id, text, content) => sim("/__sim/publish", { event: "message_created", doctype: "Raven Channel", docname: "general",
+  message: { channel_id: "general", sender: "mallory@example.com", message_id: id, message_details: { content, text, message_type: "Text", is_bot_message: 0 } } });
+const messageEl = (marker) => `[...document.querySelectorAll('#messages .msg')].find(x => x.textContent.includes(${JSON.stringify(marker)}))`;
+
+await check("a rich Raven message renders its safe subset, entities decoded", async () => {
+  const text = `<p>Nice &#128077; <b>bold</b> <em>it</em> <code>x&lt;y</code> sockeye-rich-probe</p><ul><li>one</li></ul>`
+    + `<p><a href="https://example.com/x">a link</a> <span class="mention" data-id="test@example.com">@Test</span></p>`;
+  const r = await publishMessage("rich000001", text, "Nice 👍 bold it x<y sockeye-rich-probe one a link @Test");
   if (r.delivered_to !== 1) throw new Error(`publish: ${JSON.stringify(r)}`);
-  const shown = await until("the probe message", () => js("const m = [...document.querySelectorAll('#messages .msg-text')].find(x => x.textContent.includes('sockeye-xss-probe')); return m && m.textContent;"));
-  if (shown !== evil) throw new Error(`text differs: ${shown}`);
-  const inert = await js("return window.__pwned === undefined && document.querySelectorAll('#messages img, #messages script, #messages b').length === 0");
-  if (!inert) throw new Error("markup was interpreted");
+  const got = await until("the rich message", () => js(`const m = ${messageEl("sockeye-rich-probe")}; if (!m) return null;
+    const t = m.querySelector('.msg-text');
+    return { rich: t.classList.contains('rich'), text: t.textContent, b: t.querySelector('b')?.textContent, em: !!t.querySelector('em'), code: t.querySelector('code')?.textContent,
+      li: t.querySelector('ul > li')?.textContent, href: t.querySelector('a')?.getAttribute('href'), mention: t.querySelector('span.mention')?.dataset.mention };`));
+  const want = { rich: true, b: "bold", em: true, code: "x<y", li: "one", href: "https://example.com/x", mention: "test@example.com" };
+  for (const [k, v] of Object.entries(want)) if (got[k] !== v) throw new Error(`${k}: ${JSON.stringify(got[k])} (all: ${JSON.stringify(got)})`);
+  if (!got.text.includes("👍") || got.text.includes("&#")) throw new Error(`entities: ${got.text}`);
+});
+
+await check("the XSS corpus stays inert (on* attributes, javascript: URLs, SVG, iframe, style, script)", async () => {
+  const corpus = [
+    `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>`,
+    `<svg onload="window.__pwned=3"><circle r=1 /></svg>`,
+    `<svg><script>window.__pwned=4</script></svg>`,
+    `<iframe src="javascript:window.parent.__pwned=5"></iframe><iframe srcdoc="<script>parent.__pwned=6</script>"></iframe>`,
+    `<style>#messages{display:none}</style><p style="color:red" onclick="window.__pwned=7">styled</p>`,
+    `<a href="javascript:window.__pwned=8">js link</a><a href=" JaVaScRiPt:window.__pwned=9">js link 2</a><a href="data:text/html,x">data</a>`,
+    `<b onmouseover="window.__pwned=10">hover</b><details open ontoggle="window.__pwned=11">d</details>`,
+    `<math><mtext><table><mglyph><style><img src=x onerror="window.__pwned=12">`,
+    `<form action="javascript:window.__pwned=13"><input type=submit autofocus onfocus="window.__pwned=14"></form><object data="x"></object><embed src="x">`,
+  ];
+  for (const [i, payload] of corpus.entries()) {
+    const r = await publishMessage(`xss${String(i).padStart(7, "0")}`, `${payload} sockeye-xss-${i}`, `plain sockeye-xss-${i}`);
+    if (r.delivered_to !== 1) throw new Error(`publish ${i}: ${JSON.stringify(r)}`);
+  }
+  await until("every corpus message", () => js(`return ${JSON.stringify(corpus.map((_, i) => `sockeye-xss-${i}`))}.every(m => ${messageEl("").replace('""', "m")})`));
+  await sleep(300);
+  const found = await js(`const root = document.querySelector('#messages');
+    const bad = root.querySelectorAll('img, script, svg, iframe, style, object, embed, form, input, details, math, table');
+    const attrs = [...root.querySelectorAll('*')].flatMap(e => [...e.attributes].map(a => a.name)).filter(n => n.startsWith('on') || n === 'style' || n === 'srcdoc');
+    const hrefs = [...root.querySelectorAll('a[href]')].map(a => a.getAttribute('href')).filter(h => !/^(https?:|mailto:)/i.test(h));
+    return { pwned: window.__pwned ?? null, tags: [...bad].map(e => e.tagName), attrs, hrefs, shown: root.style.display };`);
+  if (found.pwned !== null || found.tags.length || found.attrs.length || found.hrefs.length || found.shown === "none") throw new Error(JSON.stringify(found));
   await shot("window-messages");
 });
 

@@ -2,7 +2,10 @@
 # Run the app's end-to-end UI test: Xvfb + a private D-Bus session with a real notification
 # server (dunst) and a dbus-monitor capture, tauri-driver + WebKitWebDriver, the `sockeye`
 # binary on its embedded demo. Screenshots go to $SCREENSHOT_DIR when set.
-# UI_SCRIPT=bench_ui.mjs SOCKEYE_DEMO_SCENARIO=none SOCKEYE_BUILD=release runs the UI benchmark.
+# UI_SCRIPT=bench_ui.mjs SOCKEYE_DEMO_SCENARIO=none SOCKEYE_BUILD=release runs the UI benchmark
+# (with the page's latency marks on: SOCKEYE_UI_BENCH). After the WebDriver test, citizen.mjs
+# runs the app on a login environment (one login, no polling, clean quit on SIGTERM);
+# CITIZEN_SECS sets how long it watches (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sockeye-target}"
@@ -27,6 +30,7 @@ cat > "$TMP/inner.sh" <<EOF
 set -u
 export SOCKEYE_CONFIG="$TMP/config.toml" SOCKEYE_DEMO_PORT=$PORT SOCKEYE_DEMO_PACE=0.25 SOCKEYE_DEMO_SCENARIO=${SOCKEYE_DEMO_SCENARIO:-demo}
 export NO_AT_BRIDGE=1 WEBKIT_DISABLE_COMPOSITING_MODE=1
+[ "${UI_SCRIPT:-e2e.mjs}" = bench_ui.mjs ] && export SOCKEYE_UI_BENCH=1
 dbus-monitor "interface='org.freedesktop.Notifications',member='Notify'" > "$TMP/notify.log" 2>&1 &
 dunst > "$TMP/dunst.log" 2>&1 &
 "$DRIVER" --port $WDPORT > "$TMP/driver.log" 2>&1 &
@@ -36,6 +40,9 @@ SOCKEYE_BIN="$BIN" NOTIFY_LOG="$TMP/notify.log" WEBDRIVER="http://127.0.0.1:$WDP
   timeout 300 node tests/ui/${UI_SCRIPT:-e2e.mjs}
 rc=\$?
 kill \$DRV 2>/dev/null
+if [ "${UI_SCRIPT:-e2e.mjs}" = e2e.mjs ]; then
+  SOCKEYE_BIN="$BIN" CITIZEN_SECS=${CITIZEN_SECS:-60} timeout 200 node tests/ui/citizen.mjs || rc=1
+fi
 pkill -P \$\$ 2>/dev/null
 [ \$rc -ne 0 ] && { echo "--- tauri-driver log"; tail -30 "$TMP/driver.log"; }
 exit \$rc

@@ -99,7 +99,11 @@ async fn bench_target(url: &str, channel: Option<&str>) -> sockeye_core::target:
 /// Pins every thread of `pid` to `cpus` (taskset list syntax). Threads and processes started
 /// later inherit it, so pinning the bench pins the reference clients it spawns as well.
 fn pin(pid: u32, cpus: &str) -> bool {
-    Command::new("taskset").args(["-a", "-cp", cpus, &pid.to_string()]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("taskset")
+        .args(["-a", "-cp", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// On a shared machine the server and the client under test fight for the same cores, and
@@ -111,12 +115,15 @@ fn pin_server_and_clients(server: &Server) -> Option<String> {
         return None;
     }
     let clients = if n == 2 { "1".to_string() } else { format!("1-{}", n - 1) };
-    (pin(server.child.id(), "0") && pin(std::process::id(), &clients)).then(|| format!("server on CPU 0, clients on CPU {clients}"))
+    (pin(server.child.id(), "0") && pin(std::process::id(), &clients))
+        .then(|| format!("server on CPU 0, clients on CPU {clients}"))
 }
 
 /// CPUs of the machine (not of this process's affinity mask, which pinning narrows).
 fn cpu_count() -> usize {
-    let n = std::fs::read_to_string("/proc/cpuinfo").map(|s| s.lines().filter(|l| l.starts_with("processor")).count()).unwrap_or(0);
+    let n = std::fs::read_to_string("/proc/cpuinfo")
+        .map(|s| s.lines().filter(|l| l.starts_with("processor")).count())
+        .unwrap_or(0);
     if n > 0 { n } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) }
 }
 
@@ -129,7 +136,12 @@ fn unpin(server: &Server) {
 
 fn start_server() -> Server {
     let port = free_port();
-    let mut child = Command::new(bin_dir().join("sockeye-cli")).args(["sim", "--port", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("sockeye-cli sim (build it with: cargo build --release -p sockeye-cli)");
+    let mut child = Command::new(bin_dir().join("sockeye-cli"))
+        .args(["sim", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sockeye-cli sim (build it with: cargo build --release -p sockeye-cli)");
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Server { child, url: format!("http://127.0.0.1:{port}") };
@@ -142,7 +154,15 @@ fn start_server() -> Server {
 }
 
 async fn post(url: &str, body: Value) -> Value {
-    reqwest::Client::new().post(url).json(&body).send().await.expect("control API").json().await.unwrap_or(Value::Null)
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("control API")
+        .json()
+        .await
+        .unwrap_or(Value::Null)
 }
 
 fn now_us() -> u64 {
@@ -177,18 +197,29 @@ fn burst(event: &str, n: u64, rate: u64) -> Value {
     json!({"n": n, "event": event, "pad": pad, "rate": rate, "channel": "general", "user": "test@example.com"})
 }
 
-async fn sockeye_client(url: &str, transport: Transport, event: &str, n: u64, body: Value) -> (Run, Value) {
+async fn sockeye_client(
+    url: &str,
+    transport: Transport,
+    event: &str,
+    n: u64,
+    body: Value,
+) -> (Run, Value) {
     let t = bench_target(url, (event == "message_created").then_some("general")).await;
     // The lossless queue, as `sockeye-cli watch --json` reads it, and the same output work as
     // the reference clients: one JSON line per event into a buffered sink.
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let opts = SessionOptions { transports: vec![transport], lossless: Some(tx), ..Default::default() };
+    let opts =
+        SessionOptions { transports: vec![transport], lossless: Some(tx), ..Default::default() };
     let s = Session::spawn(t, opts);
     let mut st = s.state();
-    let _ = tokio::time::timeout(Duration::from_secs(10), st.wait_for(|x| x.state.is_connected())).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), st.wait_for(|x| x.state.is_connected()))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     while rx.try_recv().is_ok() {}
-    let mut sink = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create("/dev/null").expect("/dev/null"));
+    let mut sink = std::io::BufWriter::with_capacity(
+        1 << 16,
+        std::fs::File::create("/dev/null").expect("/dev/null"),
+    );
     let burst_url = format!("{url}/__sim/burst");
     let t0 = now_us();
     let server = tokio::spawn(async move { post(&burst_url, body).await });
@@ -218,7 +249,13 @@ async fn sockeye_client(url: &str, transport: Transport, event: &str, n: u64, bo
 }
 
 /// A reference client as a child process; returns once it printed "ready".
-fn reference(kind: &str, url: &str, transport: Transport, event: &str, n: u64) -> (Child, BufReader<std::process::ChildStdout>) {
+fn reference(
+    kind: &str,
+    url: &str,
+    transport: Transport,
+    event: &str,
+    n: u64,
+) -> (Child, BufReader<std::process::ChildStdout>) {
     let peers = root().join("tests/peers");
     let channel = if event == "message_created" { "general" } else { "" };
     let mut cmd = match kind {
@@ -237,7 +274,11 @@ fn reference(kind: &str, url: &str, transport: Transport, event: &str, n: u64) -
     if !channel.is_empty() {
         cmd.arg(channel);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("reference client (run scripts/setup-deps)");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("reference client (run scripts/setup-deps)");
     let mut out = BufReader::new(child.stdout.take().unwrap());
     // In stream mode (n = 0) events may be printed before "ready".
     let mut line = String::new();
@@ -252,7 +293,14 @@ fn reference(kind: &str, url: &str, transport: Transport, event: &str, n: u64) -
     (child, out)
 }
 
-async fn reference_client(kind: &str, url: &str, transport: Transport, event: &str, n: u64, body: Value) -> (Run, Value) {
+async fn reference_client(
+    kind: &str,
+    url: &str,
+    transport: Transport,
+    event: &str,
+    n: u64,
+    body: Value,
+) -> (Run, Value) {
     let (mut child, mut out) = reference(kind, url, transport, event, n);
     let t0 = now_us();
     let server = post(&format!("{url}/__sim/burst"), body).await;
@@ -262,21 +310,45 @@ async fn reference_client(kind: &str, url: &str, transport: Transport, event: &s
         let _ = child.wait();
         line
     });
-    let line = tokio::time::timeout(Duration::from_secs(180), result).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+    let line = tokio::time::timeout(Duration::from_secs(180), result)
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .unwrap_or_default();
     let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
     let count = v["count"].as_u64().unwrap_or(0);
     let last = v["last_us"].as_u64().unwrap_or(t0);
-    let lat_us = v["lat_us"].as_array().map(|a| a.iter().filter_map(Value::as_f64).map(|x| x.max(0.0) as u64).collect()).unwrap_or_default();
-    (Run { count, rate: count as f64 / ((last.saturating_sub(t0)) as f64 / 1e6).max(1e-9), lat_us }, server)
+    let lat_us = v["lat_us"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).map(|x| x.max(0.0) as u64).collect())
+        .unwrap_or_default();
+    (
+        Run {
+            count,
+            rate: count as f64 / ((last.saturating_sub(t0)) as f64 / 1e6).max(1e-9),
+            lat_us,
+        },
+        server,
+    )
 }
 
-async fn client_run(kind: &str, url: &str, transport: Transport, event: &str, n: u64, rate: u64) -> (Run, Value) {
+async fn client_run(
+    kind: &str,
+    url: &str,
+    transport: Transport,
+    event: &str,
+    n: u64,
+    rate: u64,
+) -> (Run, Value) {
     let body = burst(event, n, rate);
     if kind == "sockeye" {
         // On its own single-threaded runtime, as `sockeye-cli watch` runs it.
         let (url, event) = (url.to_string(), event.to_string());
         tokio::task::spawn_blocking(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(sockeye_client(&url, transport, &event, n, body))
         })
         .await
@@ -288,7 +360,14 @@ async fn client_run(kind: &str, url: &str, transport: Transport, event: &str, n:
 
 /// A `/proc/<pid>/status` field in kB (`VmRSS`, `RssAnon`, ...); 0 once the process is gone.
 fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| s.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':'))).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())).unwrap_or(0)
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -299,7 +378,8 @@ fn cpu_ticks(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = s.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
 }
 
 /// Restarts the simulator `restarts` times (down 500 ms) under one client and returns, for
@@ -313,7 +393,11 @@ async fn reconnect_times(kind: &str, url: &str, restarts: u32) -> Vec<Option<f64
     if kind == "sockeye" {
         let t = bench_target(url, None).await;
         let s = Session::spawn(t, SessionOptions::default());
-        let _ = tokio::time::timeout(Duration::from_secs(10), s.state().wait_for(|x| x.state.is_connected())).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            s.state().wait_for(|x| x.state.is_connected()),
+        )
+        .await;
         let mut rx = s.events();
         let sink = seen.clone();
         tokio::spawn(async move {
@@ -365,7 +449,12 @@ async fn reconnect_times(kind: &str, url: &str, restarts: u32) -> Vec<Option<f64
 }
 
 fn clk_tck() -> f64 {
-    Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 /// A long-running watcher process for memory and CPU: Sockeye's CLI or a reference client.
@@ -390,9 +479,30 @@ fn watcher(kind: &str, url: &str, n: u64) -> Child {
 }
 
 fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())).unwrap_or_default();
-    let mem = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0) / 1024 / 1024)).unwrap_or(0);
-    let ver = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0) / 1024 / 1024
+            })
+        })
+        .unwrap_or(0);
+    let ver = |cmd: &str, arg: &str| {
+        Command::new(cmd)
+            .arg(arg)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
     json!({
         "cpu": cpu, "cores": cpu_count(), "mem_gib": mem,
         "kernel": ver("uname", "-r"), "node": ver("node", "--version"),
@@ -405,8 +515,10 @@ fn machine() -> Value {
 async fn main() {
     let a = Args::parse();
     if let Some(json) = &a.render {
-        let text = std::fs::read_to_string(json).unwrap_or_else(|e| panic!("{}: {e}", json.display()));
-        let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", json.display()));
+        let text =
+            std::fs::read_to_string(json).unwrap_or_else(|e| panic!("{}: {e}", json.display()));
+        let report: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", json.display()));
         write_report(&a.out, &report);
         return;
     }
@@ -422,10 +534,13 @@ async fn main() {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let mut report = match &a.merge {
         Some(path) => {
-            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let mut r: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let text =
+                std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut r: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let earlier = r["command"].as_str().unwrap_or("").to_string();
-            r["command"] = json!(format!("{earlier}; then {command} (sections: {})", a.sections.join(", ")));
+            r["command"] =
+                json!(format!("{earlier}; then {command} (sections: {})", a.sections.join(", ")));
             r
         }
         None => json!({"command": command}),
@@ -437,7 +552,11 @@ async fn main() {
     // 1. Ingest throughput.
     let mut ingest = Vec::new();
     let workloads: &[String] = if has("ingest") { &a.workloads } else { &[] };
-    let transports: Vec<Transport> = a.transports.iter().map(|t| if t == "polling" { Transport::Polling } else { Transport::Websocket }).collect();
+    let transports: Vec<Transport> = a
+        .transports
+        .iter()
+        .map(|t| if t == "polling" { Transport::Polling } else { Transport::Websocket })
+        .collect();
     for event in workloads.iter().map(String::as_str) {
         for &transport in &transports {
             // Rounds interleave the clients (sockeye, node, python, sockeye, ...) so a noisy
@@ -457,9 +576,14 @@ async fn main() {
             let ours = clients.iter().position(|&k| k == "sockeye");
             for (i, &kind) in clients.iter().enumerate() {
                 let r = &rates[i];
-                let (lo, hi) = (r.iter().cloned().fold(f64::INFINITY, f64::min), r.iter().cloned().fold(0.0, f64::max));
+                let (lo, hi) = (
+                    r.iter().cloned().fold(f64::INFINITY, f64::min),
+                    r.iter().cloned().fold(0.0, f64::max),
+                );
                 // Sockeye's rate over this client's, round by round.
-                let mut ratio: Vec<f64> = ours.map(|o| rates[o].iter().zip(r).map(|(s, x)| s / x).collect()).unwrap_or_default();
+                let mut ratio: Vec<f64> = ours
+                    .map(|o| rates[o].iter().zip(r).map(|(s, x)| s / x).collect())
+                    .unwrap_or_default();
                 let row = json!({"event": event, "transport": transport.to_string(), "client": kind, "events": a.events, "complete": complete[i], "rates": r, "rate_median": median(&mut r.clone()), "rate_min": lo, "rate_max": hi, "server_emit_rate_median": median(&mut server_rates[i].clone()), "sockeye_ratio_median": median(&mut ratio), "sockeye_ratios": ratio});
                 eprintln!("ingest {row}");
                 ingest.push(row);
@@ -479,18 +603,26 @@ async fn main() {
     let mut latency = Vec::new();
     // Interleaved rounds again; each figure is the median over the rounds (one stall on the
     // shared machine moves one round's p99, not the result).
-    let rates: &[(u64, u64)] = if has("latency") { &[(1_000, 5_000), (10_000, 30_000)] } else { &[] };
+    let rates: &[(u64, u64)] =
+        if has("latency") { &[(1_000, 5_000), (10_000, 30_000)] } else { &[] };
     for &(rate, n) in rates {
         let mut per: Vec<Vec<(f64, f64, f64, u64)>> = vec![Vec::new(); clients.len()];
         for _ in 0..a.repeats {
             for (i, &kind) in clients.iter().enumerate() {
-                let (mut run, _) = client_run(kind, &url, Transport::Websocket, "ai_progress", n, rate).await;
+                let (mut run, _) =
+                    client_run(kind, &url, Transport::Websocket, "ai_progress", n, rate).await;
                 run.lat_us.sort_unstable();
-                per[i].push((percentile(&run.lat_us, 0.5) / 1000.0, percentile(&run.lat_us, 0.99) / 1000.0, run.lat_us.last().copied().unwrap_or(0) as f64 / 1000.0, run.count));
+                per[i].push((
+                    percentile(&run.lat_us, 0.5) / 1000.0,
+                    percentile(&run.lat_us, 0.99) / 1000.0,
+                    run.lat_us.last().copied().unwrap_or(0) as f64 / 1000.0,
+                    run.count,
+                ));
             }
         }
         for (i, &kind) in clients.iter().enumerate() {
-            let col = |f: fn(&(f64, f64, f64, u64)) -> f64| per[i].iter().map(f).collect::<Vec<f64>>();
+            let col =
+                |f: fn(&(f64, f64, f64, u64)) -> f64| per[i].iter().map(f).collect::<Vec<f64>>();
             let p99s = col(|x| x.1);
             let row = json!({"rate": rate, "client": kind, "events": per[i].iter().map(|x| x.3).min().unwrap_or(0), "rounds": a.repeats,
                 "p50_ms": median(&mut col(|x| x.0)), "p99_ms": median(&mut p99s.clone()), "max_ms": median(&mut col(|x| x.2)),
@@ -515,7 +647,8 @@ async fn main() {
         let mut peak_kb = idle_kb;
         let burst_url = format!("{url}/__sim/burst");
         let events = a.memory_events;
-        let sender = tokio::spawn(async move { post(&burst_url, burst("ai_progress", events, 0)).await });
+        let sender =
+            tokio::spawn(async move { post(&burst_url, burst("ai_progress", events, 0)).await });
         let started = Instant::now();
         let mut samples = Vec::new();
         loop {
@@ -579,10 +712,17 @@ async fn main() {
         let t = bench_target(&url, None).await;
         let mut times = Vec::new();
         for _ in 0..5 {
-            let r = sockeye_core::diagnose::diagnose(&t, &sockeye_core::diagnose::DiagnoseOptions::default()).await;
+            let r = sockeye_core::diagnose::diagnose(
+                &t,
+                &sockeye_core::diagnose::DiagnoseOptions::default(),
+            )
+            .await;
             times.push(r.total_ms as f64);
         }
-        let (lo, hi) = (times.iter().cloned().fold(f64::INFINITY, f64::min), times.iter().cloned().fold(0.0, f64::max));
+        let (lo, hi) = (
+            times.iter().cloned().fold(f64::INFINITY, f64::min),
+            times.iter().cloned().fold(0.0, f64::max),
+        );
         report["diagnostics"] = json!({"runs": 5, "median_ms": median(&mut times), "min_ms": lo, "max_ms": hi, "websocket_hold_ms": 1000});
     }
     drop(server);
@@ -593,11 +733,18 @@ async fn main() {
         let out = Command::new(root().join("tests/ui/run.sh"))
             .env("UI_SCRIPT", "bench_ui.mjs")
             .env("SOCKEYE_DEMO_SCENARIO", "none")
-            .env("SOCKEYE_BUILD", std::env::var("SOCKEYE_UI_BUILD").unwrap_or_else(|_| "release".into()))
+            .env(
+                "SOCKEYE_BUILD",
+                std::env::var("SOCKEYE_UI_BUILD").unwrap_or_else(|_| "release".into()),
+            )
             .stderr(Stdio::inherit())
             .output();
         let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-        report["ui"] = text.lines().find(|l| l.starts_with("{\"render_latency_1k\"")).and_then(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
+        report["ui"] = text
+            .lines()
+            .find(|l| l.starts_with("{\"render_latency_1k\""))
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(Value::Null);
         eprintln!("ui {}", report["ui"]);
     }
     write_report(&a.out, &report);
@@ -606,27 +753,87 @@ async fn main() {
 fn write_report(dir: &Path, r: &Value) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("benchmarks.json"), serde_json::to_string_pretty(r).unwrap()).unwrap();
-    let f = |v: &Value| v.as_f64().map(|x| if x >= 100.0 { format!("{x:.0}") } else { format!("{x:.2}") }).unwrap_or_else(|| "–".into());
+    let f = |v: &Value| {
+        v.as_f64()
+            .map(|x| if x >= 100.0 { format!("{x:.0}") } else { format!("{x:.2}") })
+            .unwrap_or_else(|| "–".into())
+    };
     let mut md = String::new();
     md.push_str("# Benchmarks\n\nGenerated by `sockeye-bench` (see the command below); numbers are from one run on the machine described. ");
-    md.push_str("Ratios, not absolute times, are the headline: the machine is shared and noisy.\n\n");
-    md.push_str(&format!("- Date: {}\n- Machine: {}\n- Command: `{}`\n- CPU pinning: {}\n\n", r["date"].as_str().unwrap_or(""), r["machine"], r["command"].as_str().unwrap_or(""), r["pinning"].as_str().unwrap_or("none")));
+    md.push_str(
+        "Ratios, not absolute times, are the headline: the machine is shared and noisy.\n\n",
+    );
+    md.push_str(&format!(
+        "- Date: {}\n- Machine: {}\n- Command: `{}`\n- CPU pinning: {}\n\n",
+        r["date"].as_str().unwrap_or(""),
+        r["machine"],
+        r["command"].as_str().unwrap_or(""),
+        r["pinning"].as_str().unwrap_or("none")
+    ));
     md.push_str("## 1. Ingest throughput (events/s, median of interleaved rounds, min–max)\n\nThe last column is Sockeye's rate divided by this client's, taken round by round (median).\n\n| event | transport | client | events/s | min–max | all received | server emit rate | Sockeye ÷ client |\n|---|---|---|---|---|---|---|---|\n");
     for row in r["ingest"].as_array().into_iter().flatten() {
-        md.push_str(&format!("| {} | {} | {} | {} | {}–{} | {} | {} | {} |\n", row["event"].as_str().unwrap_or(""), row["transport"].as_str().unwrap_or(""), row["client"].as_str().unwrap_or(""), f(&row["rate_median"]), f(&row["rate_min"]), f(&row["rate_max"]), row["complete"], f(&row["server_emit_rate_median"]), f(&row["sockeye_ratio_median"])));
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {}–{} | {} | {} | {} |\n",
+            row["event"].as_str().unwrap_or(""),
+            row["transport"].as_str().unwrap_or(""),
+            row["client"].as_str().unwrap_or(""),
+            f(&row["rate_median"]),
+            f(&row["rate_min"]),
+            f(&row["rate_max"]),
+            row["complete"],
+            f(&row["server_emit_rate_median"]),
+            f(&row["sockeye_ratio_median"])
+        ));
     }
     md.push_str("\n## 2. Latency, emit → client callback (ms, WebSocket; timestamps in the payload, same host clock)\n\nMedians over interleaved rounds; the last column is the spread of the rounds' p99.\n\n| rate | client | events per round | p50 | p99 | max | p99 over rounds |\n|---|---|---|---|---|---|---|\n");
     for row in r["latency"].as_array().into_iter().flatten() {
-        md.push_str(&format!("| {}/s | {} | {} | {} | {} | {} | {}–{} |\n", row["rate"], row["client"].as_str().unwrap_or(""), row["events"], f(&row["p50_ms"]), f(&row["p99_ms"]), f(&row["max_ms"]), f(&row["p99_ms_min"]), f(&row["p99_ms_max"])));
+        md.push_str(&format!(
+            "| {}/s | {} | {} | {} | {} | {} | {}–{} |\n",
+            row["rate"],
+            row["client"].as_str().unwrap_or(""),
+            row["events"],
+            f(&row["p50_ms"]),
+            f(&row["p99_ms"]),
+            f(&row["max_ms"]),
+            f(&row["p99_ms_min"]),
+            f(&row["p99_ms_max"])
+        ));
     }
     md.push_str("\n## 3–4. Memory (RSS) and idle CPU\n\nRSS counts the pages of the executable and shared libraries mapped in; the anonymous part (heap, stacks) is the process's own.\n\n| client | process | idle RSS MB (anonymous) | peak RSS MB | RSS at end MB | events | seconds for them | idle CPU % of a core |\n|---|---|---|---|---|---|---|---|\n");
     for row in r["memory"].as_array().into_iter().flatten() {
-        md.push_str(&format!("| {} | {} | {} ({}) | {} | {} | {} (all received: {}) | {} | {} (over {} s) |\n", row["client"].as_str().unwrap_or(""), row["process"].as_str().unwrap_or(""), f(&row["idle_rss_mb"]), f(&row["idle_anon_mb"]), f(&row["peak_rss_mb"]), f(&row["last_rss_mb"]), row["events"], row["completed"], f(&row["secs_for_events"]), f(&row["idle_cpu_pct"]), row["idle_secs"]));
+        md.push_str(&format!(
+            "| {} | {} | {} ({}) | {} | {} | {} (all received: {}) | {} | {} (over {} s) |\n",
+            row["client"].as_str().unwrap_or(""),
+            row["process"].as_str().unwrap_or(""),
+            f(&row["idle_rss_mb"]),
+            f(&row["idle_anon_mb"]),
+            f(&row["peak_rss_mb"]),
+            f(&row["last_rss_mb"]),
+            row["events"],
+            row["completed"],
+            f(&row["secs_for_events"]),
+            f(&row["idle_cpu_pct"]),
+            row["idle_secs"]
+        ));
     }
     md.push_str("\n## 5. Reconnect after a server restart\n\nThe simulator restarts (down 500 ms) while events stream at 200/s; each client reconnects with its own library's policy. Time from the server listening again to the client's first event after it (ms):\n\n| client | restarts | back within 15 s | p50 | min | max | all (in order) |\n|---|---|---|---|---|---|---|\n");
     for rc in r["reconnect"].as_array().into_iter().flatten() {
-        let all: Vec<String> = rc["ms"].as_array().into_iter().flatten().map(|v| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| "–".into())).collect();
-        md.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} |\n", rc["client"].as_str().unwrap_or(""), rc["restarts"], rc["recovered"], f(&rc["p50_ms"]), f(&rc["min_ms"]), f(&rc["max_ms"]), all.join(", ")));
+        let all: Vec<String> = rc["ms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| "–".into()))
+            .collect();
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            rc["client"].as_str().unwrap_or(""),
+            rc["restarts"],
+            rc["recovered"],
+            f(&rc["p50_ms"]),
+            f(&rc["min_ms"]),
+            f(&rc["max_ms"]),
+            all.join(", ")
+        ));
     }
     let d = &r["diagnostics"];
     md.push_str(&format!("\n## 6. Diagnostics\n\nFull healthy probe chain on loopback (including a {} ms WebSocket hold): median {} ms (min {}, max {}) over {} runs.\n", d["websocket_hold_ms"], f(&d["median_ms"]), f(&d["min_ms"]), f(&d["max_ms"]), d["runs"]));
@@ -650,38 +857,84 @@ fn write_report(dir: &Path, r: &Value) {
 /// The issue's targets against this run's figures, each with the figure that decides it.
 fn targets(r: &Value) -> String {
     let ok = |b: bool| if b { "**met**" } else { "**not met**" };
-    let mut t = String::from("\n## Against the targets\n\n| target | this run | verdict |\n|---|---|---|\n");
+    let mut t = String::from(
+        "\n## Against the targets\n\n| target | this run | verdict |\n|---|---|---|\n",
+    );
     for (client, want) in [("node", 2.0), ("python", 10.0)] {
-        let rows: Vec<&Value> = r["ingest"].as_array().into_iter().flatten().filter(|x| x["client"] == client).collect();
+        let rows: Vec<&Value> = r["ingest"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| x["client"] == client)
+            .collect();
         if rows.is_empty() {
             continue;
         }
-        let parts: Vec<String> = rows.iter().map(|x| format!("{} {} {:.2}×", x["event"].as_str().unwrap_or(""), x["transport"].as_str().unwrap_or(""), x["sockeye_ratio_median"].as_f64().unwrap_or(f64::NAN))).collect();
-        let all = rows.iter().all(|x| x["sockeye_ratio_median"].as_f64().is_some_and(|v| v >= want));
-        t.push_str(&format!("| ingest ≥ {want}× {client} | {} | {} |\n", parts.join("; "), ok(all)));
+        let parts: Vec<String> = rows
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} {} {:.2}×",
+                    x["event"].as_str().unwrap_or(""),
+                    x["transport"].as_str().unwrap_or(""),
+                    x["sockeye_ratio_median"].as_f64().unwrap_or(f64::NAN)
+                )
+            })
+            .collect();
+        let all =
+            rows.iter().all(|x| x["sockeye_ratio_median"].as_f64().is_some_and(|v| v >= want));
+        t.push_str(&format!(
+            "| ingest ≥ {want}× {client} | {} | {} |\n",
+            parts.join("; "),
+            ok(all)
+        ));
     }
-    if let Some(l) = r["latency"].as_array().into_iter().flatten().find(|x| x["client"] == "sockeye" && x["rate"] == 1000) {
+    if let Some(l) = r["latency"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|x| x["client"] == "sockeye" && x["rate"] == 1000)
+    {
         let p99 = l["p99_ms"].as_f64().unwrap_or(f64::NAN);
-        t.push_str(&format!("| emit→callback p99 ≤ 1 ms at 1,000/s | {p99:.2} ms | {} |\n", ok(p99 <= 1.0)));
+        t.push_str(&format!(
+            "| emit→callback p99 ≤ 1 ms at 1,000/s | {p99:.2} ms | {} |\n",
+            ok(p99 <= 1.0)
+        ));
     }
     if let Some(p99) = r["ui"]["render_latency_1k"]["p99_ms"].as_f64() {
         t.push_str(&format!("| emit→rendered p99 ≤ 50 ms | {p99:.1} ms | {} |\n", ok(p99 <= 50.0)));
     }
-    if let Some(m) = r["memory"].as_array().into_iter().flatten().find(|x| x["client"] == "sockeye") {
-        let (idle, peak, last) = (m["idle_rss_mb"].as_f64().unwrap_or(f64::NAN), m["peak_rss_mb"].as_f64().unwrap_or(f64::NAN), m["last_rss_mb"].as_f64().unwrap_or(f64::NAN));
-        t.push_str(&format!("| `sockeye-cli watch` RSS ≤ 15 MB | idle {idle:.1} MB, peak {peak:.1} MB | {} |\n", ok(peak <= 15.0)));
+    if let Some(m) = r["memory"].as_array().into_iter().flatten().find(|x| x["client"] == "sockeye")
+    {
+        let (idle, peak, last) = (
+            m["idle_rss_mb"].as_f64().unwrap_or(f64::NAN),
+            m["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
+            m["last_rss_mb"].as_f64().unwrap_or(f64::NAN),
+        );
+        t.push_str(&format!(
+            "| `sockeye-cli watch` RSS ≤ 15 MB | idle {idle:.1} MB, peak {peak:.1} MB | {} |\n",
+            ok(peak <= 15.0)
+        ));
         t.push_str(&format!("| RSS flat after {} events | {last:.1} MB at the end vs {idle:.1} MB idle (all received: {}) | {} |\n", m["events"], m["completed"], ok(m["completed"] == true && last <= idle + 2.0)));
         let cpu = m["idle_cpu_pct"].as_f64().unwrap_or(f64::NAN);
-        t.push_str(&format!("| idle CPU ≤ 0.2 % of a core | {cpu:.2} % over {} s | {} |\n", m["idle_secs"], ok(cpu <= 0.2)));
+        t.push_str(&format!(
+            "| idle CPU ≤ 0.2 % of a core | {cpu:.2} % over {} s | {} |\n",
+            m["idle_secs"],
+            ok(cpu <= 0.2)
+        ));
     }
-    if let Some(rc) = r["reconnect"].as_array().into_iter().flatten().find(|x| x["client"] == "sockeye")
+    if let Some(rc) =
+        r["reconnect"].as_array().into_iter().flatten().find(|x| x["client"] == "sockeye")
         && let Some(max) = rc["max_ms"].as_f64()
     {
         let all_back = rc["recovered"] == rc["restarts"];
         t.push_str(&format!("| back online ≤ 1.5 s after a restart | p50 {:.0} ms, max {max:.0} ms, {}/{} restarts | {} |\n", rc["p50_ms"].as_f64().unwrap_or(f64::NAN), rc["recovered"], rc["restarts"], ok(all_back && max <= 1500.0)));
     }
     if let Some(med) = r["diagnostics"]["median_ms"].as_f64() {
-        t.push_str(&format!("| full diagnostics ≤ 1.5 s | median {med:.0} ms | {} |\n", ok(med <= 1500.0)));
+        t.push_str(&format!(
+            "| full diagnostics ≤ 1.5 s | median {med:.0} ms | {} |\n",
+            ok(med <= 1500.0)
+        ));
     }
     t
 }

@@ -73,7 +73,9 @@ impl ConnArgs {
 
     fn read_password() -> Result<Secret, CliError> {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| CliError::Usage(format!("cannot read the password from stdin: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| CliError::Usage(format!("cannot read the password from stdin: {e}")))?;
         let s = s.trim_end_matches(['\n', '\r']).to_string();
         if s.is_empty() {
             return Err(CliError::Usage("--password-stdin: stdin was empty".into()));
@@ -82,16 +84,24 @@ impl ConnArgs {
     }
 
     /// The ad-hoc profile and credentials of `--url` mode.
-    fn from_flags(&self, url: &str) -> Result<(Profile, Credentials), CliError> {
+    fn profile_from_flags(&self, url: &str) -> Result<(Profile, Credentials), CliError> {
         let (method, creds) = if let Some(sid) = &self.sid {
             (AuthMethod::Sid, Credentials::Sid(Secret::new(sid.clone())))
         } else if let Some(tok) = &self.token {
-            let (key, secret) = tok.split_once(':').ok_or_else(|| CliError::Usage("--token must be KEY:SECRET".into()))?;
-            (AuthMethod::ApiToken { key: key.into() }, Credentials::ApiToken { key: key.into(), secret: Secret::new(secret) })
+            let (key, secret) = tok
+                .split_once(':')
+                .ok_or_else(|| CliError::Usage("--token must be KEY:SECRET".into()))?;
+            (
+                AuthMethod::ApiToken { key: key.into() },
+                Credentials::ApiToken { key: key.into(), secret: Secret::new(secret) },
+            )
         } else if let Some(b) = &self.bearer {
             (AuthMethod::Bearer, Credentials::Bearer(Secret::new(b.clone())))
         } else if let Some(user) = &self.user {
-            (AuthMethod::Login { user: user.clone() }, Credentials::Login { user: user.clone(), password: Self::read_password()? })
+            (
+                AuthMethod::Login { user: user.clone() },
+                Credentials::Login { user: user.clone(), password: Self::read_password()? },
+            )
         } else if let Some(j) = &self.jwt {
             (AuthMethod::Jwt, Credentials::Jwt(Secret::new(j.clone())))
         } else {
@@ -127,16 +137,24 @@ impl ConnArgs {
     pub async fn targets(&self, all: bool) -> Result<(Vec<(Profile, Target)>, Config), CliError> {
         let mut out = Vec::new();
         if let Some(url) = &self.url {
-            let (mut p, creds) = self.from_flags(url)?;
+            let (mut p, creds) = self.profile_from_flags(url)?;
             self.add_subscriptions(&mut p);
             let t = target::resolve_with(&p, creds).await;
             return Ok((vec![(p, t)], Config::default()));
         }
         let path = config_file::default_path()?;
         let config = Config::load(&path)?;
-        let names: Vec<String> = if all { config.profiles.iter().map(|p| p.name.clone()).collect() } else { self.env.clone() };
+        let names: Vec<String> = if all {
+            config.profiles.iter().map(|p| p.name.clone()).collect()
+        } else {
+            self.env.clone()
+        };
         if names.is_empty() {
-            return Err(CliError::Usage(if all { format!("no environments in {}", path.display()) } else { "give --url URL or --env NAME".into() }));
+            return Err(CliError::Usage(if all {
+                format!("no environments in {}", path.display())
+            } else {
+                "give --url URL or --env NAME".into()
+            }));
         }
         for name in names {
             let mut p = self.overlay(config.get(&name)?.clone());

@@ -46,11 +46,18 @@ pub struct DiagnoseArgs {
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration, CliError> {
-    Duration::try_from_secs_f64(s).map_err(|_| CliError::Usage(format!("{what} must be a non-negative number of seconds")))
+    Duration::try_from_secs_f64(s)
+        .map_err(|_| CliError::Usage(format!("{what} must be a non-negative number of seconds")))
 }
 
 fn print_one(r: &Report, style: &Style) {
-    println!("{} {}  namespace {}  ({})", style.paint("1", &r.env), r.url, r.namespace, r.summary.deployment_type);
+    println!(
+        "{} {}  namespace {}  ({})",
+        style.paint("1", &r.env),
+        r.url,
+        r.namespace,
+        r.summary.deployment_type
+    );
     for p in &r.probes {
         let colour = match p.status {
             Status::Pass => "32",
@@ -59,7 +66,14 @@ fn print_one(r: &Report, style: &Style) {
             Status::Skipped => "90",
         };
         let row = p.row.map(|n| format!(" [#{n}]")).unwrap_or_default();
-        println!("  {} {:<12} {:>6} ms  {}{}", style.paint(colour, p.status.mark()), p.name, p.duration_ms, p.evidence.join("; "), row);
+        println!(
+            "  {} {:<12} {:>6} ms  {}{}",
+            style.paint(colour, p.status.mark()),
+            p.name,
+            p.duration_ms,
+            p.evidence.join("; "),
+            row
+        );
     }
     println!("  {} ({} ms)", style.paint("1", &format!("→ {}", r.summary.hint)), r.total_ms);
 }
@@ -81,7 +95,16 @@ fn print_side_by_side(reports: &[Report], style: &Style) {
     for n in names {
         print!("{n:<12}");
         for r in reports {
-            let cell = r.probe(n).map(|p| format!("{} {}", p.status.mark(), p.row.map(|x| format!("#{x}")).unwrap_or_default())).unwrap_or_else(|| "".into());
+            let cell = r
+                .probe(n)
+                .map(|p| {
+                    format!(
+                        "{} {}",
+                        p.status.mark(),
+                        p.row.map(|x| format!("#{x}")).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_else(|| "".into());
             print!(" {:<18}", cell);
         }
         println!();
@@ -96,7 +119,9 @@ pub async fn run(a: DiagnoseArgs) -> Result<i32, CliError> {
         return Err(CliError::Usage("--probe-timeout must be positive".into()));
     }
     let configured_socket_url = match &a.socket_url {
-        Some(u) => Some(url::Url::parse(u).map_err(|e| CliError::Usage(format!("--socket-url {u:?}: {e}")))?),
+        Some(u) => Some(
+            url::Url::parse(u).map_err(|e| CliError::Usage(format!("--socket-url {u:?}: {e}")))?,
+        ),
         None => None,
     };
     let (targets, config) = a.conn.targets(a.all).await?;
@@ -116,13 +141,20 @@ pub async fn run(a: DiagnoseArgs) -> Result<i32, CliError> {
         ..Default::default()
     };
     let runs = targets.into_iter().map(|(profile, target)| {
-        let opts = DiagnoseOptions { deployment: profile.deployment_type(&config.settings.production_hosts), ..base.clone() };
+        let opts = DiagnoseOptions {
+            deployment: profile.deployment_type(&config.settings.production_hosts),
+            ..base.clone()
+        };
         async move { diagnose::diagnose(&target, &opts).await }
     });
     let reports: Vec<Report> = futures_util::future::join_all(runs).await;
     let style = Style::detect();
     if a.json {
-        let v = if reports.len() == 1 { serde_json::to_value(&reports[0]) } else { serde_json::to_value(&reports) };
+        let v = if reports.len() == 1 {
+            serde_json::to_value(&reports[0])
+        } else {
+            serde_json::to_value(&reports)
+        };
         println!("{}", serde_json::to_string_pretty(&v.unwrap_or_default()).unwrap_or_default());
     } else if reports.len() == 1 {
         print_one(&reports[0], &style);

@@ -2,9 +2,11 @@
 
 use std::io::Read;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use sockeye_core::config_file::{self, Config};
-use sockeye_core::profile::{AuthMethod, Profile};
+use sockeye_core::profile_edit::{
+    AuthChoice, EditConfigError, EditMode, ProfileEdit, edit_profile, parse_header_lines,
+};
 use sockeye_core::secrets::{KeyringStore, Secret, SecretStore};
 use sockeye_core::url_rules::DeploymentType;
 
@@ -15,40 +17,14 @@ pub enum EnvCmd {
     /// Add an environment.
     Add {
         name: String,
-        #[arg(long)]
-        url: String,
-        /// none | login | sid | token | bearer | jwt
-        #[arg(long, default_value = "sid")]
-        auth: String,
-        /// Login user (auth login).
-        #[arg(long)]
-        user: Option<String>,
-        /// API key (auth token); the secret goes in with `env set-secret`.
-        #[arg(long)]
-        key: Option<String>,
-        #[arg(long)]
-        site: Option<String>,
-        #[arg(long)]
-        socket_port: Option<u16>,
-        #[arg(long, default_value = "/socket.io/")]
-        socket_path: String,
-        #[arg(long)]
-        origin: Option<String>,
-        #[arg(long = "channel")]
-        channels: Vec<String>,
-        #[arg(long = "doctype")]
-        doctypes: Vec<String>,
-        #[arg(long = "task")]
-        tasks: Vec<String>,
-        /// `Name: value` header sent on every handshake.
-        #[arg(long = "header")]
-        headers: Vec<String>,
-        /// Skip TLS verification (self-signed sandboxes).
-        #[arg(long)]
-        insecure: bool,
-        /// vps_prod | sandbox | local | custom (default: inferred from the host).
-        #[arg(long)]
-        deployment: Option<String>,
+        #[command(flatten)]
+        args: EditArgs,
+    },
+    /// Change an environment: only the flags given change (lists given replace the old).
+    Edit {
+        name: String,
+        #[command(flatten)]
+        args: EditArgs,
     },
     /// List environments.
     List,
@@ -60,61 +36,153 @@ pub enum EnvCmd {
     SetSecret { name: String },
 }
 
-fn parse_auth(auth: &str, user: Option<String>, key: Option<String>) -> Result<AuthMethod, CliError> {
-    Ok(match auth {
-        "none" => AuthMethod::None,
-        "login" => AuthMethod::Login { user: user.ok_or_else(|| CliError::Usage("--auth login needs --user".into()))? },
-        "sid" => AuthMethod::Sid,
-        "token" | "api_token" => AuthMethod::ApiToken { key: key.ok_or_else(|| CliError::Usage("--auth token needs --key".into()))? },
-        "bearer" => AuthMethod::Bearer,
-        "jwt" => AuthMethod::Jwt,
-        other => return Err(CliError::Usage(format!("unknown auth method {other:?}: use none, login, sid, token, bearer or jwt"))),
+fn parse_deployment(s: &str) -> Result<DeploymentType, CliError> {
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| {
+        CliError::Usage(format!("unknown deployment {s:?}: use vps_prod, sandbox, local or custom"))
     })
 }
 
-fn parse_deployment(s: &str) -> Result<DeploymentType, CliError> {
-    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| CliError::Usage(format!("unknown deployment {s:?}: use vps_prod, sandbox, local or custom")))
+fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+/// The flags `add` and `edit` share, as the core's one edit: with `edit`, only what is given
+/// changes.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    #[arg(long)]
+    url: Option<String>,
+    /// none | login | sid | token | bearer | jwt
+    #[arg(long)]
+    auth: Option<String>,
+    /// Login user (auth login).
+    #[arg(long)]
+    user: Option<String>,
+    /// API key (auth token); the secret goes in with `env set-secret`.
+    #[arg(long)]
+    key: Option<String>,
+    #[arg(long)]
+    site: Option<String>,
+    #[arg(long)]
+    socket_port: Option<u16>,
+    #[arg(long)]
+    socket_path: Option<String>,
+    #[arg(long)]
+    origin: Option<String>,
+    #[arg(long = "channel")]
+    channels: Vec<String>,
+    #[arg(long = "doctype")]
+    doctypes: Vec<String>,
+    #[arg(long = "task")]
+    tasks: Vec<String>,
+    /// `Name: value` header sent on every handshake.
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// Skip TLS verification (self-signed sandboxes).
+    #[arg(long)]
+    insecure: bool,
+    /// Verify TLS again (`edit` only).
+    #[arg(long, conflicts_with = "insecure")]
+    secure: bool,
+    /// vps_prod | sandbox | local | custom (default: inferred from the host).
+    #[arg(long)]
+    deployment: Option<String>,
+}
+
+impl EditArgs {
+    fn into_edit(self, adding: bool) -> Result<ProfileEdit, CliError> {
+        let list = |v: Vec<String>| if v.is_empty() && !adding { None } else { Some(v) };
+        let auth = match (self.auth, adding) {
+            (Some(method), _) => Some(AuthChoice { method, user: self.user, key: self.key }),
+            (None, true) => {
+                Some(AuthChoice { method: "sid".into(), user: self.user, key: self.key })
+            }
+            (None, false) if self.user.is_some() || self.key.is_some() => {
+                return Err(CliError::Usage("--user and --key go with --auth".into()));
+            }
+            (None, false) => None,
+        };
+        Ok(ProfileEdit {
+            url: self.url,
+            auth,
+            socket_path: self.socket_path,
+            socket_port: self.socket_port.map(Some),
+            site: self.site.map(Some),
+            origin: self.origin.map(Some),
+            verify_tls: if self.insecure {
+                Some(false)
+            } else if self.secure || adding {
+                Some(true)
+            } else {
+                None
+            },
+            channels: list(self.channels),
+            doctypes: list(self.doctypes),
+            tasks: list(self.tasks),
+            extra_headers: if self.headers.is_empty() && !adding {
+                None
+            } else {
+                Some(parse_header_lines(&self.headers).map_err(usage)?)
+            },
+            deployment: self.deployment.as_deref().map(parse_deployment).transpose()?.map(Some),
+            ..Default::default()
+        })
+    }
+}
+
+/// Bad input is a usage error (exit 3), as is a config problem.
+fn edit_error(e: EditConfigError) -> CliError {
+    match e {
+        EditConfigError::Config(c) => c.into(),
+        EditConfigError::Edit(e) => usage(e),
+    }
 }
 
 pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
     let path = config_file::default_path()?;
     let mut config = Config::load(&path)?;
     match cmd {
-        EnvCmd::Add { name, url, auth, user, key, site, socket_port, socket_path, origin, channels, doctypes, tasks, headers, insecure, deployment } => {
-            let mut p = Profile::new(&name, &url, parse_auth(&auth, user, key)?).map_err(|e| CliError::Usage(e.to_string()))?;
-            p.site = site;
-            p.socket_port = socket_port;
-            p.socket_path = socket_path;
-            p.origin = origin;
-            p.subscriptions.channels = channels;
-            p.subscriptions.doctypes = doctypes;
-            p.subscriptions.tasks = tasks;
-            p.verify_tls = !insecure;
-            p.deployment = deployment.as_deref().map(parse_deployment).transpose()?;
-            for h in headers {
-                let (k, v) = h.split_once(':').ok_or_else(|| CliError::Usage(format!("--header {h:?}: write it as Name: value")))?;
-                p.extra_headers.insert(k.trim().into(), v.trim().into());
+        EnvCmd::Add { name, args } => {
+            if args.url.is_none() {
+                return Err(CliError::Usage("env add needs --url".into()));
             }
-            let needs_secret = p.auth.needs_secret();
-            config.add(p)?;
+            let p = edit_profile(&mut config, &name, args.into_edit(true)?, EditMode::Create)
+                .map_err(edit_error)?;
             config.save(&path)?;
             println!("added {name} to {}", path.display());
-            if needs_secret {
-                println!("store its secret with: sockeye-cli env set-secret {name}   (reads stdin)");
+            if p.auth.needs_secret() {
+                println!(
+                    "store its secret with: sockeye-cli env set-secret {name}   (reads stdin)"
+                );
             }
+        }
+        EnvCmd::Edit { name, args } => {
+            edit_profile(&mut config, &name, args.into_edit(false)?, EditMode::Change)
+                .map_err(edit_error)?;
+            config.save(&path)?;
+            println!("saved {name} in {}", path.display());
         }
         EnvCmd::List => {
             if config.profiles.is_empty() {
                 println!("no environments in {}", path.display());
             }
             for p in &config.profiles {
-                println!("{:<16} {:<10} {:<40} auth={}", p.name, p.deployment_type(&config.settings.production_hosts).as_str(), p.url.as_str().trim_end_matches('/'), p.auth.name());
+                println!(
+                    "{:<16} {:<10} {:<40} auth={}",
+                    p.name,
+                    p.deployment_type(&config.settings.production_hosts).as_str(),
+                    p.url.as_str().trim_end_matches('/'),
+                    p.auth.name()
+                );
             }
         }
         EnvCmd::Show { name } => {
             let p = config.get(&name)?;
             let text = toml::to_string_pretty(p).expect("profile serialises");
-            println!("{text}deployment = {:?}", p.deployment_type(&config.settings.production_hosts).as_str());
+            println!(
+                "{text}deployment = {:?}",
+                p.deployment_type(&config.settings.production_hosts).as_str()
+            );
             let secret = match KeyringStore.get(&name) {
                 Ok(Some(_)) => "stored".to_string(),
                 Ok(None) => "not stored".to_string(),
@@ -133,7 +201,9 @@ pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
         EnvCmd::SetSecret { name } => {
             config.get(&name)?;
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| CliError::Usage(format!("cannot read stdin: {e}")))?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| CliError::Usage(format!("cannot read stdin: {e}")))?;
             let s = s.trim_end_matches(['\n', '\r']);
             if s.is_empty() {
                 return Err(CliError::Usage("stdin was empty; pipe the secret in".into()));

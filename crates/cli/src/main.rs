@@ -23,7 +23,11 @@ pub enum CliError {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "sockeye-cli", version, about = "Watch and diagnose Frappe / Socket.IO realtime links")]
+#[command(
+    name = "sockeye-cli",
+    version,
+    about = "Watch and diagnose Frappe / Socket.IO realtime links"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -44,7 +48,10 @@ enum Cmd {
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -40,7 +40,12 @@ pub struct SimArgs {
 }
 
 pub async fn run(a: SimArgs) -> Result<i32, CliError> {
-    let mut config = SimConfig { mode: a.mode, sites: vec![a.site.clone()], default_site: a.site.clone(), ..SimConfig::default() };
+    let mut config = SimConfig {
+        mode: a.mode,
+        sites: vec![a.site.clone()],
+        default_site: a.site.clone(),
+        ..SimConfig::default()
+    };
     let user = sockeye_sim::config::DEFAULT_USER;
     for sid in &a.sid {
         config.add_session(sid, user);
@@ -52,8 +57,14 @@ pub async fn run(a: SimArgs) -> Result<i32, CliError> {
         config.api_tokens.insert(t.clone(), user.into());
     }
     for l in &a.login {
-        let (u, p) = l.split_once(':').ok_or_else(|| CliError::Usage(format!("--login {l:?}: write USER:PASSWORD")))?;
-        let entry = config.users.entry(u.to_string()).or_insert_with(|| User { user_type: "System User".into(), full_name: u.into(), password: None });
+        let (u, p) = l
+            .split_once(':')
+            .ok_or_else(|| CliError::Usage(format!("--login {l:?}: write USER:PASSWORD")))?;
+        let entry = config.users.entry(u.to_string()).or_insert_with(|| User {
+            user_type: "System User".into(),
+            full_name: u.into(),
+            password: None,
+        });
         entry.password = Some(p.into());
         let perms = config.permissions.get(user).cloned().unwrap_or_default();
         config.permissions.entry(u.to_string()).or_insert(perms);
@@ -63,7 +74,10 @@ pub async fn run(a: SimArgs) -> Result<i32, CliError> {
         faults.set(f).map_err(|e| CliError::Usage(e.to_string()))?;
     }
     let jwt_secret = config.jwt_secret.clone();
-    let sim = Sim::start(SimOptions { addr: (a.bind, a.port).into(), config: config.clone(), faults }).await.map_err(|e| CliError::Usage(e.to_string()))?;
+    let sim =
+        Sim::start(SimOptions { addr: (a.bind, a.port).into(), config: config.clone(), faults })
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
     let url = sim.url();
     println!("Sockeye simulator ({:?} mode) listening on {url}", a.mode);
     println!("  site (namespace)  /{}", a.site);
@@ -89,13 +103,20 @@ pub async fn run(a: SimArgs) -> Result<i32, CliError> {
                     println!("  login             {u}:{p}");
                 }
             }
-            println!("  channels          {}", config.channels.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "));
-            println!("  try               sockeye-cli watch --url {url} --sid {} --channel general", config.sessions.keys().next().map(String::as_str).unwrap_or("good-sid"));
+            println!(
+                "  channels          {}",
+                config.channels.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            println!(
+                "  try               sockeye-cli watch --url {url} --sid {} --channel general",
+                config.sessions.keys().next().map(String::as_str).unwrap_or("good-sid")
+            );
         }
     }
     println!("  control API       {url}/__sim/info, POST {url}/__sim/publish");
     for s in &a.scenario {
-        sim.run_scenario(s, ScenarioParams { pace: a.pace, ..Default::default() }).map_err(|e| CliError::Usage(e.to_string()))?;
+        sim.run_scenario(s, ScenarioParams { pace: a.pace, ..Default::default() })
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         println!("  scenario          {s} started");
     }
     let _ = tokio::signal::ctrl_c().await;

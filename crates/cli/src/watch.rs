@@ -52,29 +52,25 @@ pub struct Style {
 
 impl Style {
     pub fn detect() -> Style {
-        Style { on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
+        Style {
+            on: std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
     }
     pub fn paint(&self, code: &str, s: &str) -> String {
         if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
 }
 
-fn state_colour(s: &LinkState) -> &'static str {
-    match s {
-        LinkState::Connected { .. } => "32",
-        LinkState::Degraded { .. } | LinkState::Connecting { .. } | LinkState::Authenticating { .. } | LinkState::Reconnecting { .. } => "33",
-        LinkState::AuthFailed { .. } => "31",
-        LinkState::Idle | LinkState::Stopped { .. } => "90",
-    }
-}
-
 fn clock(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!("{:02}:{:02}:{:02}.{:03}", t.hour(), t.minute(), t.second(), t.millisecond())
 }
 
 fn iso(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
@@ -84,18 +80,29 @@ pub fn summary(e: &RealtimeEvent) -> String {
         EventKind::AiProgress(p) => match p {
             AiProgress::Thinking { message } => format!("thinking: {message}"),
             AiProgress::Plan { message } => format!("plan: {}", message.replace('\n', " | ")),
-            AiProgress::Working { step, total, message } => format!("working {step}/{total}: {message}"),
+            AiProgress::Working { step, total, message } => {
+                format!("working {step}/{total}: {message}")
+            }
             AiProgress::StepComplete { step, message, error, .. } => {
                 let mark = if error.is_some() { "✗" } else { "✓" };
-                format!("{mark} step {}: {message}", step.map(|s| s.to_string()).unwrap_or_default())
+                format!(
+                    "{mark} step {}: {message}",
+                    step.map(|s| s.to_string()).unwrap_or_default()
+                )
             }
-            AiProgress::Complete { message } => format!("complete: {}", message.clone().unwrap_or_default()),
+            AiProgress::Complete { message } => {
+                format!("complete: {}", message.clone().unwrap_or_default())
+            }
             AiProgress::Error { message } => format!("error: {message}"),
             AiProgress::Unknown { kind } => format!("({kind})"),
         },
         EventKind::Agent(a) => format!("{} {}: {}", a.workflow_id, a.kind, a.data),
-        EventKind::MessageCreated(m) | EventKind::MessageEdited(m) => format!("#{} {}: {}", m.channel_id, m.sender, m.content),
-        EventKind::MessageDeleted { channel_id, message_id } => format!("#{channel_id} deleted {message_id}"),
+        EventKind::MessageCreated(m) | EventKind::MessageEdited(m) => {
+            format!("#{} {}: {}", m.channel_id, m.sender, m.content)
+        }
+        EventKind::MessageDeleted { channel_id, message_id } => {
+            format!("#{channel_id} deleted {message_id}")
+        }
         EventKind::AiEvent { channel_id, text } => format!("#{channel_id} {text}"),
         EventKind::AiEventClear { channel_id } => format!("#{channel_id} (ai cleared)"),
         EventKind::UnreadCountUpdated { channel_id } => format!("#{channel_id} unread updated"),
@@ -103,7 +110,13 @@ pub fn summary(e: &RealtimeEvent) -> String {
         EventKind::Other => {
             let mut s = e.payload.get().to_string();
             if s.len() > 160 {
-                s.truncate(s.char_indices().take_while(|(i, _)| *i < 160).last().map(|(i, _)| i).unwrap_or(0));
+                s.truncate(
+                    s.char_indices()
+                        .take_while(|(i, _)| *i < 160)
+                        .last()
+                        .map(|(i, _)| i)
+                        .unwrap_or(0),
+                );
                 s.push('…');
             }
             match &e.parse_note {
@@ -142,7 +155,11 @@ impl Stats {
             self.connected_ms += sockeye_core::events::now_ms().saturating_sub(s);
         }
         let total: u64 = self.by_name.values().sum();
-        eprintln!("--- {total} events, {} reconnects, connected {:.1} s", self.reconnects, self.connected_ms as f64 / 1000.0);
+        eprintln!(
+            "--- {total} events, {} reconnects, connected {:.1} s",
+            self.reconnects,
+            self.connected_ms as f64 / 1000.0
+        );
         for (name, n) in &self.by_name {
             eprintln!("  {n:>8}  {name}");
         }
@@ -217,7 +234,8 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                     v["kind"] = json!("state");
                     let _ = writeln!(out, "{v}");
                 } else {
-                    let line = format!("{} {} {}", clock(snap.since_ms), style.paint("1", "state"), style.paint(state_colour(&snap.state), &snap.state.describe()));
+                    let view = sockeye_core::views::LinkView::of(&snap);
+                    let line = format!("{} {} {}", clock(snap.since_ms), style.paint("1", "state"), style.paint(view.tone.ansi(), &view.detail));
                     let _ = writeln!(out, "{line}");
                 }
                 let _ = out.flush();

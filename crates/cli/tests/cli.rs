@@ -8,7 +8,12 @@ use sockeye_sim::{ScenarioParams, Sim, SimOptions};
 
 fn cli(args: &[&str], config: &std::path::Path, stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"));
-    cmd.args(args).env("SOCKEYE_CONFIG", config).env("NO_COLOR", "1").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .env("SOCKEYE_CONFIG", config)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("binary runs");
     if let Some(input) = stdin {
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
@@ -26,13 +31,39 @@ fn text(o: &Output) -> String {
 fn env_add_list_show_remove_and_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
-    let o = cli(&["env", "add", "prod", "--url", "wss://erp.example.com/socket.io/", "--auth", "token", "--key", "abc", "--channel", "general"], &cfg, None);
+    let o = cli(
+        &[
+            "env",
+            "add",
+            "prod",
+            "--url",
+            "wss://erp.example.com/socket.io/",
+            "--auth",
+            "token",
+            "--key",
+            "abc",
+            "--channel",
+            "general",
+        ],
+        &cfg,
+        None,
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let o = cli(&["env", "add", "sandbox", "--url", "https://x.ngrok-free.app", "--auth", "sid"], &cfg, None);
+    let o = cli(
+        &["env", "add", "sandbox", "--url", "https://x.ngrok-free.app", "--auth", "sid"],
+        &cfg,
+        None,
+    );
     assert!(o.status.success(), "{}", text(&o));
     let o = cli(&["env", "list"], &cfg, None);
     let out = text(&o);
-    assert!(out.contains("prod") && out.contains("https://erp.example.com") && out.contains("sandbox") && out.contains("sandbox"), "{out}");
+    assert!(
+        out.contains("prod")
+            && out.contains("https://erp.example.com")
+            && out.contains("sandbox")
+            && out.contains("sandbox"),
+        "{out}"
+    );
     let o = cli(&["env", "show", "prod"], &cfg, None);
     assert!(text(&o).contains("key = \"abc\""), "{}", text(&o));
     let file = std::fs::read_to_string(&cfg).unwrap();
@@ -81,18 +112,49 @@ async fn watch_prints_live_events_and_exits_by_count_timeout_or_refusal() {
     // Keep a paced agent run going while the watcher connects.
     let runner = tokio::spawn(async move {
         loop {
-            sockeye_sim::scenarios::ai_run(st.clone(), ScenarioParams { pace: 0.05, ..Default::default() }, false).await;
+            sockeye_sim::scenarios::ai_run(
+                st.clone(),
+                ScenarioParams { pace: 0.05, ..Default::default() },
+                false,
+            )
+            .await;
         }
     });
-    let o = watch(vec!["watch".into(), "--url".into(), url.clone(), "--sid".into(), "good-sid".into(), "--count".into(), "4".into(), "--timeout".into(), "20".into()]).await;
+    let o = watch(vec![
+        "watch".into(),
+        "--url".into(),
+        url.clone(),
+        "--sid".into(),
+        "good-sid".into(),
+        "--count".into(),
+        "4".into(),
+        "--timeout".into(),
+        "20".into(),
+    ])
+    .await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("connected over websocket as test@example.com"), "{out}");
     assert_eq!(out.lines().filter(|l| l.contains(" ai_progress ")).count(), 4, "{out}");
 
-    let o = watch(vec!["watch".into(), "--url".into(), url.clone(), "--token".into(), "key:secret".into(), "--json".into(), "--count".into(), "2".into(), "--timeout".into(), "20".into()]).await;
+    let o = watch(vec![
+        "watch".into(),
+        "--url".into(),
+        url.clone(),
+        "--token".into(),
+        "key:secret".into(),
+        "--json".into(),
+        "--count".into(),
+        "2".into(),
+        "--timeout".into(),
+        "20".into(),
+    ])
+    .await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
     let ev: Vec<_> = lines.iter().filter(|v| v["kind"] == "event").collect();
     assert_eq!(ev.len(), 2);
     assert_eq!(ev[0]["name"], "ai_progress");
@@ -101,11 +163,31 @@ async fn watch_prints_live_events_and_exits_by_count_timeout_or_refusal() {
     assert!(lines.iter().any(|v| v["kind"] == "state" && v["state"] == "connected"));
     runner.abort();
 
-    let o = watch(vec!["watch".into(), "--url".into(), url.clone(), "--sid".into(), "good-sid".into(), "--count".into(), "1".into(), "--timeout".into(), "1.5".into()]).await;
+    let o = watch(vec![
+        "watch".into(),
+        "--url".into(),
+        url.clone(),
+        "--sid".into(),
+        "good-sid".into(),
+        "--count".into(),
+        "1".into(),
+        "--timeout".into(),
+        "1.5".into(),
+    ])
+    .await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("last state: connected"), "{}", text(&o));
 
-    let o = watch(vec!["watch".into(), "--url".into(), url.clone(), "--bearer".into(), "nope".into(), "--timeout".into(), "10".into()]).await;
+    let o = watch(vec![
+        "watch".into(),
+        "--url".into(),
+        url.clone(),
+        "--bearer".into(),
+        "nope".into(),
+        "--timeout".into(),
+        "10".into(),
+    ])
+    .await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("Unauthorized: TypeError"), "{}", text(&o));
 
@@ -121,7 +203,23 @@ async fn diagnose_side_by_side_json_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     for (name, key) in [("sandbox", "key"), ("prod", "key")] {
-        let o = cli(&["env", "add", name, "--url", &url, "--auth", "token", "--key", key, "--site", "raven.test"], &cfg, None);
+        let o = cli(
+            &[
+                "env",
+                "add",
+                name,
+                "--url",
+                &url,
+                "--auth",
+                "token",
+                "--key",
+                key,
+                "--site",
+                "raven.test",
+            ],
+            &cfg,
+            None,
+        );
         assert!(o.status.success(), "{}", text(&o));
     }
     let cfg2 = cfg.clone();
@@ -129,7 +227,11 @@ async fn diagnose_side_by_side_json_and_exit_codes() {
         let cfg = cfg2.clone();
         tokio::task::spawn_blocking(move || {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"));
-            cmd.args(&args).env("SOCKEYE_CONFIG", &cfg).env("NO_COLOR", "1").env("SOCKEYE_SECRET_SANDBOX", "secret").env("SOCKEYE_SECRET_PROD", "wrong");
+            cmd.args(&args)
+                .env("SOCKEYE_CONFIG", &cfg)
+                .env("NO_COLOR", "1")
+                .env("SOCKEYE_SECRET_SANDBOX", "secret")
+                .env("SOCKEYE_SECRET_PROD", "wrong");
             cmd.output().unwrap()
         })
     };
@@ -141,7 +243,10 @@ async fn diagnose_side_by_side_json_and_exit_codes() {
     let o = run(vec!["diagnose", "--all"]).await.unwrap();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
-    assert!(out.contains("sandbox") && out.contains("prod") && out.contains("Log in again"), "{out}");
+    assert!(
+        out.contains("sandbox") && out.contains("prod") && out.contains("Log in again"),
+        "{out}"
+    );
     // JSON: an array of reports with the summary keys.
     let o = run(vec!["diagnose", "--env", "sandbox", "--env", "prod", "--json"]).await.unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
@@ -162,15 +267,37 @@ async fn diagnose_side_by_side_json_and_exit_codes() {
 async fn watch_json_into_a_stalled_pipe_loses_no_event() {
     use std::io::{BufRead, BufReader};
     let peers = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
-    assert!(peers.join("node_modules/socket.io").exists(), "run scripts/test (it installs the test peers)");
-    let mut server = Command::new("node").current_dir(&peers).args(["frappe_like_server.mjs", "0"]).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    assert!(
+        peers.join("node_modules/socket.io").exists(),
+        "run scripts/test (it installs the test peers)"
+    );
+    let mut server = Command::new("node")
+        .current_dir(&peers)
+        .args(["frappe_like_server.mjs", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
     BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     let url = format!("http://127.0.0.1:{}", line.trim().strip_prefix("listening ").unwrap());
     const N: usize = 30_000;
     let dir = tempfile::tempdir().unwrap();
     let mut watch = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"))
-        .args(["watch", "--url", &url, "--site", "raven.test", "--sid", "good-sid", "--json", "--count", &N.to_string(), "--timeout", "60"])
+        .args([
+            "watch",
+            "--url",
+            &url,
+            "--site",
+            "raven.test",
+            "--sid",
+            "good-sid",
+            "--json",
+            "--count",
+            &N.to_string(),
+            "--timeout",
+            "60",
+        ])
         .env("SOCKEYE_CONFIG", dir.path().join("none.toml"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -186,7 +313,15 @@ async fn watch_json_into_a_stalled_pipe_loses_no_event() {
         }
     }
     let client = reqwest::Client::new();
-    let r: serde_json::Value = client.post(format!("{url}/__test/burst")).json(&serde_json::json!({"room": "user:test@example.com", "event": "burst", "count": N})).send().await.unwrap().json().await.unwrap();
+    let r: serde_json::Value = client
+        .post(format!("{url}/__test/burst"))
+        .json(&serde_json::json!({"room": "user:test@example.com", "event": "burst", "count": N}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["delivered_to"], 1);
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let mut seqs = Vec::with_capacity(N);
@@ -194,13 +329,16 @@ async fn watch_json_into_a_stalled_pipe_loses_no_event() {
     for l in out.lines() {
         let v: serde_json::Value = serde_json::from_str(&l.unwrap()).expect("JSON lines");
         match v["kind"].as_str() {
-            Some("event") if v["name"] == "burst" => seqs.push(v["payload"]["seq"].as_u64().unwrap()),
+            Some("event") if v["name"] == "burst" => {
+                seqs.push(v["payload"]["seq"].as_u64().unwrap())
+            }
             Some("lagged") => lagged += 1,
             _ => {}
         }
     }
     assert_eq!(watch.wait().unwrap().code(), Some(0));
     let _ = server.kill();
+    let _ = server.wait();
     assert_eq!(lagged, 0, "no skipped events in --json");
     assert_eq!(seqs, (1..=N as u64).collect::<Vec<_>>(), "every event, in order");
 }

@@ -13,9 +13,15 @@ use crate::secrets::Secret;
 pub enum Credentials {
     None,
     /// Frappe login; the session logs in (again) whenever it needs a sid.
-    Login { user: String, password: Secret },
+    Login {
+        user: String,
+        password: Secret,
+    },
     Sid(Secret),
-    ApiToken { key: String, secret: Secret },
+    ApiToken {
+        key: String,
+        secret: Secret,
+    },
     Bearer(Secret),
     Jwt(Secret),
 }
@@ -35,7 +41,9 @@ impl Credentials {
     /// The `Authorization` header value, for token methods.
     pub fn authorization(&self) -> Option<String> {
         match self {
-            Credentials::ApiToken { key, secret } => Some(format!("token {key}:{}", secret.expose())),
+            Credentials::ApiToken { key, secret } => {
+                Some(format!("token {key}:{}", secret.expose()))
+            }
             Credentials::Bearer(t) => Some(format!("Bearer {}", t.expose())),
             _ => None,
         }
@@ -45,7 +53,9 @@ impl Credentials {
     pub fn jwt_subject(&self) -> Option<String> {
         let Credentials::Jwt(t) = self else { return None };
         let payload = t.expose().split('.').nth(1)?;
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
         let v: Value = serde_json::from_slice(&raw).ok()?;
         v.get("sub").and_then(Value::as_str).map(str::to_string)
     }
@@ -80,9 +90,16 @@ pub fn http_client(accept_invalid_certs: bool, timeout: Duration) -> reqwest::Cl
 
 /// A client for these URLs: the system trust store (several MB of certificates, parsed) is
 /// loaded only when one of them is https.
-pub fn http_client_for(urls: &[&Url], accept_invalid_certs: bool, timeout: Duration) -> reqwest::Client {
+pub fn http_client_for(
+    urls: &[&Url],
+    accept_invalid_certs: bool,
+    timeout: Duration,
+) -> reqwest::Client {
     let tls = urls.iter().any(|u| matches!(u.scheme(), "https" | "wss"));
-    builder(accept_invalid_certs, timeout).tls_built_in_root_certs(tls).build().expect("reqwest client with static settings")
+    builder(accept_invalid_certs, timeout)
+        .tls_built_in_root_certs(tls)
+        .build()
+        .expect("reqwest client with static settings")
 }
 
 fn builder(accept_invalid_certs: bool, timeout: Duration) -> reqwest::ClientBuilder {
@@ -115,7 +132,13 @@ pub fn frappe_message(status: u16, body: &str) -> String {
 }
 
 /// `POST /api/method/login`; returns the `sid` cookie. Failures are the server's message.
-pub async fn frappe_login(http: &reqwest::Client, base: &Url, origin: &str, user: &str, password: &Secret) -> Result<Secret, AuthError> {
+pub async fn frappe_login(
+    http: &reqwest::Client,
+    base: &Url,
+    origin: &str,
+    user: &str,
+    password: &Secret,
+) -> Result<Secret, AuthError> {
     let resp = http
         .post(api(base, "login"))
         .header("Origin", origin)
@@ -136,14 +159,21 @@ pub async fn frappe_login(http: &reqwest::Client, base: &Url, origin: &str, user
     let body = resp.text().await.unwrap_or_default();
     match (status, sid) {
         (200, Some(sid)) => Ok(Secret::new(sid)),
-        (200, None) => Err(AuthError::Refused(format!("login answered 200 but set no sid cookie ({})", frappe_message(status, &body)))),
+        (200, None) => Err(AuthError::Refused(format!(
+            "login answered 200 but set no sid cookie ({})",
+            frappe_message(status, &body)
+        ))),
         (s, _) if s < 500 => Err(AuthError::Refused(frappe_message(s, &body))),
         (s, _) => Err(AuthError::Unreachable(frappe_message(s, &body))),
     }
 }
 
 /// `GET /api/method/frappe.auth.get_logged_user` with the connection's credentials.
-pub async fn who_am_i(http: &reqwest::Client, base: &Url, headers: &[(String, String)]) -> Result<WhoAmI, AuthError> {
+pub async fn who_am_i(
+    http: &reqwest::Client,
+    base: &Url,
+    headers: &[(String, String)],
+) -> Result<WhoAmI, AuthError> {
     let mut req = http.get(api(base, "frappe.auth.get_logged_user"));
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
@@ -153,7 +183,8 @@ pub async fn who_am_i(http: &reqwest::Client, base: &Url, headers: &[(String, St
     let body = resp.text().await.unwrap_or_default();
     match status {
         200 => {
-            let v: Value = serde_json::from_str(&body).map_err(|_| AuthError::Unreachable(frappe_message(status, &body)))?;
+            let v: Value = serde_json::from_str(&body)
+                .map_err(|_| AuthError::Unreachable(frappe_message(status, &body)))?;
             match v.get("message").and_then(Value::as_str) {
                 Some("Guest") => Ok(WhoAmI::Guest),
                 Some(u) => Ok(WhoAmI::User(u.to_string())),
@@ -174,7 +205,10 @@ pub async fn discover_site(http: &reqwest::Client, base: &Url) -> Option<String>
         return None;
     }
     let v: Value = resp.json().await.ok()?;
-    v.pointer("/message/sitename").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+    v.pointer("/message/sitename")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -185,7 +219,10 @@ mod tests {
     fn authorization_headers() {
         let t = Credentials::ApiToken { key: "k".into(), secret: Secret::new("s") };
         assert_eq!(t.authorization().as_deref(), Some("token k:s"));
-        assert_eq!(Credentials::Bearer(Secret::new("b")).authorization().as_deref(), Some("Bearer b"));
+        assert_eq!(
+            Credentials::Bearer(Secret::new("b")).authorization().as_deref(),
+            Some("Bearer b")
+        );
         assert_eq!(Credentials::Sid(Secret::new("x")).authorization(), None);
         assert!(!format!("{t:?}").contains("\"s\""), "Debug never shows secrets");
     }
@@ -200,7 +237,16 @@ mod tests {
 
     #[test]
     fn frappe_messages_are_verbatim() {
-        assert_eq!(frappe_message(401, r#"{"message":"Invalid login credentials","exc_type":"AuthenticationError"}"#), "Invalid login credentials");
-        assert_eq!(frappe_message(502, "<html>bad gateway</html>"), "HTTP 502: <html>bad gateway</html>");
+        assert_eq!(
+            frappe_message(
+                401,
+                r#"{"message":"Invalid login credentials","exc_type":"AuthenticationError"}"#
+            ),
+            "Invalid login credentials"
+        );
+        assert_eq!(
+            frappe_message(502, "<html>bad gateway</html>"),
+            "HTTP 502: <html>bad gateway</html>"
+        );
     }
 }

@@ -16,7 +16,12 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { min: Duration::from_millis(1000), max: Duration::from_millis(5000), factor: 2.0, jitter: 0.5 }
+        Backoff {
+            min: Duration::from_millis(1000),
+            max: Duration::from_millis(5000),
+            factor: 2.0,
+            jitter: 0.5,
+        }
     }
 }
 
@@ -28,7 +33,11 @@ impl Backoff {
         if self.jitter > 0.0 {
             let deviation = r * self.jitter * ms;
             // socket.io-client: the same sample picks the direction and the size.
-            ms = if ((r * 10.0).floor() as u64).is_multiple_of(2) { ms - deviation } else { ms + deviation };
+            ms = if ((r * 10.0).floor() as u64).is_multiple_of(2) {
+                ms - deviation
+            } else {
+                ms + deviation
+            };
         }
         Duration::from_millis(ms.min(self.max.as_millis() as f64).max(0.0) as u64)
     }
@@ -57,7 +66,8 @@ mod tests {
             assert!(b.delay_with(u32::MAX, r).as_millis() <= 5000);
         }
         // Both directions of jitter occur.
-        let lows = (0..100).filter(|i| b.delay_with(1, *i as f64 / 100.0).as_millis() < 1000).count();
+        let lows =
+            (0..100).filter(|i| b.delay_with(1, *i as f64 / 100.0).as_millis() < 1000).count();
         assert!(lows > 20 && lows < 80, "{lows}");
     }
 }

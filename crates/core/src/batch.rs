@@ -29,7 +29,14 @@ pub struct Batch<T> {
 
 impl<T> Batcher<T> {
     pub fn new(max_items: usize, max_delay: Duration, capacity: usize) -> Self {
-        Batcher { items: VecDeque::new(), first_at: None, max_items: max_items.max(1), max_delay, capacity: capacity.max(max_items.max(1)), dropped: 0 }
+        Batcher {
+            items: VecDeque::new(),
+            first_at: None,
+            max_items: max_items.max(1),
+            max_delay,
+            capacity: capacity.max(max_items.max(1)),
+            dropped: 0,
+        }
     }
 
     pub fn push(&mut self, item: T, now: Instant) {
@@ -132,7 +139,10 @@ mod tests {
 
     #[test]
     fn keep_last_by_key_keeps_the_latest_of_each_and_everything_unkeyed() {
-        let mut b = Batch { items: vec![("run", 1), ("ev", 1), ("run", 2), ("other", 1), ("ev", 2), ("run", 3)], dropped: 0 };
+        let mut b = Batch {
+            items: vec![("run", 1), ("ev", 1), ("run", 2), ("other", 1), ("ev", 2), ("run", 3)],
+            dropped: 0,
+        };
         b.keep_last_by(|(kind, _)| (*kind == "run" || *kind == "other").then_some(*kind));
         assert_eq!(b.items, vec![("ev", 1), ("other", 1), ("ev", 2), ("run", 3)]);
     }
@@ -148,7 +158,9 @@ mod tests {
             assert!(f.len() <= 1000, "frame {i} is {} bytes", f.len());
             let v: serde_json::Value = serde_json::from_str(f).unwrap();
             assert_eq!(v["dropped"], if i == 0 { 7 } else { 0 });
-            back.extend(v["items"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()));
+            back.extend(
+                v["items"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()),
+            );
         }
         assert_eq!(back, items);
         // An item bigger than the limit goes alone; a batch with only a drop count still says so.

@@ -100,11 +100,17 @@ impl Config {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let write_err = |source| ConfigError::Write { path: path.to_path_buf(), source };
         std::fs::create_dir_all(dir).map_err(write_err)?;
-        let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("config"), std::process::id()));
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("config"),
+            std::process::id()
+        ));
         let result = (|| {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(b"# Sockeye environments. Secrets are kept in the OS keyring, never here.\n")?;
+            f.write_all(
+                b"# Sockeye environments. Secrets are kept in the OS keyring, never here.\n",
+            )?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)
@@ -116,7 +122,10 @@ impl Config {
     }
 
     pub fn get(&self, name: &str) -> Result<&Profile, ConfigError> {
-        self.profiles.iter().find(|p| p.name == name).ok_or_else(|| ConfigError::NotFound(name.into()))
+        self.profiles
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| ConfigError::NotFound(name.into()))
     }
 
     pub fn add(&mut self, profile: Profile) -> Result<(), ConfigError> {
@@ -139,7 +148,11 @@ impl Config {
     }
 
     pub fn remove(&mut self, name: &str) -> Result<Profile, ConfigError> {
-        let i = self.profiles.iter().position(|p| p.name == name).ok_or_else(|| ConfigError::NotFound(name.into()))?;
+        let i = self
+            .profiles
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| ConfigError::NotFound(name.into()))?;
         if self.settings.active.as_deref() == Some(name) {
             self.settings.active = None;
         }
@@ -157,14 +170,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/config.toml");
         let mut c = Config::default();
-        let mut p = Profile::new("prod", "wss://erp.example.com/socket.io/", AuthMethod::ApiToken { key: "k".into() }).unwrap();
+        let mut p = Profile::new(
+            "prod",
+            "wss://erp.example.com/socket.io/",
+            AuthMethod::ApiToken { key: "k".into() },
+        )
+        .unwrap();
         p.subscriptions.channels = vec!["general".into()];
         c.add(p).unwrap();
         c.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("https://erp.example.com"), "{text}");
         assert_eq!(Config::load(&path).unwrap(), c);
-        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".tmp-")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
         assert!(leftovers.is_empty());
     }
 
@@ -182,16 +204,24 @@ mod tests {
         assert!(err.to_string().contains("line 5"), "{err}");
         let save = Config::default().save(&path);
         assert!(save.is_err());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), broken, "the broken file is kept as it was");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            broken,
+            "the broken file is kept as it was"
+        );
     }
 
     #[test]
     fn duplicates_and_bad_profiles_are_refused() {
         let mut c = Config::default();
         c.add(Profile::new("a", "http://localhost:8000", AuthMethod::Sid).unwrap()).unwrap();
-        assert!(matches!(c.add(Profile::new("a", "http://localhost:8000", AuthMethod::Sid).unwrap()), Err(ConfigError::Duplicate(_))));
+        assert!(matches!(
+            c.add(Profile::new("a", "http://localhost:8000", AuthMethod::Sid).unwrap()),
+            Err(ConfigError::Duplicate(_))
+        ));
         assert!(Profile::new("bad name!", "http://localhost", AuthMethod::Sid).is_err());
-        let text = "[[profile]]\nname = \"p\"\nurl = \"ftp://x\"\n[profile.auth]\nmethod = \"sid\"\n";
+        let text =
+            "[[profile]]\nname = \"p\"\nurl = \"ftp://x\"\n[profile.auth]\nmethod = \"sid\"\n";
         let e = Config::parse(text, Path::new("c.toml")).unwrap_err();
         assert!(e.to_string().contains("ftp"), "{e}");
     }

@@ -25,7 +25,8 @@ mod tests {
 
     #[test]
     fn causes_are_appended_once() {
-        let e = Outer(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"));
+        let e =
+            Outer(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"));
         assert_eq!(error_chain(&e), "outer: connection refused");
     }
 }

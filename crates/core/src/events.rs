@@ -20,7 +20,13 @@ pub enum AiProgress {
     /// Step `step` of `total` is running.
     Working { step: u64, total: u64, message: String },
     /// A step finished; `error` set when it failed.
-    StepComplete { step: Option<u64>, total: Option<u64>, message: String, details: Vec<String>, error: Option<String> },
+    StepComplete {
+        step: Option<u64>,
+        total: Option<u64>,
+        message: String,
+        details: Vec<String>,
+        error: Option<String>,
+    },
     /// The run finished.
     Complete { message: Option<String> },
     /// The run failed.
@@ -63,11 +69,21 @@ pub enum EventKind {
     Agent(AgentEvent),
     MessageCreated(RavenMessage),
     MessageEdited(RavenMessage),
-    MessageDeleted { channel_id: String, message_id: String },
+    MessageDeleted {
+        channel_id: String,
+        message_id: String,
+    },
     /// Raven AI is thinking in a channel.
-    AiEvent { channel_id: String, text: String },
-    AiEventClear { channel_id: String },
-    UnreadCountUpdated { channel_id: String },
+    AiEvent {
+        channel_id: String,
+        text: String,
+    },
+    AiEventClear {
+        channel_id: String,
+    },
+    UnreadCountUpdated {
+        channel_id: String,
+    },
     Pong,
     /// Any other event, or a known one whose payload did not fit its type.
     Other,
@@ -97,7 +113,10 @@ pub struct RealtimeEvent {
 }
 
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The typed view decoded from the raw text, one struct per understood event. Only the
@@ -136,7 +155,11 @@ struct Meta<'a> {
 
 impl Meta<'_> {
     fn run_key(&self) -> Option<String> {
-        [&self.task_id, &self.conversation_id, &self.workflow_id, &self.run_id].into_iter().find_map(|v| v.as_str().map(str::to_string).or_else(|| v.as_plain_u64().map(|n| n.to_string())))
+        [&self.task_id, &self.conversation_id, &self.workflow_id, &self.run_id]
+            .into_iter()
+            .find_map(|v| {
+                v.as_str().map(str::to_string).or_else(|| v.as_plain_u64().map(|n| n.to_string()))
+            })
     }
 }
 
@@ -255,7 +278,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
             fn visit_none<E: de::Error>(self) -> Result<Loose<'a>, E> {
                 Ok(Loose::Null)
             }
-            fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Loose<'a>, D2::Error> {
+            fn visit_some<D2: serde::Deserializer<'de>>(
+                self,
+                d: D2,
+            ) -> Result<Loose<'a>, D2::Error> {
                 Loose::deserialize(d)
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<'a>, A::Error> {
@@ -290,7 +316,11 @@ fn parse_ai_progress(w: &AiWire<'_>) -> Result<AiProgress, String> {
             step: w.step.as_u64(),
             total: w.total.as_u64(),
             message: msg(),
-            details: w.details.as_ref().map(|d| d.iter().map(Loose::text).collect()).unwrap_or_default(),
+            details: w
+                .details
+                .as_ref()
+                .map(|d| d.iter().map(Loose::text).collect())
+                .unwrap_or_default(),
             error: match &w.error {
                 Loose::Absent | Loose::Null | Loose::Bool(false) => None,
                 Loose::Bool(true) => Some("failed".into()),
@@ -337,23 +367,52 @@ fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classi
         "ai_progress" => {
             let w: AiWire<'_> = decode(raw)?;
             let kind = EventKind::AiProgress(parse_ai_progress(&w)?);
-            Ok(Classified { kind, room: user_room(), run_key: w.meta.run_key(), seq: w.meta.seq.as_plain_u64() })
+            Ok(Classified {
+                kind,
+                room: user_room(),
+                run_key: w.meta.run_key(),
+                seq: w.meta.seq.as_plain_u64(),
+            })
         }
         n if n.starts_with("agent:") => {
             let w: AgentWire<'_> = decode(raw)?;
             let meta: Meta<'_> = decode(raw)?;
             let workflow_id = required(&w.workflow_id, "workflowId")?;
-            let data = w.data.as_deref().map(|d| serde_json::from_str(d.get()).unwrap_or(Value::Null)).unwrap_or(Value::Null);
-            let kind = EventKind::Agent(AgentEvent { kind: n.trim_start_matches("agent:").to_string(), workflow_id: workflow_id.clone(), data, timestamp: w.timestamp.string() });
-            Ok(Classified { kind, room: user_room(), run_key: Some(workflow_id), seq: meta.seq.as_plain_u64() })
+            let data = w
+                .data
+                .as_deref()
+                .map(|d| serde_json::from_str(d.get()).unwrap_or(Value::Null))
+                .unwrap_or(Value::Null);
+            let kind = EventKind::Agent(AgentEvent {
+                kind: n.trim_start_matches("agent:").to_string(),
+                workflow_id: workflow_id.clone(),
+                data,
+                timestamp: w.timestamp.string(),
+            });
+            Ok(Classified {
+                kind,
+                room: user_room(),
+                run_key: Some(workflow_id),
+                seq: meta.seq.as_plain_u64(),
+            })
         }
         "message_created" | "message_edited" => {
             let w: RavenWire<'_> = decode(raw)?;
             let m = parse_raven_message(&w)?;
             let room = Some(format!("doc:Raven Channel/{}", m.channel_id));
-            plain(if name == "message_created" { EventKind::MessageCreated(m) } else { EventKind::MessageEdited(m) }, room)
+            plain(
+                if name == "message_created" {
+                    EventKind::MessageCreated(m)
+                } else {
+                    EventKind::MessageEdited(m)
+                },
+                room,
+            )
         }
-        "message_deleted" | "ai_event" | "ai_event_clear" | "raven:unread_channel_count_updated" => {
+        "message_deleted"
+        | "ai_event"
+        | "ai_event_clear"
+        | "raven:unread_channel_count_updated" => {
             #[derive(Deserialize)]
             struct W<'a> {
                 #[serde(borrow, default)]
@@ -367,10 +426,22 @@ fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classi
             let channel_id = required(&w.channel_id, "channel_id")?;
             let room = Some(format!("doc:Raven Channel/{channel_id}"));
             match name {
-                "message_deleted" => plain(EventKind::MessageDeleted { message_id: required(&w.message_id, "message_id")?, channel_id }, room),
-                "ai_event" => plain(EventKind::AiEvent { text: w.text.string().unwrap_or_default(), channel_id }, room),
+                "message_deleted" => plain(
+                    EventKind::MessageDeleted {
+                        message_id: required(&w.message_id, "message_id")?,
+                        channel_id,
+                    },
+                    room,
+                ),
+                "ai_event" => plain(
+                    EventKind::AiEvent { text: w.text.string().unwrap_or_default(), channel_id },
+                    room,
+                ),
                 "ai_event_clear" => plain(EventKind::AiEventClear { channel_id }, room),
-                _ => plain(EventKind::UnreadCountUpdated { channel_id }, Some("doctype:Raven User".into())),
+                _ => plain(
+                    EventKind::UnreadCountUpdated { channel_id },
+                    Some("doctype:Raven User".into()),
+                ),
             }
         }
         "pong" => plain(EventKind::Pong, None),
@@ -409,7 +480,16 @@ impl RealtimeEvent {
             Ok(c) => (c.kind, c.room, None, c.run_key, c.seq),
             Err(note) => (EventKind::Other, None, Some(format!("{name}: {note}")), None, None),
         };
-        RealtimeEvent { name: name.to_string(), payload, kind, room_hint, parse_note, run_key, seq, received_at_ms: now_ms() }
+        RealtimeEvent {
+            name: name.to_string(),
+            payload,
+            kind,
+            room_hint,
+            parse_note,
+            run_key,
+            seq,
+            received_at_ms: now_ms(),
+        }
     }
 
     /// Build from JSON values (tests, synthetic events such as `sockeye:lagged`).
@@ -419,7 +499,8 @@ impl RealtimeEvent {
             1 => args.pop().unwrap_or(Value::Null),
             _ => Value::Array(args),
         };
-        let raw = serde_json::value::to_raw_value(&payload).unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON"));
+        let raw = serde_json::value::to_raw_value(&payload)
+            .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON"));
         RealtimeEvent::from_raw(name, raw, user)
     }
 
@@ -446,11 +527,27 @@ mod tests {
             json!({"type":"complete","message":"Done"}),
             json!({"type":"error","message":"Model timed out"}),
         ];
-        let kinds: Vec<_> = steps.iter().map(|p| RealtimeEvent::from_args("ai_progress", vec![p.clone()], u)).collect();
-        assert!(kinds.iter().all(|e| e.parse_note.is_none() && e.room_hint.as_deref() == Some("user:u@x")));
-        assert_eq!(kinds[2].kind, EventKind::AiProgress(AiProgress::Working { step: 1, total: 2, message: "Reading file".into() }));
+        let kinds: Vec<_> = steps
+            .iter()
+            .map(|p| RealtimeEvent::from_args("ai_progress", vec![p.clone()], u))
+            .collect();
+        assert!(
+            kinds
+                .iter()
+                .all(|e| e.parse_note.is_none() && e.room_hint.as_deref() == Some("user:u@x"))
+        );
+        assert_eq!(
+            kinds[2].kind,
+            EventKind::AiProgress(AiProgress::Working {
+                step: 1,
+                total: 2,
+                message: "Reading file".into()
+            })
+        );
         match &kinds[3].kind {
-            EventKind::AiProgress(AiProgress::StepComplete { details, error: None, .. }) => assert_eq!(details, &vec!["app.py (120 lines)".to_string()]),
+            EventKind::AiProgress(AiProgress::StepComplete { details, error: None, .. }) => {
+                assert_eq!(details, &vec!["app.py (120 lines)".to_string()])
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -458,8 +555,15 @@ mod tests {
     #[test]
     fn unknown_types_are_tolerated_and_malformed_payloads_keep_raw() {
         let e = RealtimeEvent::from_args("ai_progress", vec![json!({"type":"showTyping"})], None);
-        assert_eq!(e.kind, EventKind::AiProgress(AiProgress::Unknown { kind: "showTyping".into() }));
-        let e = RealtimeEvent::from_args("ai_progress", vec![json!({"type":"working","step":"x"})], None);
+        assert_eq!(
+            e.kind,
+            EventKind::AiProgress(AiProgress::Unknown { kind: "showTyping".into() })
+        );
+        let e = RealtimeEvent::from_args(
+            "ai_progress",
+            vec![json!({"type":"working","step":"x"})],
+            None,
+        );
         assert_eq!(e.kind, EventKind::Other);
         assert!(e.parse_note.as_deref().unwrap().contains("step"));
         assert_eq!(e.json()["step"], "x", "raw payload kept");
@@ -472,8 +576,15 @@ mod tests {
 
     #[test]
     fn step_error_flags() {
-        let e = RealtimeEvent::from_args("ai_progress", vec![json!({"type":"step_complete","message":"m","error":true})], None);
-        assert!(matches!(e.kind, EventKind::AiProgress(AiProgress::StepComplete { error: Some(_), .. })));
+        let e = RealtimeEvent::from_args(
+            "ai_progress",
+            vec![json!({"type":"step_complete","message":"m","error":true})],
+            None,
+        );
+        assert!(matches!(
+            e.kind,
+            EventKind::AiProgress(AiProgress::StepComplete { error: Some(_), .. })
+        ));
     }
 
     #[test]
@@ -484,7 +595,9 @@ mod tests {
         assert!(matches!(e.kind, EventKind::MessageCreated(ref r) if r.content == "Hello"));
         let a = json!({"workflowId":"wf-1","type":"thought","data":{"text":"hi"},"timestamp":"2026-01-01T00:00:00Z"});
         let e = RealtimeEvent::from_args("agent:thought", vec![a], Some("u"));
-        assert!(matches!(e.kind, EventKind::Agent(ref ev) if ev.workflow_id == "wf-1" && ev.kind == "thought"));
+        assert!(
+            matches!(e.kind, EventKind::Agent(ref ev) if ev.workflow_id == "wf-1" && ev.kind == "thought")
+        );
         let e = RealtimeEvent::from_args("agent:result", vec![json!({"data":1})], None);
         assert!(e.parse_note.unwrap().contains("workflowId"));
     }

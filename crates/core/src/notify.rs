@@ -139,15 +139,45 @@ impl NotifyPolicy {
         }
         let env = t.env().to_string();
         let n = match t {
-            Trigger::RunComplete { run, summary, .. } if s.run_complete => Notification { env, title: format!("Agent run finished · {run}"), body: clip(&summary, 200), urgency: Urgency::Normal },
-            Trigger::RunError { run, message, .. } if s.run_error => Notification { env, title: format!("Agent run failed · {run}"), body: clip(&message, 200), urgency: Urgency::Critical },
-            Trigger::LinkLost { reason, .. } if s.link_lost => Notification { env: env.clone(), title: format!("Realtime link lost · {env}"), body: clip(&reason, 200), urgency: Urgency::Critical },
-            Trigger::LinkRestored { .. } if s.link_restored => Notification { env: env.clone(), title: format!("Realtime link restored · {env}"), body: "Events are flowing again.".into(), urgency: Urgency::Normal },
+            Trigger::RunComplete { run, summary, .. } if s.run_complete => Notification {
+                env,
+                title: format!("Agent run finished · {run}"),
+                body: clip(&summary, 200),
+                urgency: Urgency::Normal,
+            },
+            Trigger::RunError { run, message, .. } if s.run_error => Notification {
+                env,
+                title: format!("Agent run failed · {run}"),
+                body: clip(&message, 200),
+                urgency: Urgency::Critical,
+            },
+            Trigger::LinkLost { reason, .. } if s.link_lost => Notification {
+                env: env.clone(),
+                title: format!("Realtime link lost · {env}"),
+                body: clip(&reason, 200),
+                urgency: Urgency::Critical,
+            },
+            Trigger::LinkRestored { .. } if s.link_restored => Notification {
+                env: env.clone(),
+                title: format!("Realtime link restored · {env}"),
+                body: "Events are flowing again.".into(),
+                urgency: Urgency::Normal,
+            },
             Trigger::Message { channel, sender, text, mention: true, .. } if s.messages => {
-                Notification { env, title: format!("{sender} mentioned you in #{channel}"), body: clip(&text, 200), urgency: Urgency::Critical }
+                Notification {
+                    env,
+                    title: format!("{sender} mentioned you in #{channel}"),
+                    body: clip(&text, 200),
+                    urgency: Urgency::Critical,
+                }
             }
             Trigger::Message { channel, sender, text, mention: false, .. } if s.messages => {
-                let b = self.buckets.entry((env, channel)).or_insert_with(|| Bucket { first_at: now, senders: Vec::new(), last_text: String::new(), count: 0 });
+                let b = self.buckets.entry((env, channel)).or_insert_with(|| Bucket {
+                    first_at: now,
+                    senders: Vec::new(),
+                    last_text: String::new(),
+                    count: 0,
+                });
                 b.count += 1;
                 b.last_text = text;
                 if !b.senders.contains(&sender) {
@@ -167,7 +197,11 @@ impl NotifyPolicy {
         while window.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
             window.pop_front();
         }
-        if (window.len() as u32) < self.settings.max_per_minute { now } else { window.front().map(|t| *t + Duration::from_secs(60)).unwrap_or(now) }
+        if (window.len() as u32) < self.settings.max_per_minute {
+            now
+        } else {
+            window.front().map(|t| *t + Duration::from_secs(60)).unwrap_or(now)
+        }
     }
 
     /// Release coalesced message notifications whose window has passed. A bucket that meets
@@ -175,7 +209,12 @@ impl NotifyPolicy {
     /// burst is summarised late rather than lost.
     pub fn flush(&mut self, now: Instant) -> Vec<Notification> {
         let window = Duration::from_millis(self.settings.coalesce_ms);
-        let due: Vec<(String, String)> = self.buckets.iter().filter(|(_, b)| now.duration_since(b.first_at) >= window).map(|(k, _)| k.clone()).collect();
+        let due: Vec<(String, String)> = self
+            .buckets
+            .iter()
+            .filter(|(_, b)| now.duration_since(b.first_at) >= window)
+            .map(|(k, _)| k.clone())
+            .collect();
         let mut out = Vec::new();
         for key in due {
             let free_at = self.budget_free_at(&key.0, now);
@@ -188,10 +227,24 @@ impl NotifyPolicy {
             let b = self.buckets.remove(&key).expect("key just listed");
             let (env, channel) = key;
             let n = if b.count == 1 {
-                Notification { env, title: format!("{} in #{channel}", b.senders[0]), body: clip(&b.last_text, 200), urgency: Urgency::Normal }
+                Notification {
+                    env,
+                    title: format!("{} in #{channel}", b.senders[0]),
+                    body: clip(&b.last_text, 200),
+                    urgency: Urgency::Normal,
+                }
             } else {
-                let who = if b.senders.len() <= 3 { b.senders.join(", ") } else { format!("{} and {} others", b.senders[..2].join(", "), b.senders.len() - 2) };
-                Notification { env, title: format!("{} new messages in #{channel}", b.count), body: format!("From {who}. Latest: {}", clip(&b.last_text, 160)), urgency: Urgency::Normal }
+                let who = if b.senders.len() <= 3 {
+                    b.senders.join(", ")
+                } else {
+                    format!("{} and {} others", b.senders[..2].join(", "), b.senders.len() - 2)
+                };
+                Notification {
+                    env,
+                    title: format!("{} new messages in #{channel}", b.count),
+                    body: format!("From {who}. Latest: {}", clip(&b.last_text, 160)),
+                    urgency: Urgency::Normal,
+                }
             };
             out.extend(self.admit(n, now));
         }
@@ -200,7 +253,10 @@ impl NotifyPolicy {
 
     /// When the next coalesced notification is due, if any.
     pub fn next_flush(&self) -> Option<Instant> {
-        self.buckets.values().map(|b| b.first_at + Duration::from_millis(self.settings.coalesce_ms)).min()
+        self.buckets
+            .values()
+            .map(|b| b.first_at + Duration::from_millis(self.settings.coalesce_ms))
+            .min()
     }
 }
 
@@ -210,16 +266,32 @@ pub fn message_trigger(env: &str, m: &crate::events::RavenMessage, me: Option<&s
     let html = m.html.as_deref().unwrap_or_default();
     let mention = me.is_some_and(|me| {
         let local = me.split('@').next().unwrap_or(me);
-        (html.contains("userMention") && html.contains(&format!("data-id=\"{me}\""))) || m.content.contains(&format!("@{me}")) || m.content.contains(&format!("@{local}"))
+        (html.contains("userMention") && html.contains(&format!("data-id=\"{me}\"")))
+            || m.content.contains(&format!("@{me}"))
+            || m.content.contains(&format!("@{local}"))
     });
-    Trigger::Message { env: env.into(), channel: m.channel_id.clone(), sender: m.sender.clone(), text: m.content.clone(), mention }
+    Trigger::Message {
+        env: env.into(),
+        channel: m.channel_id.clone(),
+        sender: m.sender.clone(),
+        text: m.content.clone(),
+        mention,
+    }
 }
 
 /// The trigger for a finished run.
 pub fn run_trigger(run: &crate::runs::Run) -> Option<Trigger> {
     match run.status {
-        crate::runs::RunStatus::Complete => Some(Trigger::RunComplete { env: run.env.clone(), run: run.id.clone(), summary: run.headline.clone() }),
-        crate::runs::RunStatus::Failed => Some(Trigger::RunError { env: run.env.clone(), run: run.id.clone(), message: run.headline.clone() }),
+        crate::runs::RunStatus::Complete => Some(Trigger::RunComplete {
+            env: run.env.clone(),
+            run: run.id.clone(),
+            summary: run.headline.clone(),
+        }),
+        crate::runs::RunStatus::Failed => Some(Trigger::RunError {
+            env: run.env.clone(),
+            run: run.id.clone(),
+            message: run.headline.clone(),
+        }),
         crate::runs::RunStatus::Running => None,
     }
 }
@@ -229,7 +301,13 @@ mod tests {
     use super::*;
 
     fn msg(ch: &str, sender: &str, mention: bool) -> Trigger {
-        Trigger::Message { env: "prod".into(), channel: ch.into(), sender: sender.into(), text: format!("hi from {sender}"), mention }
+        Trigger::Message {
+            env: "prod".into(),
+            channel: ch.into(),
+            sender: sender.into(),
+            text: format!("hi from {sender}"),
+            mention,
+        }
     }
 
     #[test]
@@ -267,18 +345,37 @@ mod tests {
 
     #[test]
     fn mentions_are_detected_from_html_or_text() {
-        let html = "<p>hey <span data-type=\"userMention\" data-id=\"test@example.com\">@Test</span></p>";
-        let m = crate::events::RavenMessage { channel_id: "general".into(), sender: "a@x".into(), message_id: "1".into(), content: "hey @Test".into(), html: Some(html.into()), message_type: "Text".into(), is_bot_message: false, creation: None };
-        assert!(matches!(message_trigger("e", &m, Some("test@example.com")), Trigger::Message { mention: true, .. }));
+        let html =
+            "<p>hey <span data-type=\"userMention\" data-id=\"test@example.com\">@Test</span></p>";
+        let m = crate::events::RavenMessage {
+            channel_id: "general".into(),
+            sender: "a@x".into(),
+            message_id: "1".into(),
+            content: "hey @Test".into(),
+            html: Some(html.into()),
+            message_type: "Text".into(),
+            is_bot_message: false,
+            creation: None,
+        };
+        assert!(matches!(
+            message_trigger("e", &m, Some("test@example.com")),
+            Trigger::Message { mention: true, .. }
+        ));
         let plain = crate::events::RavenMessage { html: None, ..m };
-        assert!(matches!(message_trigger("e", &plain, Some("bob@example.com")), Trigger::Message { mention: false, .. }));
+        assert!(matches!(
+            message_trigger("e", &plain, Some("bob@example.com")),
+            Trigger::Message { mention: false, .. }
+        ));
     }
 
     #[test]
     fn a_burst_meeting_the_rate_limit_is_summarised_late_not_lost() {
         let mut p = NotifyPolicy::new(NotifySettings { max_per_minute: 2, ..Default::default() });
         let t0 = Instant::now();
-        assert_eq!(p.offer(Trigger::LinkLost { env: "prod".into(), reason: "x".into() }, t0).len(), 1);
+        assert_eq!(
+            p.offer(Trigger::LinkLost { env: "prod".into(), reason: "x".into() }, t0).len(),
+            1
+        );
         assert_eq!(p.offer(Trigger::LinkRestored { env: "prod".into() }, t0).len(), 1);
         for _ in 0..50 {
             p.offer(msg("general", "bob", false), t0);
@@ -296,8 +393,21 @@ mod tests {
     fn toggles_and_mute() {
         let mut p = NotifyPolicy::new(NotifySettings { run_complete: false, ..Default::default() });
         let t0 = Instant::now();
-        assert!(p.offer(Trigger::RunComplete { env: "e".into(), run: "r".into(), summary: "s".into() }, t0).is_empty());
-        assert_eq!(p.offer(Trigger::RunError { env: "e".into(), run: "r".into(), message: "boom".into() }, t0)[0].urgency, Urgency::Critical);
+        assert!(
+            p.offer(
+                Trigger::RunComplete { env: "e".into(), run: "r".into(), summary: "s".into() },
+                t0
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            p.offer(
+                Trigger::RunError { env: "e".into(), run: "r".into(), message: "boom".into() },
+                t0
+            )[0]
+            .urgency,
+            Urgency::Critical
+        );
         p.settings.muted = true;
         assert!(p.offer(Trigger::LinkRestored { env: "e".into() }, t0).is_empty());
     }

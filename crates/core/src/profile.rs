@@ -149,7 +149,9 @@ impl Profile {
             return Err(ProfileError::BadPath(self.socket_path.clone()));
         }
         for (k, v) in &self.extra_headers {
-            if http::HeaderName::try_from(k.as_str()).is_err() || http::HeaderValue::try_from(v.as_str()).is_err() {
+            if http::HeaderName::try_from(k.as_str()).is_err()
+                || http::HeaderValue::try_from(v.as_str()).is_err()
+            {
                 return Err(ProfileError::BadHeader(k.clone()));
             }
         }

@@ -96,7 +96,14 @@ pub struct RunTracker {
 
 impl RunTracker {
     pub fn new(env: &str, max_runs: usize) -> Self {
-        RunTracker { env: env.into(), runs: BTreeMap::new(), order: VecDeque::new(), current_unkeyed: BTreeMap::new(), counter: 0, max_runs: max_runs.max(1) }
+        RunTracker {
+            env: env.into(),
+            runs: BTreeMap::new(),
+            order: VecDeque::new(),
+            current_unkeyed: BTreeMap::new(),
+            counter: 0,
+            max_runs: max_runs.max(1),
+        }
     }
 
     pub fn runs(&self) -> impl Iterator<Item = &Run> {
@@ -106,20 +113,44 @@ impl RunTracker {
     fn open(&mut self, id: String, source: &'static str, at: u64) -> &mut Run {
         if !self.runs.contains_key(&id) {
             if self.order.len() >= self.max_runs {
-                let victim = self.order.iter().position(|i| self.runs.get(i).is_some_and(|r| r.status != RunStatus::Running)).unwrap_or(0);
+                let victim = self
+                    .order
+                    .iter()
+                    .position(|i| self.runs.get(i).is_some_and(|r| r.status != RunStatus::Running))
+                    .unwrap_or(0);
                 if let Some(old) = self.order.remove(victim) {
                     self.runs.remove(&old);
                 }
             }
             self.order.push_back(id.clone());
-            self.runs.insert(id.clone(), Run { env: self.env.clone(), id: id.clone(), source, status: RunStatus::Running, headline: String::new(), steps: Vec::new(), progress: None, started_ms: at, updated_ms: at, events: 0, gaps: 0, last_seq: None });
+            self.runs.insert(
+                id.clone(),
+                Run {
+                    env: self.env.clone(),
+                    id: id.clone(),
+                    source,
+                    status: RunStatus::Running,
+                    headline: String::new(),
+                    steps: Vec::new(),
+                    progress: None,
+                    started_ms: at,
+                    updated_ms: at,
+                    events: 0,
+                    gaps: 0,
+                    last_seq: None,
+                },
+            );
         }
         self.runs.get_mut(&id).expect("just inserted")
     }
 
     /// The run id for an event without a key: continue the room's open run, or start one.
     fn unkeyed_id(&mut self, room: &str, starts_new: bool) -> String {
-        let open = self.current_unkeyed.get(room).filter(|id| self.runs.get(*id).is_some_and(|r| r.status == RunStatus::Running)).cloned();
+        let open = self
+            .current_unkeyed
+            .get(room)
+            .filter(|id| self.runs.get(*id).is_some_and(|r| r.status == RunStatus::Running))
+            .cloned();
         match open {
             Some(id) if !starts_new => id,
             _ => {
@@ -145,7 +176,9 @@ impl RunTracker {
                 (id, "ai_progress")
             }
             EventKind::Agent(a) => (a.workflow_id.clone(), "agent"),
-            EventKind::AiEvent { channel_id, .. } | EventKind::AiEventClear { channel_id } => (format!("raven-ai:{channel_id}"), "raven_ai"),
+            EventKind::AiEvent { channel_id, .. } | EventKind::AiEventClear { channel_id } => {
+                (format!("raven-ai:{channel_id}"), "raven_ai")
+            }
             _ => return None,
         };
         let run = self.open(id, source, at);
@@ -168,7 +201,17 @@ impl RunTracker {
             EventKind::AiProgress(p) => match p {
                 AiProgress::Thinking { message } => run.headline = message.clone(),
                 AiProgress::Plan { message } => {
-                    run.steps = message.lines().map(str::trim).filter(|l| !l.is_empty()).take(MAX_STEPS).map(|l| Step { label: strip_number(l).to_string(), done: None, details: Vec::new() }).collect();
+                    run.steps = message
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .take(MAX_STEPS)
+                        .map(|l| Step {
+                            label: strip_number(l).to_string(),
+                            done: None,
+                            details: Vec::new(),
+                        })
+                        .collect();
                     run.headline = "Plan ready".into();
                 }
                 AiProgress::Working { step, total, message } => {
@@ -177,10 +220,21 @@ impl RunTracker {
                 }
                 AiProgress::StepComplete { step, total, message, details, error } => {
                     let ok = error.is_none();
-                    let index = step.map(|s| s.saturating_sub(1).min(usize::MAX as u64) as usize).unwrap_or_else(|| run.steps.iter().position(|s| s.done.is_none()).unwrap_or(run.steps.len()));
+                    let index = step
+                        .map(|s| s.saturating_sub(1).min(usize::MAX as u64) as usize)
+                        .unwrap_or_else(|| {
+                            run.steps
+                                .iter()
+                                .position(|s| s.done.is_none())
+                                .unwrap_or(run.steps.len())
+                        });
                     if index < MAX_STEPS {
                         while run.steps.len() <= index {
-                            run.steps.push(Step { label: String::new(), done: None, details: Vec::new() });
+                            run.steps.push(Step {
+                                label: String::new(),
+                                done: None,
+                                details: Vec::new(),
+                            });
                         }
                         let st = &mut run.steps[index];
                         if st.label.is_empty() {
@@ -210,13 +264,25 @@ impl RunTracker {
                 AiProgress::Unknown { kind } => run.headline = format!("({kind})"),
             },
             EventKind::Agent(a) => {
-                let text = a.data.get("text").or_else(|| a.data.get("message")).and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| a.data.to_string());
+                let text = a
+                    .data
+                    .get("text")
+                    .or_else(|| a.data.get("message"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| a.data.to_string());
                 match a.kind.as_str() {
                     "thought" => run.headline = text,
                     "tool_call" => {
                         let tool = a.data.get("tool").and_then(Value::as_str).unwrap_or("tool");
                         if run.steps.len() < MAX_STEPS {
-                            run.steps.push(Step { label: format!("call {tool}"), done: Some(true), details: vec![a.data.get("args").map(|v| v.to_string()).unwrap_or_default()] });
+                            run.steps.push(Step {
+                                label: format!("call {tool}"),
+                                done: Some(true),
+                                details: vec![
+                                    a.data.get("args").map(|v| v.to_string()).unwrap_or_default(),
+                                ],
+                            });
                         }
                         run.headline = format!("calling {tool}");
                     }
@@ -270,7 +336,8 @@ mod tests {
             json!({"type":"step_complete","step":2,"total":2,"message":"Edit file","error":"disk full"}),
             json!({"type":"complete","message":"Done"}),
         ];
-        let changes: Vec<_> = seq.iter().map(|v| t.apply(&ev("ai_progress", v.clone())).unwrap()).collect();
+        let changes: Vec<_> =
+            seq.iter().map(|v| t.apply(&ev("ai_progress", v.clone())).unwrap()).collect();
         assert_eq!(t.runs().count(), 1);
         let last = changes.last().unwrap();
         assert!(matches!(last, RunChange::Finished(_)));
@@ -291,10 +358,17 @@ mod tests {
         assert!(c.run().steps.is_empty(), "no row for step 4e9, and no 4e9 empty rows");
         assert_eq!(c.run().headline, "✓ far away");
         assert_eq!(c.run().progress, Some((4_000_000_000, 4_000_000_000)));
-        let c = t.apply(&ev("ai_progress", json!({"type":"step_complete","step":3,"message":"near","task_id":"T"}))).unwrap();
+        let c = t
+            .apply(&ev(
+                "ai_progress",
+                json!({"type":"step_complete","step":3,"message":"near","task_id":"T"}),
+            ))
+            .unwrap();
         assert_eq!(c.run().steps.len(), 3);
         let plan = (0..1000).map(|i| format!("{i}. step")).collect::<Vec<_>>().join("\n");
-        let c = t.apply(&ev("ai_progress", json!({"type":"plan","message":plan,"task_id":"P"}))).unwrap();
+        let c = t
+            .apply(&ev("ai_progress", json!({"type":"plan","message":plan,"task_id":"P"})))
+            .unwrap();
         assert_eq!(c.run().steps.len(), MAX_STEPS);
         for _ in 0..(MAX_STEPS + 50) {
             t.apply(&ev("agent:tool_call", json!({"workflowId":"W","data":{"tool":"grep"}})));
@@ -311,7 +385,12 @@ mod tests {
         let ids: Vec<_> = t.runs().map(|r| (r.id.clone(), r.status)).collect();
         assert_eq!(ids, vec![("A".into(), RunStatus::Complete), ("B".into(), RunStatus::Running)]);
         let mut t = RunTracker::new("e", 50);
-        for v in [json!({"type":"thinking","message":"1"}), json!({"type":"complete"}), json!({"type":"thinking","message":"2"}), json!({"type":"working","step":1,"total":3,"message":"w"})] {
+        for v in [
+            json!({"type":"thinking","message":"1"}),
+            json!({"type":"complete"}),
+            json!({"type":"thinking","message":"2"}),
+            json!({"type":"working","step":1,"total":3,"message":"w"}),
+        ] {
             t.apply(&ev("ai_progress", v));
         }
         let runs: Vec<_> = t.runs().collect();
@@ -322,11 +401,29 @@ mod tests {
     #[test]
     fn agent_events_and_gaps_and_bounds() {
         let mut t = RunTracker::new("e", 3);
-        t.apply(&ev("agent:thought", json!({"workflowId":"wf","type":"thought","data":{"text":"hmm"}})));
-        let c = t.apply(&ev("agent:error", json!({"workflowId":"wf","type":"error","data":{"message":"boom"}}))).unwrap();
-        assert!(matches!(c, RunChange::Finished(ref r) if r.status == RunStatus::Failed && r.headline == "boom"));
-        t.apply(&ev("ai_progress", json!({"type":"working","step":1,"total":9,"message":"x","task_id":"T","seq":1})));
-        let c = t.apply(&ev("ai_progress", json!({"type":"working","step":2,"total":9,"message":"x","task_id":"T","seq":5}))).unwrap();
+        t.apply(&ev(
+            "agent:thought",
+            json!({"workflowId":"wf","type":"thought","data":{"text":"hmm"}}),
+        ));
+        let c = t
+            .apply(&ev(
+                "agent:error",
+                json!({"workflowId":"wf","type":"error","data":{"message":"boom"}}),
+            ))
+            .unwrap();
+        assert!(
+            matches!(c, RunChange::Finished(ref r) if r.status == RunStatus::Failed && r.headline == "boom")
+        );
+        t.apply(&ev(
+            "ai_progress",
+            json!({"type":"working","step":1,"total":9,"message":"x","task_id":"T","seq":1}),
+        ));
+        let c = t
+            .apply(&ev(
+                "ai_progress",
+                json!({"type":"working","step":2,"total":9,"message":"x","task_id":"T","seq":5}),
+            ))
+            .unwrap();
         assert_eq!(c.run().gaps, 3);
         for i in 0..10 {
             t.apply(&ev("ai_progress", json!({"type":"complete","task_id":format!("k{i}")})));

@@ -47,7 +47,10 @@ pub trait SecretStore: Send + Sync {
 /// (CI, SSH sessions without a keyring): `SOCKEYE_SECRET_<PROFILE>`, upper-cased, with every
 /// character that is not a letter or digit turned into `_`.
 pub fn env_var_for(profile: &str) -> String {
-    let tail: String = profile.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let tail: String = profile
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect();
     format!("SOCKEYE_SECRET_{tail}")
 }
 
@@ -58,7 +61,8 @@ pub struct KeyringStore;
 
 impl KeyringStore {
     fn entry(profile: &str) -> Result<keyring::Entry, SecretError> {
-        keyring::Entry::new(SERVICE, profile).map_err(|e| SecretError::Keyring { profile: profile.into(), message: e.to_string() })
+        keyring::Entry::new(SERVICE, profile)
+            .map_err(|e| SecretError::Keyring { profile: profile.into(), message: e.to_string() })
     }
 
     fn map_err(profile: &str, e: keyring::Error) -> SecretError {

@@ -27,7 +27,14 @@ pub enum LinkState {
         malformed: u64,
     },
     /// Connected but not healthy: Guest fallback, deaf socket, rejected credentials.
-    Degraded { transport: Transport, user: Option<String>, reason: String, eio: EioVersion, fallback: Option<String>, malformed: u64 },
+    Degraded {
+        transport: Transport,
+        user: Option<String>,
+        reason: String,
+        eio: EioVersion,
+        fallback: Option<String>,
+        malformed: u64,
+    },
     /// Waiting to retry after a failure.
     Reconnecting { attempt: u32, next_retry_at_ms: u64, last_error: String },
     /// The server refused our credentials; no retry until asked.
@@ -80,10 +87,15 @@ impl LinkState {
                 }
                 s
             }
-            LinkState::Degraded { transport, reason, .. } => format!("degraded ({transport}): {reason}"),
+            LinkState::Degraded { transport, reason, .. } => {
+                format!("degraded ({transport}): {reason}")
+            }
             LinkState::Reconnecting { attempt, next_retry_at_ms, last_error } => {
                 let wait = next_retry_at_ms.saturating_sub(crate::events::now_ms());
-                format!("reconnecting (attempt {attempt}, next in {:.1} s): {last_error}", wait as f64 / 1000.0)
+                format!(
+                    "reconnecting (attempt {attempt}, next in {:.1} s): {last_error}",
+                    wait as f64 / 1000.0
+                )
             }
             LinkState::AuthFailed { message } => format!("auth failed: {message}"),
             LinkState::Stopped { reason } => format!("stopped: {reason}"),

@@ -32,7 +32,9 @@ pub struct Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("profile {profile:?} uses {method} auth but no secret is stored; run `sockeye-cli env set-secret {profile}` or set {env}")]
+    #[error(
+        "profile {profile:?} uses {method} auth but no secret is stored; run `sockeye-cli env set-secret {profile}` or set {env}"
+    )]
     MissingSecret { profile: String, method: &'static str, env: String },
     #[error(transparent)]
     Secret(#[from] SecretError),
@@ -147,7 +149,12 @@ mod tests {
 
     #[tokio::test]
     async fn socket_port_site_and_origin() {
-        let mut p = Profile::new("bench", "https://erp.example.com", AuthMethod::ApiToken { key: "k".into() }).unwrap();
+        let mut p = Profile::new(
+            "bench",
+            "https://erp.example.com",
+            AuthMethod::ApiToken { key: "k".into() },
+        )
+        .unwrap();
         p.socket_port = Some(9000);
         let store = MemoryStore::default();
         let e = resolve(&p, &store).await.unwrap_err();

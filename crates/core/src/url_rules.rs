@@ -18,7 +18,9 @@ pub enum UrlError {
     NoHost(String),
     #[error("cannot parse {input:?} as a URL: {reason}")]
     Garbage { input: String, reason: String },
-    #[error("the URL {input:?} has a path {path:?}; give the site origin (the Socket.IO path is a separate setting)")]
+    #[error(
+        "the URL {input:?} has a path {path:?}; give the site origin (the Socket.IO path is a separate setting)"
+    )]
     Path { input: String, path: String },
 }
 
@@ -51,7 +53,10 @@ pub fn normalize_base_url(input: &str) -> Result<Url, UrlError> {
     match url.host_str() {
         None | Some("") => return Err(UrlError::NoHost(trimmed.into())),
         Some(h) if h.chars().any(char::is_whitespace) => {
-            return Err(UrlError::Garbage { input: trimmed.into(), reason: format!("bad host {h:?}") });
+            return Err(UrlError::Garbage {
+                input: trimmed.into(),
+                reason: format!("bad host {h:?}"),
+            });
         }
         Some(_) => {}
     }
@@ -64,7 +69,8 @@ pub fn normalize_base_url(input: &str) -> Result<Url, UrlError> {
             port.map(|p| format!(":{p}")).unwrap_or_default(),
             url.path()
         );
-        url = Url::parse(&rebuilt).map_err(|e| UrlError::Garbage { input: trimmed.into(), reason: e.to_string() })?;
+        url = Url::parse(&rebuilt)
+            .map_err(|e| UrlError::Garbage { input: trimmed.into(), reason: e.to_string() })?;
     }
     let path = url.path().trim_end_matches('/');
     let path = path.strip_suffix("/socket.io").unwrap_or(path).trim_end_matches('/').to_string();
@@ -192,8 +198,14 @@ mod tests {
 
     #[test]
     fn origin_has_no_trailing_slash() {
-        assert_eq!(origin_of(&normalize_base_url("http://127.0.0.1:9000").unwrap()), "http://127.0.0.1:9000");
-        assert_eq!(origin_of(&normalize_base_url("https://h.example").unwrap()), "https://h.example");
+        assert_eq!(
+            origin_of(&normalize_base_url("http://127.0.0.1:9000").unwrap()),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(
+            origin_of(&normalize_base_url("https://h.example").unwrap()),
+            "https://h.example"
+        );
     }
 
     #[test]

@@ -19,10 +19,21 @@ use sockeye_core::{AuthMethod, Profile};
 use sockeye_sim::{Sim, SimConfig};
 
 fn opts() -> DiagnoseOptions {
-    DiagnoseOptions { deployment: DeploymentType::Local, probe_timeout: Duration::from_secs(2), hold: Duration::from_millis(500), scan_ports: vec![], ..Default::default() }
+    DiagnoseOptions {
+        deployment: DeploymentType::Local,
+        probe_timeout: Duration::from_secs(2),
+        hold: Duration::from_millis(500),
+        scan_ports: vec![],
+        ..Default::default()
+    }
 }
 
-async fn t(url: &str, method: AuthMethod, creds: Credentials, edit: impl FnOnce(&mut Profile)) -> Target {
+async fn t(
+    url: &str,
+    method: AuthMethod,
+    creds: Credentials,
+    edit: impl FnOnce(&mut Profile),
+) -> Target {
     let mut p = Profile::new("diag", url, method).unwrap();
     p.site = Some("raven.test".into());
     edit(&mut p);
@@ -49,7 +60,18 @@ async fn a_healthy_environment_passes_every_probe_and_exits_0() {
     let r = diagnose(&sid_target(&sim.url()).await, &opts()).await;
     assert_eq!(r.exit_code(), 0, "{r:#?}");
     assert!(r.probes.iter().all(|p| matches!(p.status, Status::Pass | Status::Skipped)), "{r:#?}");
-    for name in ["dns", "tcp", "tls", "web", "handshake", "second_poll", "namespace", "websocket", "pong", "identity"] {
+    for name in [
+        "dns",
+        "tcp",
+        "tls",
+        "web",
+        "handshake",
+        "second_poll",
+        "namespace",
+        "websocket",
+        "pong",
+        "identity",
+    ] {
         assert_eq!(r.probe(name).map(|p| p.status), Some(Status::Pass), "{name}");
     }
     let s = &r.summary;
@@ -58,7 +80,14 @@ async fn a_healthy_environment_passes_every_probe_and_exits_0() {
     assert_eq!(s.deployment_type, "local");
     // The JSON summary has the seeds' diagnose_realtime() keys.
     let v = serde_json::to_value(&r).unwrap();
-    for k in ["deployment_type", "local_socketio_ok", "external_socketio_ok", "websocket_ok", "auth_ok", "hint"] {
+    for k in [
+        "deployment_type",
+        "local_socketio_ok",
+        "external_socketio_ok",
+        "websocket_ok",
+        "auth_ok",
+        "hint",
+    ] {
         assert!(v["summary"].get(k).is_some(), "{k}");
     }
     sim.shutdown().await;
@@ -97,7 +126,10 @@ async fn rows_2_to_8_proxy_and_engine_faults() {
             assert_eq!(r.probe("namespace").unwrap().status, Status::Pass);
         }
         if *knob == "upgrade_refused" {
-            assert!(!r.summary.websocket_ok && r.summary.external_socketio_ok, "stuck on polling, still connected");
+            assert!(
+                !r.summary.websocket_ok && r.summary.external_socketio_ok,
+                "stuck on polling, still connected"
+            );
             assert_eq!(r.probe("pong").unwrap().status, Status::Pass, "pong over polling");
         }
         sim.shutdown().await;
@@ -108,22 +140,57 @@ async fn rows_2_to_8_proxy_and_engine_faults() {
 async fn rows_9_to_12_refusals_map_to_their_hints() {
     let sim = sim().await;
     let url = sim.url();
-    let r = diagnose(&t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| p.origin = Some("http://evil.example".into())).await, &opts()).await;
+    let r = diagnose(
+        &t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| {
+            p.origin = Some("http://evil.example".into())
+        })
+        .await,
+        &opts(),
+    )
+    .await;
     assert_symptom(&r, "namespace", Symptom::InvalidOrigin, "Origin");
-    let r = diagnose(&t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| p.site = Some("other.site".into())).await, &opts()).await;
+    let r = diagnose(
+        &t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| {
+            p.site = Some("other.site".into())
+        })
+        .await,
+        &opts(),
+    )
+    .await;
     assert_symptom(&r, "namespace", Symptom::InvalidNamespace, "X-Frappe-Site-Name");
     let r = diagnose(&t(&url, AuthMethod::None, Credentials::None, |_| {}).await, &opts()).await;
     assert_symptom(&r, "namespace", Symptom::NoCredentials, "Authorization: token");
     assert!(!r.summary.auth_ok);
     // Bad token: the web app answers 401 too → "log in again / new API key".
-    let r = diagnose(&t(&url, AuthMethod::ApiToken { key: "key".into() }, Credentials::ApiToken { key: "key".into(), secret: Secret::new("nope") }, |_| {}).await, &opts()).await;
+    let r = diagnose(
+        &t(
+            &url,
+            AuthMethod::ApiToken { key: "key".into() },
+            Credentials::ApiToken { key: "key".into(), secret: Secret::new("nope") },
+            |_| {},
+        )
+        .await,
+        &opts(),
+    )
+    .await;
     assert_symptom(&r, "namespace", Symptom::Unauthorized, "Log in again");
     // Good credentials but an Origin whose web process cannot be reached by the realtime
     // server's callback: the web app accepts us → "cannot reach the web process".
-    let r = diagnose(&t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| p.origin = Some("http://127.0.0.1:1".into())).await, &opts()).await;
+    let r = diagnose(
+        &t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| {
+            p.origin = Some("http://127.0.0.1:1".into())
+        })
+        .await,
+        &opts(),
+    )
+    .await;
     assert_symptom(&r, "namespace", Symptom::Unauthorized, "cannot reach the web process");
     // Expired sid: connects as Guest, identity names it.
-    let r = diagnose(&t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("expired")), |_| {}).await, &opts()).await;
+    let r = diagnose(
+        &t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("expired")), |_| {}).await,
+        &opts(),
+    )
+    .await;
     assert_symptom(&r, "identity", Symptom::GuestSession, "Guest");
     assert!(!r.summary.auth_ok);
     sim.shutdown().await;
@@ -145,7 +212,12 @@ async fn row_13_connected_but_no_events_and_listen_counts_rooms() {
     let st = sim.state().clone();
     let traffic = tokio::spawn(async move {
         loop {
-            sockeye_sim::scenarios::ai_run(st.clone(), sockeye_sim::ScenarioParams { pace: 0.05, ..Default::default() }, false).await;
+            sockeye_sim::scenarios::ai_run(
+                st.clone(),
+                sockeye_sim::ScenarioParams { pace: 0.05, ..Default::default() },
+                false,
+            )
+            .await;
         }
     });
     let o = DiagnoseOptions { listen: Some(Duration::from_secs(2)), ..opts() };
@@ -172,7 +244,10 @@ async fn row_15_mixed_content() {
     let target = sid_target(&sim.url()).await;
     let mut site = target.clone();
     site.base_url = url::Url::parse("https://erp.example.com").unwrap();
-    let o = DiagnoseOptions { configured_socket_url: Some(url::Url::parse("http://erp.example.com:9000").unwrap()), ..opts() };
+    let o = DiagnoseOptions {
+        configured_socket_url: Some(url::Url::parse("http://erp.example.com:9000").unwrap()),
+        ..opts()
+    };
     let r = diagnose(&site, &o).await;
     assert_symptom(&r, "scheme", Symptom::MixedContent, "mixed content");
     sim.shutdown().await;
@@ -181,8 +256,13 @@ async fn row_15_mixed_content() {
 /// A TLS listener with a fresh self-signed certificate, accepting handshakes only.
 async fn self_signed_tls() -> u16 {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let identity = native_tls::Identity::from_pkcs8(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap();
-    let acceptor = tokio_native_tls::TlsAcceptor::from(native_tls::TlsAcceptor::new(identity).unwrap());
+    let identity = native_tls::Identity::from_pkcs8(
+        cert.cert.pem().as_bytes(),
+        cert.key_pair.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let acceptor =
+        tokio_native_tls::TlsAcceptor::from(native_tls::TlsAcceptor::new(identity).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -204,16 +284,28 @@ async fn row_16_self_signed_tls_is_named_and_the_opt_out_is_a_warning() {
     assert_symptom(&r, "tls", Symptom::TlsError, "self-signed");
     assert!(r.probe("tls").unwrap().evidence.iter().any(|e| e.contains("expires in")), "{r:#?}");
     assert_eq!(r.probe("handshake").unwrap().status, Status::Skipped);
-    let insecure = t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("x")), |p| p.verify_tls = false).await;
+    let insecure =
+        t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("x")), |p| p.verify_tls = false)
+            .await;
     let r = diagnose(&insecure, &opts()).await;
     assert_eq!(r.probe("tls").unwrap().status, Status::Warn, "{r:#?}");
-    assert_ne!(r.probe("handshake").unwrap().status, Status::Skipped, "the chain goes on with the opt-out");
+    assert_ne!(
+        r.probe("handshake").unwrap().status,
+        Status::Skipped,
+        "the chain goes on with the opt-out"
+    );
 }
 
 #[tokio::test]
 async fn roundtrip_posts_a_real_message_and_times_its_arrival() {
     let sim = sim().await;
-    let target = t(&sim.url(), AuthMethod::ApiToken { key: "key".into() }, Credentials::ApiToken { key: "key".into(), secret: Secret::new("secret") }, |_| {}).await;
+    let target = t(
+        &sim.url(),
+        AuthMethod::ApiToken { key: "key".into() },
+        Credentials::ApiToken { key: "key".into(), secret: Secret::new("secret") },
+        |_| {},
+    )
+    .await;
     let o = DiagnoseOptions { roundtrip: Some("general".into()), ..opts() };
     let r = diagnose(&target, &o).await;
     let p = r.probe("roundtrip").unwrap();
@@ -240,11 +332,18 @@ impl Drop for Nginx {
 }
 
 fn nginx(conf: &str, realtime: u16, web: u16) -> Nginx {
-    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().map(PathBuf::from).find(|p| p.exists()).expect("nginx is installed by scripts/test");
+    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("nginx is installed by scripts/test");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
     let port = common::peers::free_port();
-    let template = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx").join(conf)).unwrap();
+    let template = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx").join(conf),
+    )
+    .unwrap();
     let text = template
         .replace("@PREFIX@", dir.path().to_str().unwrap())
         .replace("@LISTEN@", &port.to_string())
@@ -253,8 +352,17 @@ fn nginx(conf: &str, realtime: u16, web: u16) -> Nginx {
         .replace("@SITE@", "raven.test");
     let path = dir.path().join("nginx.conf");
     std::fs::write(&path, text).unwrap();
-    let child = Command::new(bin)
-        .args(["-p", dir.path().to_str().unwrap(), "-e", dir.path().join("error.log").to_str().unwrap(), "-c", path.to_str().unwrap(), "-g", "daemon off; master_process off;"])
+    let mut child = Command::new(bin)
+        .args([
+            "-p",
+            dir.path().to_str().unwrap(),
+            "-e",
+            dir.path().join("error.log").to_str().unwrap(),
+            "-c",
+            path.to_str().unwrap(),
+            "-g",
+            "daemon off; master_process off;",
+        ])
         .spawn()
         .expect("nginx starts");
     for _ in 0..100 {
@@ -263,15 +371,23 @@ fn nginx(conf: &str, realtime: u16, web: u16) -> Nginx {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("nginx did not listen: {}", std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default());
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "nginx did not listen: {}",
+        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+    );
 }
 
 /// The realtime server (accepting the proxy's Origin for its callback) and a web-app
 /// stand-in whose /socket.io answers Frappe's 404 page, as gunicorn would.
 async fn realtime_and_web(nginx_port: u16) -> (Sim, Sim) {
     let mut config = SimConfig::default();
-    config.extra_web_origins.insert("raven.test".into(), vec![format!("http://127.0.0.1:{nginx_port}")]);
-    let realtime = Sim::start(sockeye_sim::SimOptions { config, ..Default::default() }).await.unwrap();
+    config
+        .extra_web_origins
+        .insert("raven.test".into(), vec![format!("http://127.0.0.1:{nginx_port}")]);
+    let realtime =
+        Sim::start(sockeye_sim::SimOptions { config, ..Default::default() }).await.unwrap();
     let web = sim_with(SimConfig::default(), &["route_missing"]).await;
     (realtime, web)
 }
@@ -280,10 +396,20 @@ async fn realtime_and_web(nginx_port: u16) -> (Sim, Sim) {
 async fn through_nginx_correct_missing_route_and_missing_upgrade_headers() {
     let nginx_port_hint = common::peers::free_port();
     let (realtime, web) = realtime_and_web(nginx_port_hint).await;
-    for (conf, expect) in [("correct.conf", None), ("no_route.conf", Some(("handshake", Symptom::RouteMissing))), ("no_upgrade.conf", Some(("websocket", Symptom::UpgradeBlocked)))] {
+    for (conf, expect) in [
+        ("correct.conf", None),
+        ("no_route.conf", Some(("handshake", Symptom::RouteMissing))),
+        ("no_upgrade.conf", Some(("websocket", Symptom::UpgradeBlocked))),
+    ] {
         let n = nginx(conf, realtime.addr().port(), web.addr().port());
         // The callback origin must be the proxy's own: teach the realtime server this port.
-        realtime.state().config.write().unwrap().extra_web_origins.insert("raven.test".into(), vec![format!("http://127.0.0.1:{}", n.port)]);
+        realtime
+            .state()
+            .config
+            .write()
+            .unwrap()
+            .extra_web_origins
+            .insert("raven.test".into(), vec![format!("http://127.0.0.1:{}", n.port)]);
         let target = sid_target(&format!("http://127.0.0.1:{}", n.port)).await;
         let o = DiagnoseOptions { local_port: Some(realtime.addr().port()), ..opts() };
         let r = diagnose(&target, &o).await;
@@ -299,7 +425,10 @@ async fn through_nginx_correct_missing_route_and_missing_upgrade_headers() {
                     // Local vs external: the realtime port answers, the proxy does not route it.
                     let local = r.probe("local").unwrap();
                     assert_eq!(local.status, Status::Fail, "{local:#?}");
-                    assert!(local.hint.as_deref().unwrap().contains("does not map /socket.io/"), "{local:#?}");
+                    assert!(
+                        local.hint.as_deref().unwrap().contains("does not map /socket.io/"),
+                        "{local:#?}"
+                    );
                     assert_eq!(r.summary.local_socketio_ok, Some(true));
                     assert!(!r.summary.external_socketio_ok);
                 } else {
@@ -325,7 +454,10 @@ async fn row_5_a_socket_io_v2_server_is_probed_not_refused() {
         assert_eq!(r.probe(probe).unwrap().status, Status::Pass, "{probe}: {r:#?}");
     }
     // A v2 server that refuses us: the refusal (a bare string on the wire) is read verbatim.
-    let bad = t(&peer.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| p.origin = Some("http://elsewhere.example".into())).await;
+    let bad = t(&peer.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), |p| {
+        p.origin = Some("http://elsewhere.example".into())
+    })
+    .await;
     let r = diagnose(&bad, &opts()).await;
     assert_symptom(&r, "namespace", Symptom::InvalidOrigin, "Origin");
 }

@@ -23,7 +23,11 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
         ".{0,20}".prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
-        prop_oneof![prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from), prop::collection::btree_map(".{0,8}", inner, 0..6).prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),]
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+            prop::collection::btree_map(".{0,8}", inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
     })
 }
 

@@ -67,7 +67,11 @@ async fn node_server_refusals_and_guest_fallback() {
     let peer = node_frappe(0);
     let url = peer.url();
     let cases: Vec<(&str, Credentials, Option<&str>)> = vec![
-        ("bad token", Credentials::ApiToken { key: "key".into(), secret: Secret::new("nope") }, None),
+        (
+            "bad token",
+            Credentials::ApiToken { key: "key".into(), secret: Secret::new("nope") },
+            None,
+        ),
         ("no credentials", Credentials::None, None),
         ("wrong origin", Credentials::Sid(Secret::new("good-sid")), Some("http://evil.example")),
     ];
@@ -97,14 +101,25 @@ async fn node_server_refusals_and_guest_fallback() {
     let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("expired"))).await;
     let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "degraded", 10, |s| matches!(s, LinkState::Degraded { .. })).await;
-    assert!(matches!(st, LinkState::Degraded { ref user, .. } if user.as_deref() == Some("Guest")), "{st:?}");
+    assert!(
+        matches!(st, LinkState::Degraded { ref user, .. } if user.as_deref() == Some("Guest")),
+        "{st:?}"
+    );
     s.stop().await;
     // Frappe login against the node server.
-    let t = target(&url, AuthMethod::Login { user: USER.into() }, Credentials::Login { user: USER.into(), password: Secret::new("admin") }, &[]).await;
+    let t = target(
+        &url,
+        AuthMethod::Login { user: USER.into() },
+        Credentials::Login { user: USER.into(), password: Secret::new("admin") },
+        &[],
+    )
+    .await;
     let mut t = t;
     t.namespace = "/raven.test".into();
     let s = Session::spawn(t, fast_options());
-    assert!(matches!(connected(&s).await, LinkState::Connected { user: Some(ref u), .. } if u == USER));
+    assert!(
+        matches!(connected(&s).await, LinkState::Connected { user: Some(ref u), .. } if u == USER)
+    );
     s.stop().await;
 }
 
@@ -118,25 +133,36 @@ async fn python_socketio_jwt_agent_server() {
     let t = target(&url, AuthMethod::Jwt, Credentials::Jwt(Secret::new(good.clone())), &[]).await;
     let s = Session::spawn(t, fast_options());
     let mut events = s.events();
-    assert!(matches!(connected(&s).await, LinkState::Connected { user: Some(ref u), .. } if u == "agent-user"));
+    assert!(
+        matches!(connected(&s).await, LinkState::Connected { user: Some(ref u), .. } if u == "agent-user")
+    );
     for kind in ["thought", "tool_call", "result"] {
         post(format!("{url}/__test/emit"), json!({"user": "agent-user", "event": kind, "workflowId": "wf-42", "data": {"k": kind}})).await;
         let e = next_named(&mut events, &format!("agent:{kind}"), 5).await;
-        assert!(matches!(&e.kind, EventKind::Agent(a) if a.workflow_id == "wf-42" && a.kind == kind), "{:?}", e.kind);
+        assert!(
+            matches!(&e.kind, EventKind::Agent(a) if a.workflow_id == "wf-42" && a.kind == kind),
+            "{:?}",
+            e.kind
+        );
     }
     // Restart: reconnects with the same auth payload, events flow again.
     peer.kill();
     wait_state(&s, "link lost", 10, |s| !s.is_connected()).await;
     let peer = python_agent(port, secret);
     connected(&s).await;
-    post(format!("{url}/__test/emit"), json!({"user": "agent-user", "event": "error", "data": {"message": "boom"}})).await;
+    post(
+        format!("{url}/__test/emit"),
+        json!({"user": "agent-user", "event": "error", "data": {"message": "boom"}}),
+    )
+    .await;
     next_named(&mut events, "agent:error", 5).await;
     s.stop().await;
 
     // The three refusals, verbatim.
     let no_sub = sockeye_sim::jwt::mint(None, secret, 3600);
     let wrong_key = sockeye_sim::jwt::mint(Some("u"), "other", 3600);
-    for (tok, want) in [(wrong_key, "Invalid or expired token"), (no_sub, "Invalid token payload")] {
+    for (tok, want) in [(wrong_key, "Invalid or expired token"), (no_sub, "Invalid token payload")]
+    {
         let t = target(&url, AuthMethod::Jwt, Credentials::Jwt(Secret::new(tok)), &[]).await;
         let s = Session::spawn(t, fast_options());
         let st = wait_state(&s, want, 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
@@ -147,7 +173,8 @@ async fn python_socketio_jwt_agent_server() {
     t.frappe = false;
     t.namespace = "/".into();
     let s = Session::spawn(t, fast_options());
-    let st = wait_state(&s, "auth required", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
+    let st =
+        wait_state(&s, "auth required", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Authentication required".into() });
     s.stop().await;
     drop(peer);

@@ -17,8 +17,13 @@ use sockeye_sim::ScenarioParams;
 #[tokio::test]
 async fn ten_thousand_events_over_polling_only_arrive_complete_and_in_order() {
     let sim = sim().await;
-    let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
-    let opts = SessionOptions { transports: vec![Transport::Polling], event_buffer: 20_000, ..fast_options() };
+    let t =
+        target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
+    let opts = SessionOptions {
+        transports: vec![Transport::Polling],
+        event_buffer: 20_000,
+        ..fast_options()
+    };
     let s = Session::spawn(t, opts);
     let mut events = s.events();
     match connected(&s).await {
@@ -32,7 +37,10 @@ async fn ten_thousand_events_over_polling_only_arrive_complete_and_in_order() {
     let mut expected = 1;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while expected <= N {
-        let e = tokio::time::timeout_at(deadline, events.recv()).await.unwrap_or_else(|_| panic!("only {} of {N} arrived", expected - 1)).expect("no lag with a 20,000 buffer");
+        let e = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {N} arrived", expected - 1))
+            .expect("no lag with a 20,000 buffer");
         if e.name != "ai_progress" {
             continue;
         }

@@ -32,14 +32,21 @@ async fn sid_connects_verifies_identity_and_receives_both_event_kinds() {
     let (room, n) = sim.publish(publish(json!({"event":"ai_progress","user":USER,"message":{"type":"working","step":1,"total":2,"message":"Reading"}}))).await.unwrap();
     assert_eq!((room.as_deref(), n), (Some("user:test@example.com"), 1));
     let e = next_named(&mut events, "ai_progress", 5).await;
-    assert_eq!(e.kind, EventKind::AiProgress(AiProgress::Working { step: 1, total: 2, message: "Reading".into() }));
+    assert_eq!(
+        e.kind,
+        EventKind::AiProgress(AiProgress::Working { step: 1, total: 2, message: "Reading".into() })
+    );
     assert_eq!(e.room_hint.as_deref(), Some("user:test@example.com"));
 
     // The channel subscription was emitted on connect: message_created reaches us.
     let resp = reqwest::Client::new()
         .post(format!("{}/api/method/raven.api.raven_message.send_message", sim.url()))
         .header("Authorization", "token key:secret")
-        .form(&[("channel_id", "general"), ("text", "<p>Hello <b>there</b></p>"), ("is_reply", "0")])
+        .form(&[
+            ("channel_id", "general"),
+            ("text", "<p>Hello <b>there</b></p>"),
+            ("is_reply", "0"),
+        ])
         .send()
         .await
         .unwrap();
@@ -60,9 +67,15 @@ async fn sid_connects_verifies_identity_and_receives_both_event_kinds() {
 async fn token_bearer_and_login_all_connect_as_the_user() {
     let sim = sim().await;
     let cases = [
-        (AuthMethod::ApiToken { key: "key".into() }, Credentials::ApiToken { key: "key".into(), secret: Secret::new("secret") }),
+        (
+            AuthMethod::ApiToken { key: "key".into() },
+            Credentials::ApiToken { key: "key".into(), secret: Secret::new("secret") },
+        ),
         (AuthMethod::Bearer, Credentials::Bearer(Secret::new("good-bearer"))),
-        (AuthMethod::Login { user: USER.into() }, Credentials::Login { user: USER.into(), password: Secret::new("admin") }),
+        (
+            AuthMethod::Login { user: USER.into() },
+            Credentials::Login { user: USER.into(), password: Secret::new("admin") },
+        ),
     ];
     for (method, creds) in cases {
         let name = method.name();
@@ -81,14 +94,26 @@ async fn token_bearer_and_login_all_connect_as_the_user() {
 async fn refusals_show_the_servers_exact_words_and_are_not_retried() {
     let sim = sim().await;
     // Wrong password: the login refusal, verbatim.
-    let t = target(&sim.url(), AuthMethod::Login { user: USER.into() }, Credentials::Login { user: USER.into(), password: Secret::new("nope") }, &[]).await;
+    let t = target(
+        &sim.url(),
+        AuthMethod::Login { user: USER.into() },
+        Credentials::Login { user: USER.into(), password: Secret::new("nope") },
+        &[],
+    )
+    .await;
     let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Invalid login credentials".into() });
     s.stop().await;
 
     // Bad token: the namespace refusal, verbatim.
-    let t = target(&sim.url(), AuthMethod::ApiToken { key: "key".into() }, Credentials::ApiToken { key: "key".into(), secret: Secret::new("wrong") }, &[]).await;
+    let t = target(
+        &sim.url(),
+        AuthMethod::ApiToken { key: "key".into() },
+        Credentials::ApiToken { key: "key".into(), secret: Secret::new("wrong") },
+        &[],
+    )
+    .await;
     let s = Session::spawn(t, fast_options());
     let st = wait_state(&s, "auth failed", 10, |s| matches!(s, LinkState::AuthFailed { .. })).await;
     assert_eq!(st, LinkState::AuthFailed { message: "Unauthorized: TypeError: Cannot read properties of undefined (reading 'installed_apps')".into() });
@@ -150,11 +175,24 @@ async fn secret_mismatch_is_degraded_as_deaf() {
 #[tokio::test]
 async fn login_session_expiry_logs_in_again_by_itself() {
     let sim = sim().await;
-    let t = target(&sim.url(), AuthMethod::Login { user: USER.into() }, Credentials::Login { user: USER.into(), password: Secret::new("admin") }, &[]).await;
+    let t = target(
+        &sim.url(),
+        AuthMethod::Login { user: USER.into() },
+        Credentials::Login { user: USER.into(), password: Secret::new("admin") },
+        &[],
+    )
+    .await;
     let s = Session::spawn(t, fast_options());
     connected(&s).await;
     // Expire every session the login created, then drop the link.
-    let sids: Vec<String> = sim.state().config().sessions.iter().filter(|(k, v)| *v == USER && *k != "good-sid").map(|(k, _)| k.clone()).collect();
+    let sids: Vec<String> = sim
+        .state()
+        .config()
+        .sessions
+        .iter()
+        .filter(|(k, v)| *v == USER && *k != "good-sid")
+        .map(|(k, _)| k.clone())
+        .collect();
     assert_eq!(sids.len(), 1);
     sim.state().config.write().unwrap().sessions.remove(&sids[0]);
     sim.drop_connections();
@@ -163,7 +201,13 @@ async fn login_session_expiry_logs_in_again_by_itself() {
         LinkState::Connected { user, .. } => assert_eq!(user.as_deref(), Some(USER)),
         other => panic!("{other:?}"),
     }
-    let new_sids = sim.state().config().sessions.iter().filter(|(k, v)| *v == USER && *k != "good-sid").count();
+    let new_sids = sim
+        .state()
+        .config()
+        .sessions
+        .iter()
+        .filter(|(k, v)| *v == USER && *k != "good-sid")
+        .count();
     assert_eq!(new_sids, 1, "exactly one new login");
     s.stop().await;
     sim.shutdown().await;
@@ -185,7 +229,10 @@ async fn restart_reconnects_resubscribes_and_events_flow_again() {
     assert!(back < Duration::from_secs(6), "reconnect took {back:?}");
     // Subscriptions were re-emitted: the channel room hears messages again.
     let sockets = sim.state().socket_infos();
-    assert!(sockets.iter().any(|s| s.rooms.contains(&"doc:Raven Channel/general".to_string())), "{sockets:?}");
+    assert!(
+        sockets.iter().any(|s| s.rooms.contains(&"doc:Raven Channel/general".to_string())),
+        "{sockets:?}"
+    );
     let (_, n) = sim.publish(publish(json!({"event":"message_created","doctype":"Raven Channel","docname":"general","message":{"channel_id":"general","sender":"a","message_id":"m1","message_details":{"content":"after restart"}}}))).await.unwrap();
     assert_eq!(n, 1);
     let e = next_named(&mut events, "message_created", 5).await;
@@ -203,7 +250,8 @@ async fn first_connect_failure_is_retried_until_the_server_appears() {
     p.site = Some("raven.test".into());
     let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
     let s = Session::spawn(t, fast_options());
-    let st = wait_state(&s, "reconnecting", 10, |s| matches!(s, LinkState::Reconnecting { .. })).await;
+    let st =
+        wait_state(&s, "reconnecting", 10, |s| matches!(s, LinkState::Reconnecting { .. })).await;
     match st {
         LinkState::Reconnecting { attempt, last_error, .. } => {
             assert_eq!(attempt, 1);
@@ -211,7 +259,12 @@ async fn first_connect_failure_is_retried_until_the_server_appears() {
         }
         other => panic!("{other:?}"),
     }
-    let sim = sockeye_sim::Sim::start(sockeye_sim::SimOptions { addr: ([127, 0, 0, 1], port).into(), ..Default::default() }).await.unwrap();
+    let sim = sockeye_sim::Sim::start(sockeye_sim::SimOptions {
+        addr: ([127, 0, 0, 1], port).into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     s.reconnect_now();
     connected(&s).await;
     s.stop().await;
@@ -223,10 +276,18 @@ async fn server_disconnect_stops_until_asked() {
     let sim = sim().await;
     let s = sid_session(&sim, "good-sid", &[]).await;
     connected(&s).await;
-    let r = reqwest::Client::new().post(format!("{}/__sim/disconnect", sim.url())).json(&json!({"user": USER, "reason": "server disconnect"})).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/__sim/disconnect", sim.url()))
+        .json(&json!({"user": USER, "reason": "server disconnect"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let st = wait_state(&s, "stopped", 10, |s| matches!(s, LinkState::Stopped { .. })).await;
-    assert!(matches!(st, LinkState::Stopped { ref reason } if reason.contains("io server disconnect")), "{st:?}");
+    assert!(
+        matches!(st, LinkState::Stopped { ref reason } if reason.contains("io server disconnect")),
+        "{st:?}"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(matches!(s.state().borrow().state, LinkState::Stopped { .. }), "no automatic retry");
     s.reconnect_now();
@@ -237,7 +298,11 @@ async fn server_disconnect_stops_until_asked() {
 
 #[tokio::test]
 async fn a_frozen_link_is_detected_dead_and_replaced() {
-    let config = SimConfig { ping_interval: Duration::from_millis(500), ping_timeout: Duration::from_millis(500), ..SimConfig::default() };
+    let config = SimConfig {
+        ping_interval: Duration::from_millis(500),
+        ping_timeout: Duration::from_millis(500),
+        ..SimConfig::default()
+    };
     let sim = sim_with(config, &[]).await;
     let s = sid_session(&sim, "good-sid", &[]).await;
     connected(&s).await;
@@ -271,7 +336,13 @@ async fn upgrade_refused_falls_back_to_polling_and_says_so() {
 #[tokio::test]
 async fn version_15_token_auth_gets_the_cookie_it_demands() {
     let sim = sim_with(SimConfig { mode: Mode::V15, ..SimConfig::default() }, &[]).await;
-    let t = target(&sim.url(), AuthMethod::ApiToken { key: "key".into() }, Credentials::ApiToken { key: "key".into(), secret: Secret::new("secret") }, &[]).await;
+    let t = target(
+        &sim.url(),
+        AuthMethod::ApiToken { key: "key".into() },
+        Credentials::ApiToken { key: "key".into(), secret: Secret::new("secret") },
+        &[],
+    )
+    .await;
     let s = Session::spawn(t, fast_options());
     match connected(&s).await {
         LinkState::Connected { user, .. } => assert_eq!(user.as_deref(), Some(USER)),
@@ -294,9 +365,17 @@ async fn jwt_servers_connect_with_the_auth_payload_and_refuse_bad_tokens() {
         LinkState::Connected { user, .. } => assert_eq!(user.as_deref(), Some("agent-user")),
         other => panic!("{other:?}"),
     }
-    sim.run_scenario("agent_run", sockeye_sim::ScenarioParams { user: "agent-user".into(), pace: 0.01, ..Default::default() }).unwrap();
+    sim.run_scenario(
+        "agent_run",
+        sockeye_sim::ScenarioParams { user: "agent-user".into(), pace: 0.01, ..Default::default() },
+    )
+    .unwrap();
     let e = next_named(&mut events, "agent:result", 10).await;
-    assert!(matches!(&e.kind, EventKind::Agent(a) if a.kind == "result" && a.workflow_id.starts_with("wf-")), "{:?}", e.kind);
+    assert!(
+        matches!(&e.kind, EventKind::Agent(a) if a.kind == "result" && a.workflow_id.starts_with("wf-")),
+        "{:?}",
+        e.kind
+    );
     s.stop().await;
 
     let expired = sockeye_sim::jwt::mint(Some("agent-user"), &secret, -60);
@@ -317,7 +396,9 @@ async fn refused_subscriptions_are_silent_and_user_room_still_works() {
     let (_, n) = sim.publish(publish(json!({"event":"message_created","doctype":"Raven Channel","docname":"secret-room","message":{}}))).await.unwrap();
     assert_eq!(n, 0, "not permitted: never joined");
     none_named(&mut events, "message_created", 300).await;
-    sim.publish(publish(json!({"event":"ai_progress","user":USER,"message":{"type":"complete"}}))).await.unwrap();
+    sim.publish(publish(json!({"event":"ai_progress","user":USER,"message":{"type":"complete"}})))
+        .await
+        .unwrap();
     next_named(&mut events, "ai_progress", 5).await;
     s.stop().await;
     sim.shutdown().await;
@@ -326,17 +407,21 @@ async fn refused_subscriptions_are_silent_and_user_room_still_works() {
 #[tokio::test]
 async fn slow_consumers_lose_the_oldest_and_are_told_how_many() {
     let sim = sim().await;
-    let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
+    let t =
+        target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
     let opts = sockeye_core::SessionOptions { event_buffer: 64, ..fast_options() };
     let s = Session::spawn(t, opts);
     let mut slow = s.events();
     connected(&s).await;
     // Wait for the last event on a second consumer, without reading `slow`.
     let mut fast = s.events();
-    sim.run_scenario("burst", sockeye_sim::ScenarioParams { n: 500, ..Default::default() }).unwrap();
+    sim.run_scenario("burst", sockeye_sim::ScenarioParams { n: 500, ..Default::default() })
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let e = tokio::time::timeout_at(deadline, fast.recv()).await.unwrap_or_else(|_| panic!("burst incomplete; state {:?}", s.state().borrow().state));
+        let e = tokio::time::timeout_at(deadline, fast.recv())
+            .await
+            .unwrap_or_else(|_| panic!("burst incomplete; state {:?}", s.state().borrow().state));
         match e {
             Ok(e) if e.json()["seq"] == 500 => break,
             Ok(_) => {}
@@ -357,15 +442,22 @@ async fn slow_consumers_lose_the_oldest_and_are_told_how_many() {
 #[tokio::test]
 async fn a_flood_that_delays_the_pong_is_not_a_dead_link() {
     let sim = sim().await;
-    let t = target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
+    let t =
+        target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
     // Ping often and expect pongs fast, so pongs queued behind the burst would be "late".
-    let opts = sockeye_core::SessionOptions { ping_every: Duration::from_millis(100), pong_timeout: Duration::from_millis(300), event_buffer: 400_000, ..fast_options() };
+    let opts = sockeye_core::SessionOptions {
+        ping_every: Duration::from_millis(100),
+        pong_timeout: Duration::from_millis(300),
+        event_buffer: 400_000,
+        ..fast_options()
+    };
     let s = Session::spawn(t, opts);
     let mut events = s.events();
     connected(&s).await;
     let since = s.state().borrow().since_ms;
     const N: u64 = 200_000;
-    sim.run_scenario("burst", sockeye_sim::ScenarioParams { n: N, pad: 200, ..Default::default() }).unwrap();
+    sim.run_scenario("burst", sockeye_sim::ScenarioParams { n: N, pad: 200, ..Default::default() })
+        .unwrap();
     let mut got = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while got < N {

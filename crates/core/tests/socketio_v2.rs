@@ -41,7 +41,10 @@ async fn a_v2_server_is_held_past_its_heartbeat_with_no_reconnect_and_no_missing
     let mut events = s.events();
     match connected(&s).await {
         LinkState::Connected { transport, user, eio, .. } => {
-            assert_eq!((transport, eio, user.as_deref()), (Transport::Websocket, EioVersion::V3, Some(USER)));
+            assert_eq!(
+                (transport, eio, user.as_deref()),
+                (Transport::Websocket, EioVersion::V3, Some(USER))
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -54,12 +57,20 @@ async fn a_v2_server_is_held_past_its_heartbeat_with_no_reconnect_and_no_missing
         let e = next_named(&mut events, "message_created", 5).await;
         assert!(matches!(&e.kind, EventKind::MessageCreated(m) if m.message_id == format!("m{i}")));
         tokio::time::sleep(Duration::from_secs(5)).await;
-        assert!(s.state().borrow().state.is_connected(), "dropped at {} s: {:?}", (i + 1) * 5, s.state().borrow().state);
+        assert!(
+            s.state().borrow().state.is_connected(),
+            "dropped at {} s: {:?}",
+            (i + 1) * 5,
+            s.state().borrow().state
+        );
     }
     // rtt updates are fine; a different state (reconnecting) is not.
     let last = s.state().borrow().clone();
     assert!(last.state.is_connected());
-    assert!(last.since_ms <= sockeye_core::events::now_ms() - 70_000, "connected without a break for 70 s+");
+    assert!(
+        last.since_ms <= sockeye_core::events::now_ms() - 70_000,
+        "connected without a break for 70 s+"
+    );
     s.stop().await;
 }
 
@@ -85,8 +96,14 @@ async fn a_v2_refusal_is_shown_verbatim_and_acks_work() {
         queue: 16,
     };
     let conn = wire::connect(&o).await.unwrap();
-    assert_eq!((conn.info.eio, conn.info.transport, conn.info.upgrade_failed.as_deref()), (EioVersion::V3, Transport::Websocket, None));
-    let args = [serde_json::value::to_raw_value(&1).unwrap(), serde_json::value::to_raw_value("a").unwrap()];
+    assert_eq!(
+        (conn.info.eio, conn.info.transport, conn.info.upgrade_failed.as_deref()),
+        (EioVersion::V3, Transport::Websocket, None)
+    );
+    let args = [
+        serde_json::value::to_raw_value(&1).unwrap(),
+        serde_json::value::to_raw_value("a").unwrap(),
+    ];
     let refs: Vec<_> = args.iter().map(|a| a.as_ref()).collect();
     let ack = conn.handle.emit_with_ack("echo_ack", &refs, Duration::from_secs(3)).await.unwrap();
     assert_eq!(ack.get(), r#"[1,"a"]"#);
@@ -95,13 +112,26 @@ async fn a_v2_refusal_is_shown_verbatim_and_acks_work() {
 
 /// 10,000 events in one burst over long-polling, none lost, in order.
 async fn polling_burst(url: &str) {
-    let s = sid_session(url, SessionOptions { transports: vec![Transport::Polling], event_buffer: 20_000, ..fast_options() }, None).await;
+    let s = sid_session(
+        url,
+        SessionOptions {
+            transports: vec![Transport::Polling],
+            event_buffer: 20_000,
+            ..fast_options()
+        },
+        None,
+    )
+    .await;
     let mut events = s.events();
     match connected(&s).await {
         LinkState::Connected { transport, .. } => assert_eq!(transport, Transport::Polling),
         other => panic!("{other:?}"),
     }
-    post(format!("{url}/__test/burst"), json!({"room": "user:test@example.com", "event": "burst", "count": 10_000})).await;
+    post(
+        format!("{url}/__test/burst"),
+        json!({"room": "user:test@example.com", "event": "burst", "count": 10_000}),
+    )
+    .await;
     for expected in 1..=10_000u64 {
         let e = next_named(&mut events, "burst", 10).await;
         assert_eq!(e.json()["seq"].as_u64(), Some(expected), "out of order or lost");

@@ -9,10 +9,17 @@ use std::time::Duration;
 
 use common::peers::hostile;
 use serde_json::value::RawValue;
-use sockeye_core::wire::{self, ConnectOptions, Disconnect, EioVersion, Inbound, PacketError, Transport, TransportPlan};
+use sockeye_core::wire::{
+    self, ConnectOptions, Disconnect, EioVersion, Inbound, PacketError, Transport, TransportPlan,
+};
 use url::Url;
 
-fn options(base: &str, query: &str, plan: TransportPlan, version: Option<EioVersion>) -> ConnectOptions {
+fn options(
+    base: &str,
+    query: &str,
+    plan: TransportPlan,
+    version: Option<EioVersion>,
+) -> ConnectOptions {
     ConnectOptions {
         socket_url: Url::parse(&format!("{base}/socket.io/?{query}")).unwrap(),
         namespace: "/site".into(),
@@ -52,14 +59,19 @@ async fn until_done(conn: &mut wire::Connection) -> Seen {
     let mut seen = Seen::default();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let item = tokio::time::timeout_at(deadline, conn.inbound.recv()).await.expect("done within 20 s").expect("connection open");
+        let item = tokio::time::timeout_at(deadline, conn.inbound.recv())
+            .await
+            .expect("done within 20 s")
+            .expect("connection open");
         match item {
             Inbound::Event(e) if e.name == "done" => {
                 seen.done = seq_of(&e.payload);
                 return seen;
             }
             Inbound::Event(e) => {
-                if let Some(s) = seq_of(&e.payload).filter(|_| !["oversized", "deep", "bin"].contains(&e.name.as_str())) {
+                if let Some(s) = seq_of(&e.payload)
+                    .filter(|_| !["oversized", "deep", "bin"].contains(&e.name.as_str()))
+                {
                     seen.seqs.push(s);
                 }
                 seen.attachments.extend(e.attachments);
@@ -78,11 +90,28 @@ fn assert_hostile_script(seen: &Seen, repeat: u64, what: &str) {
     let want: Vec<u64> = (1..=24 * repeat).collect();
     assert_eq!(seen.seqs, want, "{what}: every good event, in order");
     assert_eq!(seen.done, Some(24 * repeat), "{what}");
-    for name in ["message", "error", "open", "close", "connect", "disconnect", "connect_error", "ping", "pong", "upgrade"] {
-        assert!(seen.names.iter().any(|n| n == name), "{what}: event named {name} delivered as an event");
+    for name in [
+        "message",
+        "error",
+        "open",
+        "close",
+        "connect",
+        "disconnect",
+        "connect_error",
+        "ping",
+        "pong",
+        "upgrade",
+    ] {
+        assert!(
+            seen.names.iter().any(|n| n == name),
+            "{what}: event named {name} delivered as an event"
+        );
     }
     assert!(seen.names.iter().any(|n| n == "bin"), "{what}: the binary event is delivered");
-    assert!(seen.attachments.contains(&vec![0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]), "{what}: with its attachment");
+    assert!(
+        seen.attachments.contains(&vec![0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]),
+        "{what}: with its attachment"
+    );
     // (a) (b) (c) bad JSON, (d) unknown SIO type, (d) unknown EIO type, (f) nesting,
     // (h) stray binary, (i) unknown ack: eight reports per repeat.
     assert_eq!(seen.malformed.len() as u64, 8 * repeat, "{what}: {:?}", seen.malformed);
@@ -95,10 +124,19 @@ fn assert_hostile_script(seen: &Seen, repeat: u64, what: &str) {
 async fn hostile_server_every_transport_and_version_keeps_the_link_and_every_good_event() {
     let peer = hostile(25_000, 20_000);
     for (eio, query_v) in [(None, "EIO=4"), (Some(EioVersion::V3), "EIO=3")] {
-        for plan in [TransportPlan::Websocket, TransportPlan::Polling, TransportPlan::PollingThenUpgrade] {
+        for plan in
+            [TransportPlan::Websocket, TransportPlan::Polling, TransportPlan::PollingThenUpgrade]
+        {
             let what = format!("{query_v} {plan:?}");
-            let mut conn = wire::connect(&options(&peer.url(), "script=hostile&repeat=2", plan, eio)).await.unwrap_or_else(|e| panic!("{what}: {e}"));
-            let want_transport = if plan == TransportPlan::Polling { Transport::Polling } else { Transport::Websocket };
+            let mut conn =
+                wire::connect(&options(&peer.url(), "script=hostile&repeat=2", plan, eio))
+                    .await
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let want_transport = if plan == TransportPlan::Polling {
+                Transport::Polling
+            } else {
+                Transport::Websocket
+            };
             assert_eq!(conn.info.transport, want_transport, "{what}");
             if eio.is_some() {
                 assert_eq!(conn.info.eio, EioVersion::V3, "{what}");
@@ -107,7 +145,11 @@ async fn hostile_server_every_transport_and_version_keeps_the_link_and_every_goo
             assert_hostile_script(&seen, 2, &what);
             // Still up: an ack round trip works after all that.
             let arg: Box<RawValue> = serde_json::value::to_raw_value(&7).unwrap();
-            let ack = conn.handle.emit_with_ack("echo", &[&arg], Duration::from_secs(3)).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+            let ack = conn
+                .handle
+                .emit_with_ack("echo", &[&arg], Duration::from_secs(3))
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(ack.get(), "[7]", "{what}");
             conn.handle.close().await;
         }
@@ -123,14 +165,20 @@ async fn packets_over_the_limit_are_reported_and_skipped() {
     let seen = until_done(&mut conn).await;
     assert_eq!(seen.seqs, (1..=24).collect::<Vec<_>>());
     assert!(!seen.names.iter().any(|n| n == "oversized"));
-    assert!(seen.malformed.iter().any(|e| matches!(e, PacketError::Oversized { limit: 200_000, .. })), "{:?}", seen.malformed);
+    assert!(
+        seen.malformed.iter().any(|e| matches!(e, PacketError::Oversized { limit: 200_000, .. })),
+        "{:?}",
+        seen.malformed
+    );
 }
 
 #[tokio::test]
 async fn lifecycle_names_are_events_on_every_transport() {
     let peer = hostile(25_000, 20_000);
     for plan in [TransportPlan::Websocket, TransportPlan::Polling] {
-        let mut conn = wire::connect(&options(&peer.url(), "script=names&repeat=3", plan, None)).await.unwrap();
+        let mut conn = wire::connect(&options(&peer.url(), "script=names&repeat=3", plan, None))
+            .await
+            .unwrap();
         let seen = until_done(&mut conn).await;
         assert_eq!(seen.seqs, (1..=39).collect::<Vec<_>>(), "{plan:?}");
         assert!(seen.malformed.is_empty());
@@ -141,17 +189,31 @@ async fn lifecycle_names_are_events_on_every_transport() {
 async fn a_server_close_and_a_dead_server_are_typed() {
     // Short heartbeat: the server pings every 300 ms and expects our pong.
     let peer = hostile(300, 600);
-    let mut conn = wire::connect(&options(&peer.url(), "script=none", TransportPlan::Websocket, None)).await.unwrap();
+    let mut conn =
+        wire::connect(&options(&peer.url(), "script=none", TransportPlan::Websocket, None))
+            .await
+            .unwrap();
     until_done(&mut conn).await;
     // Our pongs keep it alive across several intervals.
-    assert!(tokio::time::timeout(Duration::from_millis(1500), conn.inbound.recv()).await.is_err(), "nothing but heartbeats");
-    reqwest::Client::new().post(format!("{}/__test/emit", peer.url())).json(&serde_json::json!({"engine": "1"})).send().await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), conn.inbound.recv()).await.is_err(),
+        "nothing but heartbeats"
+    );
+    reqwest::Client::new()
+        .post(format!("{}/__test/emit", peer.url()))
+        .json(&serde_json::json!({"engine": "1"}))
+        .send()
+        .await
+        .unwrap();
     match tokio::time::timeout(Duration::from_secs(3), conn.inbound.recv()).await.unwrap() {
         Some(Inbound::Closed(Disconnect::TransportClose(_))) => {}
         other => panic!("{other:?}"),
     }
     // A server that stops answering: ping timeout within pingInterval + pingTimeout.
-    let mut conn = wire::connect(&options(&peer.url(), "script=none", TransportPlan::Polling, None)).await.unwrap();
+    let mut conn =
+        wire::connect(&options(&peer.url(), "script=none", TransportPlan::Polling, None))
+            .await
+            .unwrap();
     until_done(&mut conn).await;
     peer.kill();
     let t0 = std::time::Instant::now();
@@ -170,20 +232,35 @@ async fn a_session_on_a_hostile_link_stays_up_and_reports_every_bad_packet() {
     use sockeye_core::state::LinkState;
     let peer = hostile(25_000, 20_000);
     // A generic (non-Frappe) server with a JWT `auth` payload: no identity or ping checks.
-    let mut p = sockeye_core::Profile::new("hostile", &peer.url(), sockeye_core::AuthMethod::Jwt).unwrap();
+    let mut p =
+        sockeye_core::Profile::new("hostile", &peer.url(), sockeye_core::AuthMethod::Jwt).unwrap();
     p.namespace = Some("site".into());
-    let t = sockeye_core::target::resolve_with(&p, sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t"))).await;
-    let s = Session::spawn(t, SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() });
+    let t = sockeye_core::target::resolve_with(
+        &p,
+        sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t")),
+    )
+    .await;
+    let s = Session::spawn(
+        t,
+        SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() },
+    );
     let mut events = s.events();
     let (mut good, mut malformed) = (Vec::new(), 0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let e = tokio::time::timeout_at(deadline, events.recv()).await.expect("done in time").expect("stream open");
+        let e = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("done in time")
+            .expect("stream open");
         match e.name.as_str() {
             "done" => break,
             "sockeye:malformed" => {
                 malformed += 1;
-                assert!(e.json()["reason"].as_str().is_some_and(|r| !r.is_empty()), "{}", e.payload);
+                assert!(
+                    e.json()["reason"].as_str().is_some_and(|r| !r.is_empty()),
+                    "{}",
+                    e.payload
+                );
             }
             "oversized" | "deep" | "bin" => {}
             _ => good.push(e.json()["seq"].as_u64().unwrap()),
@@ -206,12 +283,25 @@ async fn a_session_on_a_hostile_link_stays_up_and_reports_every_bad_packet() {
 async fn session_emits_with_and_without_ack() {
     use sockeye_core::session::{Session, SessionOptions};
     let peer = hostile(25_000, 20_000);
-    let mut p = sockeye_core::Profile::new("emit", &format!("{}/", peer.url()), sockeye_core::AuthMethod::Jwt).unwrap();
+    let mut p = sockeye_core::Profile::new(
+        "emit",
+        &format!("{}/", peer.url()),
+        sockeye_core::AuthMethod::Jwt,
+    )
+    .unwrap();
     p.namespace = Some("site".into());
-    let t = sockeye_core::target::resolve_with(&p, sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t"))).await;
-    let s = Session::spawn(t, SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() });
+    let t = sockeye_core::target::resolve_with(
+        &p,
+        sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t")),
+    )
+    .await;
+    let s = Session::spawn(
+        t,
+        SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() },
+    );
     common::connected(&s).await;
-    let arg = || vec![serde_json::value::to_raw_value(&serde_json::json!({"k": [1, "two"]})).unwrap()];
+    let arg =
+        || vec![serde_json::value::to_raw_value(&serde_json::json!({"k": [1, "two"]})).unwrap()];
     let ack = s.emit("anything", arg(), Some(Duration::from_secs(3))).await.unwrap();
     assert_eq!(ack.unwrap().get(), r#"[{"k":[1,"two"]}]"#);
     assert!(s.emit("fire_and_forget", arg(), None).await.unwrap().is_none());

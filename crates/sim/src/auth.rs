@@ -22,11 +22,7 @@ pub struct Identity {
 impl Identity {
     /// The simulated auth callback answered `{}`: connected but deaf.
     pub fn deaf(site: String) -> Self {
-        Identity {
-            site,
-            user: None,
-            user_type: None,
-        }
+        Identity { site, user: None, user_type: None }
     }
 }
 
@@ -35,7 +31,8 @@ pub const MSG_INVALID_ORIGIN: &str = "Invalid origin";
 pub const MSG_MISSING_BOTH: &str =
     "Missing cookie and authorization header. Either one needed for authentication.";
 pub const MSG_NO_COOKIE_V15: &str = "No cookie transmitted.";
-pub const MSG_NO_METHOD: &str = "No authentication method used. Use cookie or authorization header.";
+pub const MSG_NO_METHOD: &str =
+    "No authentication method used. Use cookie or authorization header.";
 pub const MSG_BAD_TOKEN: &str =
     "Unauthorized: TypeError: Cannot read properties of undefined (reading 'installed_apps')";
 pub const MSG_FETCH_FAILED: &str = "Unauthorized: TypeError: fetch failed";
@@ -53,11 +50,7 @@ pub fn hostname(value: &str) -> &str {
 
 /// A header's value the way Node sees it: repeated headers joined with `", "`.
 pub fn header_joined(headers: &HeaderMap, name: &str) -> Option<String> {
-    let values: Vec<&str> = headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
     (!values.is_empty()).then(|| values.join(", "))
 }
 
@@ -121,14 +114,18 @@ fn resolve_sid(config: &SimConfig, sid: &str) -> Credential {
     }
 }
 
+/// A REST request whose `Authorization` header does not validate (HTTP 401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unauthorized;
+
 /// Who a REST request is, the way Frappe's `validate_auth` + session resume decide it:
 /// a two-part `Authorization` header must validate (`Err` = HTTP 401), otherwise the cookie
 /// `sid` resolves to its user, or silently to Guest.
-pub fn rest_user(config: &SimConfig, headers: &HeaderMap) -> Result<String, ()> {
+pub fn rest_user(config: &SimConfig, headers: &HeaderMap) -> Result<String, Unauthorized> {
     if let Some(auth) = header_joined(headers, "authorization") {
         return match resolve_authorization(config, &auth) {
             Credential::User(u) => Ok(u),
-            _ => Err(()),
+            _ => Err(Unauthorized),
         };
     }
     let sid = header_joined(headers, "cookie");
@@ -210,11 +207,7 @@ pub fn authenticate(
     } else {
         config.user_type(&user)
     };
-    Ok(Identity {
-        site,
-        user: Some(user),
-        user_type,
-    })
+    Ok(Identity { site, user: Some(user), user_type })
 }
 
 /// The rooms Frappe's handler joins on connect (spec §4).
@@ -239,10 +232,7 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
+            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
         }
         h
     }
@@ -277,10 +267,7 @@ mod tests {
         ] {
             let id = run(&c, &base(&[extra]), ns).unwrap();
             assert_eq!(id.user.as_deref(), Some(DEFAULT_USER), "{extra:?}");
-            assert_eq!(
-                initial_rooms(&id),
-                vec!["user:test@example.com", "website", "all"]
-            );
+            assert_eq!(initial_rooms(&id), vec!["user:test@example.com", "website", "all"]);
         }
     }
 
@@ -288,16 +275,37 @@ mod tests {
     fn refusals_use_the_exact_strings_in_order() {
         let c = SimConfig::default();
         let ns = "/raven.test";
-        assert_eq!(run(&c, &base(&[("cookie", "sid=good-sid")]), "/other.site"), Err(MSG_INVALID_NAMESPACE.into()));
-        assert_eq!(run(&c, &[("host", "127.0.0.1:18000"), ("cookie", "sid=good-sid")], ns), Err(MSG_INVALID_ORIGIN.into()));
         assert_eq!(
-            run(&c, &[("host", "127.0.0.1:18000"), ("origin", "http://evil.example"), ("x-frappe-site-name", DEFAULT_SITE), ("cookie", "sid=good-sid")], ns),
+            run(&c, &base(&[("cookie", "sid=good-sid")]), "/other.site"),
+            Err(MSG_INVALID_NAMESPACE.into())
+        );
+        assert_eq!(
+            run(&c, &[("host", "127.0.0.1:18000"), ("cookie", "sid=good-sid")], ns),
+            Err(MSG_INVALID_ORIGIN.into())
+        );
+        assert_eq!(
+            run(
+                &c,
+                &[
+                    ("host", "127.0.0.1:18000"),
+                    ("origin", "http://evil.example"),
+                    ("x-frappe-site-name", DEFAULT_SITE),
+                    ("cookie", "sid=good-sid")
+                ],
+                ns
+            ),
             Err(MSG_INVALID_ORIGIN.into())
         );
         assert_eq!(run(&c, &base(&[]), ns), Err(MSG_MISSING_BOTH.into()));
         assert_eq!(run(&c, &base(&[("cookie", "theme=dark")]), ns), Err(MSG_NO_METHOD.into()));
-        assert_eq!(run(&c, &base(&[("authorization", "token key:wrong")]), ns), Err(MSG_BAD_TOKEN.into()));
-        assert_eq!(run(&c, &base(&[("authorization", "tokenonly")]), ns), Err(MSG_BAD_TOKEN.into()));
+        assert_eq!(
+            run(&c, &base(&[("authorization", "token key:wrong")]), ns),
+            Err(MSG_BAD_TOKEN.into())
+        );
+        assert_eq!(
+            run(&c, &base(&[("authorization", "tokenonly")]), ns),
+            Err(MSG_BAD_TOKEN.into())
+        );
     }
 
     #[test]
@@ -311,7 +319,11 @@ mod tests {
     #[test]
     fn origin_where_no_web_process_answers_fails_the_callback() {
         let c = SimConfig::default();
-        let h = headers(&[("host", "127.0.0.1:9000"), ("origin", "http://127.0.0.1:9000"), ("cookie", "sid=good-sid")]);
+        let h = headers(&[
+            ("host", "127.0.0.1:9000"),
+            ("origin", "http://127.0.0.1:9000"),
+            ("cookie", "sid=good-sid"),
+        ]);
         let e = authenticate(&c, &h, "/raven.test", &[ORIGIN.into()], false).unwrap_err();
         assert_eq!(e, MSG_FETCH_FAILED);
     }
@@ -319,7 +331,12 @@ mod tests {
     #[test]
     fn duplicated_origin_passes_origin_check_then_fails_to_parse() {
         let c = SimConfig::default();
-        let h = headers(&[("host", "127.0.0.1:18000"), ("origin", ORIGIN), ("origin", ORIGIN), ("cookie", "sid=good-sid")]);
+        let h = headers(&[
+            ("host", "127.0.0.1:18000"),
+            ("origin", ORIGIN),
+            ("origin", ORIGIN),
+            ("cookie", "sid=good-sid"),
+        ]);
         let e = authenticate(&c, &h, "/raven.test", &[ORIGIN.into()], false).unwrap_err();
         assert_eq!(
             e,
@@ -330,16 +347,28 @@ mod tests {
     #[test]
     fn site_header_wins_and_localhost_uses_default_site() {
         let c = SimConfig::default();
-        let h = headers(&[("host", "localhost:18000"), ("origin", "http://localhost:18000"), ("x-frappe-site-name", "raven.test"), ("cookie", "sid=good-sid")]);
-        assert!(authenticate(&c, &h, "/raven.test", &["http://localhost:18000".into()], false).is_ok());
+        let h = headers(&[
+            ("host", "localhost:18000"),
+            ("origin", "http://localhost:18000"),
+            ("x-frappe-site-name", "raven.test"),
+            ("cookie", "sid=good-sid"),
+        ]);
+        assert!(
+            authenticate(&c, &h, "/raven.test", &["http://localhost:18000".into()], false).is_ok()
+        );
     }
 
     #[test]
     fn v15_needs_a_cookie_and_prefers_the_sid() {
         let c = SimConfig { mode: Mode::V15, ..SimConfig::default() };
         let ns = "/raven.test";
-        assert_eq!(run(&c, &base(&[("authorization", "token key:secret")]), ns), Err(MSG_NO_COOKIE_V15.into()));
-        let id = run(&c, &base(&[("cookie", "sid=expired"), ("authorization", "token key:secret")]), ns).unwrap();
+        assert_eq!(
+            run(&c, &base(&[("authorization", "token key:secret")]), ns),
+            Err(MSG_NO_COOKIE_V15.into())
+        );
+        let id =
+            run(&c, &base(&[("cookie", "sid=expired"), ("authorization", "token key:secret")]), ns)
+                .unwrap();
         assert_eq!(id.user.as_deref(), Some("Guest"), "v15: the sid wins over the token");
         assert_eq!(id.user_type, None);
     }

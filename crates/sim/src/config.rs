@@ -103,10 +103,9 @@ impl Default for SimConfig {
                 password: Some(DEFAULT_PASSWORD.into()),
             },
         );
-        for (email, name) in [
-            ("alice@example.com", "Alice Martin"),
-            ("bob@example.com", "Bob Okafor"),
-        ] {
+        for (email, name) in
+            [("alice@example.com", "Alice Martin"), ("bob@example.com", "Bob Okafor")]
+        {
             users.insert(
                 email.to_string(),
                 User {
@@ -135,10 +134,8 @@ impl Default for SimConfig {
             .collect();
         let mut permissions = BTreeMap::new();
         for user in [DEFAULT_USER, "alice@example.com", "bob@example.com"] {
-            let mut set: BTreeSet<(String, String)> = channels
-                .iter()
-                .map(|c| ("Raven Channel".to_string(), c.name.clone()))
-                .collect();
+            let mut set: BTreeSet<(String, String)> =
+                channels.iter().map(|c| ("Raven Channel".to_string(), c.name.clone())).collect();
             set.insert(("Raven User".into(), "*".into()));
             set.insert(("Raven Message".into(), "*".into()));
             permissions.insert(user.to_string(), set);
@@ -203,10 +200,7 @@ impl SimConfig {
     }
 
     pub fn full_name(&self, user: &str) -> String {
-        self.users
-            .get(user)
-            .map(|u| u.full_name.clone())
-            .unwrap_or_else(|| user.to_string())
+        self.users.get(user).map(|u| u.full_name.clone()).unwrap_or_else(|| user.to_string())
     }
 
     pub fn has_app(&self, app: &str) -> bool {

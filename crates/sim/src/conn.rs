@@ -90,7 +90,12 @@ pub struct ControlledStream {
 }
 
 impl ControlledStream {
-    pub fn new(inner: TcpStream, hub: Arc<ConnHub>, mark: SocketMark, lifetime: Option<Duration>) -> Self {
+    pub fn new(
+        inner: TcpStream,
+        hub: Arc<ConnHub>,
+        mark: SocketMark,
+        lifetime: Option<Duration>,
+    ) -> Self {
         let killed = Box::pin(hub.token().cancelled_owned());
         let sockets_killed = Box::pin(hub.sockets_token().cancelled_owned());
         ControlledStream {

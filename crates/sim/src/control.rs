@@ -72,11 +72,14 @@ async fn publish(State(st): State<Arc<SimState>>, Json(body): Json<Value>) -> Re
         let st2 = st.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            st2.emit(Some(&site), resolved.room.as_deref(), &resolved.event, &resolved.message).await;
+            st2.emit(Some(&site), resolved.room.as_deref(), &resolved.event, &resolved.message)
+                .await;
         });
-        return Json(json!({"room": req.room, "delivered_to": null, "delayed_ms": ms})).into_response();
+        return Json(json!({"room": req.room, "delivered_to": null, "delayed_ms": ms}))
+            .into_response();
     }
-    let n = st.emit(Some(&site), resolved.room.as_deref(), &resolved.event, &resolved.message).await;
+    let n =
+        st.emit(Some(&site), resolved.room.as_deref(), &resolved.event, &resolved.message).await;
     Json(json!({"room": resolved.room, "delivered_to": n})).into_response()
 }
 
@@ -150,12 +153,15 @@ async fn disconnect(State(st): State<Arc<SimState>>, Json(r): Json<DisconnectReq
         return Json(json!({"dropped": n, "reason": reason})).into_response();
     }
     if reason != "server disconnect" && reason != "transport close" {
-        return bad_request(format!("unknown reason {reason:?}: use \"transport close\" or \"server disconnect\""));
+        return bad_request(format!(
+            "unknown reason {reason:?}: use \"transport close\" or \"server disconnect\""
+        ));
     }
     let mut n = 0;
     for s in st.all_sockets() {
         let id = s.extensions.get::<crate::auth::Identity>();
-        let user_match = r.user.as_ref().is_none_or(|u| id.as_ref().and_then(|i| i.user.as_ref()) == Some(u));
+        let user_match =
+            r.user.as_ref().is_none_or(|u| id.as_ref().and_then(|i| i.user.as_ref()) == Some(u));
         let socket_match = r.socket.as_ref().is_none_or(|sid| &s.id.to_string() == sid);
         if user_match && socket_match {
             n += 1;
@@ -167,7 +173,11 @@ async fn disconnect(State(st): State<Arc<SimState>>, Json(r): Json<DisconnectReq
     Json(json!({"dropped": n, "reason": "server disconnect"})).into_response()
 }
 
-async fn scenario(State(st): State<Arc<SimState>>, Path(name): Path<String>, body: Option<Json<ScenarioParams>>) -> Response {
+async fn scenario(
+    State(st): State<Arc<SimState>>,
+    Path(name): Path<String>,
+    body: Option<Json<ScenarioParams>>,
+) -> Response {
     let params = body.map(|Json(p)| p).unwrap_or_default();
     match scenarios::spawn(&st, &name, params) {
         Ok(()) => Json(json!({"started": name})).into_response(),
@@ -182,7 +192,9 @@ async fn burst_now(State(st): State<Arc<SimState>>, Json(p): Json<ScenarioParams
     let n = p.n;
     let delivered = scenarios::burst(st, p).await;
     let secs = started.elapsed().as_secs_f64();
-    Json(json!({"events": n, "delivered": delivered, "elapsed_ms": secs * 1000.0, "emit_rate": n as f64 / secs.max(1e-9)}))
+    Json(
+        json!({"events": n, "delivered": delivered, "elapsed_ms": secs * 1000.0, "emit_rate": n as f64 / secs.max(1e-9)}),
+    )
 }
 
 async fn get_faults(State(st): State<Arc<SimState>>) -> Json<Faults> {

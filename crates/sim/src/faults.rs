@@ -49,11 +49,7 @@ pub enum FaultError {
     #[error("unknown fault knob {0:?}; known: {known}", known = Faults::KNOBS.join(", "))]
     UnknownKnob(String),
     #[error("bad value {value:?} for fault knob {knob}: {reason}")]
-    BadValue {
-        knob: String,
-        value: String,
-        reason: &'static str,
-    },
+    BadValue { knob: String, value: String, reason: &'static str },
     #[error("fault must be written K=V or K (for K=true), got {0:?}")]
     Syntax(String),
 }

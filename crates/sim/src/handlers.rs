@@ -47,10 +47,12 @@ pub fn register(state: &Arc<SimState>) {
         let mw_state = state.clone();
         io.ns(
             "/",
-            (move |s: SocketRef| on_jwt_connect(s, st.clone())).with(move |s: SocketRef, TryData(auth): TryData<Value>| {
-                let st = mw_state.clone();
-                async move { jwt_middleware(&st, &s, auth.ok()).await }
-            }),
+            (move |s: SocketRef| on_jwt_connect(s, st.clone())).with(
+                move |s: SocketRef, TryData(auth): TryData<Value>| {
+                    let st = mw_state.clone();
+                    async move { jwt_middleware(&st, &s, auth.ok()).await }
+                },
+            ),
         );
         return;
     }
@@ -76,19 +78,20 @@ async fn frappe_middleware(state: &SimState, s: &SocketRef) -> Result<(), String
     let headers = &s.req_parts().headers;
     let site_guess = auth::resolve_site(headers, &state.config().default_site).unwrap_or_default();
     let origins = state.web_origins(&site_guess);
-    let identity = auth::authenticate(&state.config(), headers, s.ns(), &origins, faults.secret_mismatch)?;
+    let identity =
+        auth::authenticate(&state.config(), headers, s.ns(), &origins, faults.secret_mismatch)?;
     s.extensions.insert(identity);
     Ok(())
 }
 
-async fn jwt_middleware(state: &SimState, s: &SocketRef, auth: Option<Value>) -> Result<(), String> {
+async fn jwt_middleware(
+    state: &SimState,
+    s: &SocketRef,
+    auth: Option<Value>,
+) -> Result<(), String> {
     let secret = state.config().jwt_secret.clone();
     let user = jwt::check_handshake(auth.as_ref(), &secret)?;
-    s.extensions.insert(Identity {
-        site: String::new(),
-        user: Some(user),
-        user_type: None,
-    });
+    s.extensions.insert(Identity { site: String::new(), user: Some(user), user_type: None });
     Ok(())
 }
 
@@ -232,12 +235,15 @@ fn register_raven(s: &SocketRef, state: &Arc<SimState>, user: &str) {
         {
             let users = users_in(&s, &format!("raven_channel_typing:{ch}"), None);
             let payload = json!({"channel": ch, "users": users});
-            if let Err(e) = s.within(format!("user:{u}")).emit("raven_channel_typers", &(payload,)).await {
+            if let Err(e) =
+                s.within(format!("user:{u}")).emit("raven_channel_typers", &(payload,)).await
+            {
                 tracing::warn!("raven_channel_typers: {e}");
             }
         }
     });
-    for (name, typing) in [("raven_channel_typing", true), ("raven_channel_typing_stopped", false)] {
+    for (name, typing) in [("raven_channel_typing", true), ("raven_channel_typing_stopped", false)]
+    {
         s.on(name, async move |s: SocketRef, Data(v): Data<Value>| {
             let Some(ch) = args(&v).first().cloned() else { return };
             let room = format!("raven_channel_typing:{ch}");
@@ -248,7 +254,11 @@ fn register_raven(s: &SocketRef, state: &Arc<SimState>, user: &str) {
             }
             let users = users_in(&s, &room, None);
             let payload = json!({"channel": ch, "users": users});
-            if let Err(e) = s.within(format!("open_doc:Raven Channel/{ch}")).emit("raven_channel_typers", &(payload,)).await {
+            if let Err(e) = s
+                .within(format!("open_doc:Raven Channel/{ch}"))
+                .emit("raven_channel_typers", &(payload,))
+                .await
+            {
                 tracing::warn!("raven_channel_typers: {e}");
             }
         });

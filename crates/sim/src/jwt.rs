@@ -30,8 +30,12 @@ pub fn check_handshake(auth: Option<&Value>, secret: &str) -> Result<String, Str
     // PyJWT's default: no leeway on `exp`.
     validation.leeway = 0;
     validation.required_spec_claims = ["exp".to_string()].into();
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
-        .map_err(|_| MSG_INVALID_TOKEN)?;
+    let data = jsonwebtoken::decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|_| MSG_INVALID_TOKEN)?;
     data.claims.sub.filter(|s| !s.is_empty()).ok_or_else(|| MSG_BAD_PAYLOAD.to_string())
 }
 
@@ -42,12 +46,13 @@ pub fn mint(sub: Option<&str>, secret: &str, ttl_secs: i64) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs() as i64;
-    let claims = Claims {
-        sub: sub.map(str::to_string),
-        exp: (now + ttl_secs).max(0) as u64,
-    };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .expect("HS256 encoding cannot fail")
+    let claims = Claims { sub: sub.map(str::to_string), exp: (now + ttl_secs).max(0) as u64 };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 encoding cannot fail")
 }
 
 #[cfg(test)]
@@ -60,13 +65,25 @@ mod tests {
         let s = "k";
         assert_eq!(check_handshake(None, s), Err(MSG_AUTH_REQUIRED.into()));
         assert_eq!(check_handshake(Some(&json!({})), s), Err(MSG_AUTH_REQUIRED.into()));
-        assert_eq!(check_handshake(Some(&json!({"token":"nope"})), s), Err(MSG_INVALID_TOKEN.into()));
+        assert_eq!(
+            check_handshake(Some(&json!({"token":"nope"})), s),
+            Err(MSG_INVALID_TOKEN.into())
+        );
         let expired = mint(Some("u"), s, -3600);
-        assert_eq!(check_handshake(Some(&json!({"token": expired})), s), Err(MSG_INVALID_TOKEN.into()));
+        assert_eq!(
+            check_handshake(Some(&json!({"token": expired})), s),
+            Err(MSG_INVALID_TOKEN.into())
+        );
         let other_key = mint(Some("u"), "other", 60);
-        assert_eq!(check_handshake(Some(&json!({"token": other_key})), s), Err(MSG_INVALID_TOKEN.into()));
+        assert_eq!(
+            check_handshake(Some(&json!({"token": other_key})), s),
+            Err(MSG_INVALID_TOKEN.into())
+        );
         let no_sub = mint(None, s, 60);
-        assert_eq!(check_handshake(Some(&json!({"token": no_sub})), s), Err(MSG_BAD_PAYLOAD.into()));
+        assert_eq!(
+            check_handshake(Some(&json!({"token": no_sub})), s),
+            Err(MSG_BAD_PAYLOAD.into())
+        );
         let good = mint(Some("agent-user"), s, 60);
         assert_eq!(check_handshake(Some(&json!({"token": good})), s), Ok("agent-user".into()));
     }

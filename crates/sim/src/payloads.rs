@@ -27,9 +27,7 @@ pub fn iso_now() -> String {
 pub fn random_name() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..10)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..10).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
 }
 
 /// Plain text of a TipTap HTML body, the way Raven fills `content`.
@@ -64,7 +62,9 @@ fn decode_entities(s: &str) -> String {
                 "apos" | "#39" => Some('\''),
                 "amp" => Some('&'),
                 "nbsp" => Some('\u{a0}'),
-                n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32),
+                n if n.starts_with("#x") || n.starts_with("#X") => {
+                    u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32)
+                }
                 n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
             };
@@ -173,13 +173,21 @@ mod tests {
 
     #[test]
     fn message_created_has_the_real_shape() {
-        let m = StoredMessage::new("general", "test@example.com", "<p>Hello &amp; <b>welcome</b></p>");
+        let m =
+            StoredMessage::new("general", "test@example.com", "<p>Hello &amp; <b>welcome</b></p>");
         let v = m.created_event();
         assert_eq!(v["message_id"], v["message_details"]["name"]);
         assert_eq!(v["message_details"]["content"], "Hello & welcome");
-        assert_eq!(html_to_text("<p>ok &#128077; &#x41;&amp;&lt;b&gt; & done</p>"), "ok 👍 A&<b> & done");
+        assert_eq!(
+            html_to_text("<p>ok &#128077; &#x41;&amp;&lt;b&gt; & done</p>"),
+            "ok 👍 A&<b> & done"
+        );
         assert_eq!(v["message_details"]["is_edited"], 0);
-        assert_eq!(v["message_details"].as_object().unwrap().len(), 29, "the 29 fields of the real example");
+        assert_eq!(
+            v["message_details"].as_object().unwrap().len(),
+            29,
+            "the 29 fields of the real example"
+        );
         assert_eq!(m.name.len(), 10);
         assert_eq!(m.creation.len(), "2026-06-18 10:41:18.123456".len());
     }

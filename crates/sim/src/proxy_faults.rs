@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Request, State};
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -21,12 +21,18 @@ const NGROK_HTML: &str = "<!DOCTYPE html><html><head><title>ngrok</title></head>
 
 fn query_has(req: &Request, key: &str, value: Option<&str>) -> bool {
     req.uri().query().is_some_and(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == key && value.is_none_or(|want| v == want))
+        url::form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| k == key && value.is_none_or(|want| v == want))
     })
 }
 
 fn engine_error(code: u8, message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], format!("{{\"code\":{code},\"message\":\"{message}\"}}")).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{{\"code\":{code},\"message\":\"{message}\"}}"),
+    )
+        .into_response()
 }
 
 pub async fn layer(State(st): State<Arc<SimState>>, req: Request, next: Next) -> Response {
@@ -55,11 +61,17 @@ pub async fn layer(State(st): State<Arc<SimState>>, req: Request, next: Next) ->
     if !query_has(&req, "EIO", Some("4")) {
         return engine_error(5, "Unsupported protocol version");
     }
-    if !query_has(&req, "transport", Some("polling")) && !query_has(&req, "transport", Some("websocket")) {
+    if !query_has(&req, "transport", Some("polling"))
+        && !query_has(&req, "transport", Some("websocket"))
+    {
         return engine_error(0, "Transport unknown");
     }
     let websocket = query_has(&req, "transport", Some("websocket"));
-    let upgrade_header = req.headers().get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let upgrade_header = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if websocket && !upgrade_header {
         // Node hands only requests with `Upgrade: websocket` to the WebSocket server; engine.io
         // answers any other request for the websocket transport 400 code 3. engineioxide would
@@ -93,7 +105,8 @@ pub async fn layer(State(st): State<Arc<SimState>>, req: Request, next: Next) ->
     }
     let mut req = req;
     if f.behind_nginx {
-        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+        let host =
+            req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
         let site = st.config().default_site.clone();
         let h = req.headers_mut();
         if let Ok(origin) = HeaderValue::from_str(&format!("http://{host}")) {
@@ -118,10 +131,14 @@ async fn integer_error_codes(resp: Response) -> Response {
     };
     let mut text = String::from_utf8_lossy(&bytes).into_owned();
     if let Some(v) = serde_json::from_str::<serde_json::Value>(&text).ok()
-        && let Some(code) = v.get("code").and_then(|c| c.as_str()).and_then(|c| c.parse::<u8>().ok())
+        && let Some(code) =
+            v.get("code").and_then(|c| c.as_str()).and_then(|c| c.parse::<u8>().ok())
     {
         let message = v.get("message").and_then(|m| m.as_str()).unwrap_or("");
-        text = format!("{{\"code\":{code},\"message\":{}}}", serde_json::Value::String(message.into()));
+        text = format!(
+            "{{\"code\":{code},\"message\":{}}}",
+            serde_json::Value::String(message.into())
+        );
     }
     let mut resp = Response::from_parts(parts, axum::body::Body::from(text));
     resp.headers_mut().remove(header::CONTENT_LENGTH);

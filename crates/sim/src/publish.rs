@@ -83,11 +83,7 @@ pub fn resolve(req: &PublishRequest) -> Result<Resolved, PublishError> {
             "all".into()
         });
     }
-    Ok(Resolved {
-        event,
-        room,
-        message,
-    })
+    Ok(Resolved { event, room, message })
 }
 
 /// The raw Redis `events` contract: `{event, message, room|null, namespace}`; a null or empty
@@ -114,19 +110,31 @@ mod tests {
 
     #[test]
     fn rules_in_frappe_order() {
-        let r = resolve(&req(json!({"event":"ai_progress","message":{"type":"thinking"},"user":"u@x"}))).unwrap();
+        let r = resolve(&req(
+            json!({"event":"ai_progress","message":{"type":"thinking"},"user":"u@x"}),
+        ))
+        .unwrap();
         assert_eq!(r.room.as_deref(), Some("user:u@x"));
-        let r = resolve(&req(json!({"event":"message_created","doctype":"Raven Channel","docname":"general"}))).unwrap();
+        let r = resolve(&req(
+            json!({"event":"message_created","doctype":"Raven Channel","docname":"general"}),
+        ))
+        .unwrap();
         assert_eq!(r.room.as_deref(), Some("doc:Raven Channel/general"));
         let r = resolve(&req(json!({"message":{"p":1},"task_id":"t1","user":"u@x"}))).unwrap();
-        assert_eq!((r.event.as_str(), r.room.as_deref()), ("task_progress", Some("task_progress:t1")));
+        assert_eq!(
+            (r.event.as_str(), r.room.as_deref()),
+            ("task_progress", Some("task_progress:t1"))
+        );
         assert_eq!(r.message["task_id"], "t1");
         let r = resolve(&req(json!({"event":"x"}))).unwrap();
         assert_eq!((r.event.as_str(), r.room.as_deref()), ("x", Some("all")));
         assert_eq!(resolve(&req(json!({}))).unwrap().event, "global");
-        let r = resolve(&req(json!({"event":"list_update","message":{"doctype":"ToDo"},"user":"u@x"}))).unwrap();
+        let r =
+            resolve(&req(json!({"event":"list_update","message":{"doctype":"ToDo"},"user":"u@x"})))
+                .unwrap();
         assert_eq!(r.room.as_deref(), Some("doctype:ToDo"));
-        let r = resolve(&req(json!({"event":"docinfo_update","doctype":"ToDo","docname":"1"}))).unwrap();
+        let r = resolve(&req(json!({"event":"docinfo_update","doctype":"ToDo","docname":"1"})))
+            .unwrap();
         assert_eq!(r.room.as_deref(), Some("doc:ToDo/1"));
         let r = resolve(&req(json!({"event":"e","room":"website","user":"u@x"}))).unwrap();
         assert_eq!(r.room.as_deref(), Some("website"), "an explicit room wins");
@@ -134,7 +142,13 @@ mod tests {
 
     #[test]
     fn refusals_are_named() {
-        assert_eq!(resolve(&req(json!({"event":"msgprint"}))), Err(PublishError::MsgprintWithoutUser));
-        assert_eq!(resolve(&req(json!({"event":"list_update"}))), Err(PublishError::ListUpdateWithoutDoctype));
+        assert_eq!(
+            resolve(&req(json!({"event":"msgprint"}))),
+            Err(PublishError::MsgprintWithoutUser)
+        );
+        assert_eq!(
+            resolve(&req(json!({"event":"list_update"}))),
+            Err(PublishError::ListUpdateWithoutDoctype)
+        );
     }
 }

@@ -90,19 +90,41 @@ pub async fn ai_run(st: Arc<SimState>, p: ScenarioParams, fail: bool) {
     let n = p.n.clamp(1, PLAN_STEPS.len() as u64) as usize;
     let steps = &PLAN_STEPS[..n];
     let mut seq = 0;
-    progress(&st, &p, &task, &mut seq, json!({"type": "thinking", "message": "Analyzing request..."})).await;
+    progress(
+        &st,
+        &p,
+        &task,
+        &mut seq,
+        json!({"type": "thinking", "message": "Analyzing request..."}),
+    )
+    .await;
     gap(&p, 600, 1500).await;
-    let plan: Vec<String> = steps.iter().enumerate().map(|(i, (s, _))| format!("{}. {s}", i + 1)).collect();
+    let plan: Vec<String> =
+        steps.iter().enumerate().map(|(i, (s, _))| format!("{}. {s}", i + 1)).collect();
     progress(&st, &p, &task, &mut seq, json!({"type": "plan", "message": plan.join("\n")})).await;
     for (i, (label, detail)) in steps.iter().enumerate() {
         let step = i + 1;
         gap(&p, 300, 900).await;
-        progress(&st, &p, &task, &mut seq, json!({"type": "working", "step": step, "total": n, "message": label})).await;
+        progress(
+            &st,
+            &p,
+            &task,
+            &mut seq,
+            json!({"type": "working", "step": step, "total": n, "message": label}),
+        )
+        .await;
         gap(&p, 500, 1500).await;
         if fail && step == n.min(2) {
             progress(&st, &p, &task, &mut seq, json!({"type": "step_complete", "step": step, "total": n, "message": label, "error": "Model timed out"})).await;
             gap(&p, 200, 500).await;
-            progress(&st, &p, &task, &mut seq, json!({"type": "error", "message": "Model timed out"})).await;
+            progress(
+                &st,
+                &p,
+                &task,
+                &mut seq,
+                json!({"type": "error", "message": "Model timed out"}),
+            )
+            .await;
             return;
         }
         progress(&st, &p, &task, &mut seq, json!({"type": "step_complete", "step": step, "total": n, "message": label, "details": [detail]})).await;
@@ -114,8 +136,14 @@ pub async fn ai_run(st: Arc<SimState>, p: ScenarioParams, fail: bool) {
 const CHAT: &[(&str, &str)] = &[
     ("alice@example.com", "<p>Deploy of <strong>v2.4</strong> is on staging.</p>"),
     ("bob@example.com", "<p>Realtime looks good from here &#128077;</p>"),
-    ("alice@example.com", "<p>Can someone check the <code>/socket.io</code> route behind ngrok?</p>"),
-    ("bob@example.com", "<p>On it. <script>alert('x')</script>Payloads like this must render as text.</p>"),
+    (
+        "alice@example.com",
+        "<p>Can someone check the <code>/socket.io</code> route behind ngrok?</p>",
+    ),
+    (
+        "bob@example.com",
+        "<p>On it. <script>alert('x')</script>Payloads like this must render as text.</p>",
+    ),
 ];
 
 /// Typing, a message with its unread update, and a Raven AI reply in one channel.
@@ -125,20 +153,42 @@ pub async fn raven_chat(st: Arc<SimState>, p: ScenarioParams) {
     for i in 0..rounds {
         let (sender, html) = CHAT[i % CHAT.len()];
         let typers = json!({"channel": p.channel, "users": [sender]});
-        st.emit(Some(&site), Some(&format!("open_doc:Raven Channel/{}", p.channel)), "raven_channel_typers", &typers).await;
+        st.emit(
+            Some(&site),
+            Some(&format!("open_doc:Raven Channel/{}", p.channel)),
+            "raven_channel_typers",
+            &typers,
+        )
+        .await;
         gap(&p, 400, 1200).await;
         let m = StoredMessage::new(&p.channel, sender, html);
         publish_message(&st, &site, &m).await;
         st.store_message(m);
         let cleared = json!({"channel": p.channel, "users": []});
-        st.emit(Some(&site), Some(&format!("open_doc:Raven Channel/{}", p.channel)), "raven_channel_typers", &cleared).await;
+        st.emit(
+            Some(&site),
+            Some(&format!("open_doc:Raven Channel/{}", p.channel)),
+            "raven_channel_typers",
+            &cleared,
+        )
+        .await;
         gap(&p, 500, 1500).await;
     }
     let room = format!("doc:Raven Channel/{}", p.channel);
-    st.emit(Some(&site), Some(&room), "ai_event", &json!({"text": "Raven AI is thinking...", "channel_id": p.channel, "bot": "raven-ai"})).await;
+    st.emit(
+        Some(&site),
+        Some(&room),
+        "ai_event",
+        &json!({"text": "Raven AI is thinking...", "channel_id": p.channel, "bot": "raven-ai"}),
+    )
+    .await;
     gap(&p, 800, 1600).await;
     st.emit(Some(&site), Some(&room), "ai_event_clear", &json!({"channel_id": p.channel})).await;
-    let mut reply = StoredMessage::new(&p.channel, "raven-ai@example.com", "<p>Summary: staging deploy is healthy; one routing check pending.</p>");
+    let mut reply = StoredMessage::new(
+        &p.channel,
+        "raven-ai@example.com",
+        "<p>Summary: staging deploy is healthy; one routing check pending.</p>",
+    );
     reply.is_bot_message = 1;
     reply.bot = Some("raven-ai".into());
     publish_message(&st, &site, &reply).await;
@@ -152,7 +202,8 @@ pub async fn agent_run(st: Arc<SimState>, p: ScenarioParams, fail: bool) {
     let emit = |kind: &'static str, data: Value| {
         let (st, room, wf) = (st.clone(), room.clone(), wf.clone());
         async move {
-            st.emit(None, Some(&room), &format!("agent:{kind}"), &agent_event(&wf, kind, data)).await;
+            st.emit(None, Some(&room), &format!("agent:{kind}"), &agent_event(&wf, kind, data))
+                .await;
         }
     };
     emit("thought", json!({"text": "Planning how to answer the ticket"})).await;
@@ -180,8 +231,12 @@ pub async fn burst(st: Arc<SimState>, p: ScenarioParams) -> usize {
             let due = start + Duration::from_secs_f64((seq - 1) as f64 / p.rate as f64);
             tokio::time::sleep_until(due).await;
         }
-        let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
-        delivered += st.emit(Some(&site), Some(&tmpl.room), tmpl.event, &tmpl.render(seq, now_us)).await;
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        delivered +=
+            st.emit(Some(&site), Some(&tmpl.room), tmpl.event, &tmpl.render(seq, now_us)).await;
         if seq % 256 == 0 {
             // Let the socket tasks drain between batches instead of queueing everything.
             tokio::task::yield_now().await;
@@ -211,7 +266,11 @@ impl BurstTemplate {
         let pad = "x".repeat(p.pad);
         let chat = p.event == "message_created";
         let v = if chat {
-            let mut m = StoredMessage::new(&p.channel, "bob@example.com", &format!("<p>burst {} {pad}</p>", Self::SEQ));
+            let mut m = StoredMessage::new(
+                &p.channel,
+                "bob@example.com",
+                &format!("<p>burst {} {pad}</p>", Self::SEQ),
+            );
             m.name = format!("b{}", Self::SEQ);
             m.created_event()
         } else {
@@ -222,7 +281,11 @@ impl BurstTemplate {
         let text = text.replace(&format!("\"{}\"", Self::SEQ), Self::SEQ);
         BurstTemplate {
             event: if chat { "message_created" } else { "ai_progress" },
-            room: if chat { format!("doc:Raven Channel/{}", p.channel) } else { format!("user:{}", p.user) },
+            room: if chat {
+                format!("doc:Raven Channel/{}", p.channel)
+            } else {
+                format!("user:{}", p.user)
+            },
             tail: text[1..].to_string(),
             padded: chat,
         }
@@ -230,7 +293,10 @@ impl BurstTemplate {
 
     fn render(&self, seq: u64, emitted_at_us: u64) -> Box<serde_json::value::RawValue> {
         let seq_text = if self.padded { format!("{seq:09}") } else { seq.to_string() };
-        let text = format!("{{\"seq\":{seq},\"emitted_at_us\":{emitted_at_us},{}", self.tail.replace(Self::SEQ, &seq_text));
+        let text = format!(
+            "{{\"seq\":{seq},\"emitted_at_us\":{emitted_at_us},{}",
+            self.tail.replace(Self::SEQ, &seq_text)
+        );
         serde_json::value::RawValue::from_string(text).expect("burst template renders valid JSON")
     }
 }
@@ -244,8 +310,16 @@ pub async fn demo(st: Arc<SimState>, p: ScenarioParams) {
         if jwt {
             agent_run(st.clone(), p.clone(), round % 4 == 3).await;
         } else {
-            let chat = tokio::spawn(raven_chat(st.clone(), ScenarioParams { n: 2, channel: ["general", "engineering"][(round % 2) as usize].into(), ..p.clone() }));
-            ai_run(st.clone(), ScenarioParams { n: 3 + round % 3, ..p.clone() }, round % 5 == 4).await;
+            let chat = tokio::spawn(raven_chat(
+                st.clone(),
+                ScenarioParams {
+                    n: 2,
+                    channel: ["general", "engineering"][(round % 2) as usize].into(),
+                    ..p.clone()
+                },
+            ));
+            ai_run(st.clone(), ScenarioParams { n: 3 + round % 3, ..p.clone() }, round % 5 == 4)
+                .await;
             let _ = chat.await;
         }
         round += 1;
@@ -277,11 +351,24 @@ mod tests {
 
     #[test]
     fn burst_template_renders_each_event_with_its_own_fields() {
-        let ai = BurstTemplate::new(&ScenarioParams { event: "ai_progress".into(), n: 7, pad: 3, ..Default::default() });
+        let ai = BurstTemplate::new(&ScenarioParams {
+            event: "ai_progress".into(),
+            n: 7,
+            pad: 3,
+            ..Default::default()
+        });
         let v: Value = serde_json::from_str(ai.render(5, 1234).get()).unwrap();
-        assert_eq!(v, json!({"seq": 5, "emitted_at_us": 1234, "type": "working", "step": 5, "total": 7, "message": "burst step xxx", "task_id": "burst"}));
+        assert_eq!(
+            v,
+            json!({"seq": 5, "emitted_at_us": 1234, "type": "working", "step": 5, "total": 7, "message": "burst step xxx", "task_id": "burst"})
+        );
 
-        let msg = BurstTemplate::new(&ScenarioParams { event: "message_created".into(), channel: "general".into(), pad: 2, ..Default::default() });
+        let msg = BurstTemplate::new(&ScenarioParams {
+            event: "message_created".into(),
+            channel: "general".into(),
+            pad: 2,
+            ..Default::default()
+        });
         let a: Value = serde_json::from_str(msg.render(42, 1).get()).unwrap();
         let b: Value = serde_json::from_str(msg.render(43, 2).get()).unwrap();
         assert_eq!((a["seq"].as_u64(), a["emitted_at_us"].as_u64()), (Some(42), Some(1)));
@@ -293,7 +380,9 @@ mod tests {
         assert_eq!(a["message_details"]["name"], "b000000042");
         // Same shape as a message built the slow way.
         let slow = StoredMessage::new("general", "bob@example.com", "<p>x</p>").created_event();
-        let keys = |v: &Value| v["message_details"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let keys = |v: &Value| {
+            v["message_details"].as_object().unwrap().keys().cloned().collect::<Vec<_>>()
+        };
         assert_eq!(keys(&a), keys(&slow));
     }
 }

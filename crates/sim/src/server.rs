@@ -60,14 +60,24 @@ fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::PATCH, Method::POST, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::POST,
+            Method::DELETE,
+        ])
         .allow_headers(AllowHeaders::mirror_request())
 }
 
 impl Sim {
     pub async fn start(opts: SimOptions) -> Result<Sim, SimError> {
-        let listener = TcpListener::bind(opts.addr).await.map_err(|source| SimError::Bind { addr: opts.addr, source })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind { addr: opts.addr, source })?;
+        let listener = TcpListener::bind(opts.addr)
+            .await
+            .map_err(|source| SimError::Bind { addr: opts.addr, source })?;
+        let addr =
+            listener.local_addr().map_err(|source| SimError::Bind { addr: opts.addr, source })?;
         let (layer, io) = SocketIo::builder()
             .ping_interval(opts.config.ping_interval)
             .ping_timeout(opts.config.ping_timeout)
@@ -124,7 +134,10 @@ impl Sim {
     }
 
     /// Publish with `publish_realtime` semantics; returns the room and how many sockets got it.
-    pub async fn publish(&self, req: PublishRequest) -> Result<(Option<String>, usize), PublishError> {
+    pub async fn publish(
+        &self,
+        req: PublishRequest,
+    ) -> Result<(Option<String>, usize), PublishError> {
         let r = publish::resolve(&req)?;
         let site = req.site.clone().unwrap_or_else(|| self.site());
         let n = self.state.emit(Some(&site), r.room.as_deref(), &r.event, &r.message).await;
@@ -168,7 +181,13 @@ async fn bind_again(addr: SocketAddr) -> Option<TcpListener> {
 }
 
 /// Serve until shutdown, handling restarts by closing and reopening the listener.
-async fn serve(first: TcpListener, addr: SocketAddr, router: Router, st: Arc<SimState>, mut restarts: mpsc::UnboundedReceiver<Duration>) {
+async fn serve(
+    first: TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    st: Arc<SimState>,
+    mut restarts: mpsc::UnboundedReceiver<Duration>,
+) {
     let mut listener = Some(first);
     loop {
         let Some(l) = listener.take() else {
@@ -177,10 +196,11 @@ async fn serve(first: TcpListener, addr: SocketAddr, router: Router, st: Arc<Sim
         };
         let stop = CancellationToken::new();
         let faults_state = st.clone();
-        let accept = tokio::spawn(accept_loop(l, router.clone(), st.hub.clone(), stop.clone(), move || {
-            let secs = faults_state.faults().idle_drop_secs;
-            (secs > 0).then(|| Duration::from_secs(secs))
-        }));
+        let accept =
+            tokio::spawn(accept_loop(l, router.clone(), st.hub.clone(), stop.clone(), move || {
+                let secs = faults_state.faults().idle_drop_secs;
+                (secs > 0).then(|| Duration::from_secs(secs))
+            }));
         let down = tokio::select! {
             _ = st.shutdown.cancelled() => None,
             d = restarts.recv() => {

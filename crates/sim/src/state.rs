@@ -56,7 +56,11 @@ impl SimState {
     }
 
     /// Apply `K=V` knobs (after an optional reset); nothing changes if one is bad.
-    pub fn update_faults(&self, reset: bool, specs: &[String]) -> Result<Faults, crate::faults::FaultError> {
+    pub fn update_faults(
+        &self,
+        reset: bool,
+        specs: &[String],
+    ) -> Result<Faults, crate::faults::FaultError> {
         let mut next = if reset { Faults::default() } else { self.faults() };
         for spec in specs {
             next.set(spec)?;
@@ -89,7 +93,13 @@ impl SimState {
 
     /// Emit `event` with exactly one argument to `room` (or every socket when `None`) of
     /// `site` (or every site). Returns how many sockets it was delivered to.
-    pub async fn emit<T: serde::Serialize + ?Sized>(&self, site: Option<&str>, room: Option<&str>, event: &str, message: &T) -> usize {
+    pub async fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        site: Option<&str>,
+        room: Option<&str>,
+        event: &str,
+        message: &T,
+    ) -> usize {
         let mut delivered = 0;
         for ns in self.target_namespaces(site) {
             let Some(ops) = self.io.of(&ns) else { continue };
@@ -108,7 +118,10 @@ impl SimState {
             }
             // A 1-tuple: socketioxide spreads arrays into several arguments otherwise.
             if room.is_none() {
-                for s in targets.iter().filter(|s| s.extensions.get::<Identity>().is_some_and(|i| i.user.is_some())) {
+                for s in targets
+                    .iter()
+                    .filter(|s| s.extensions.get::<Identity>().is_some_and(|i| i.user.is_some()))
+                {
                     let _ = s.emit(event, &(message,));
                 }
             } else if let Err(e) = ops.emit(event, &(message,)).await {
@@ -130,7 +143,8 @@ impl SimState {
 
     pub fn recent_messages(&self, channel: &str, limit: usize) -> Vec<StoredMessage> {
         let q = self.messages.lock().expect("messages lock");
-        let mut v: Vec<StoredMessage> = q.iter().rev().filter(|m| m.channel_id == channel).take(limit).cloned().collect();
+        let mut v: Vec<StoredMessage> =
+            q.iter().rev().filter(|m| m.channel_id == channel).take(limit).cloned().collect();
         v.reverse();
         v
     }
@@ -145,7 +159,12 @@ impl SimState {
             .into_iter()
             .map(|s| {
                 let id = s.extensions.get::<Identity>();
-                let mut rooms: Vec<String> = s.rooms().into_iter().map(|r| r.to_string()).filter(|r| r != &s.id.to_string()).collect();
+                let mut rooms: Vec<String> = s
+                    .rooms()
+                    .into_iter()
+                    .map(|r| r.to_string())
+                    .filter(|r| r != &s.id.to_string())
+                    .collect();
                 rooms.sort();
                 SocketInfo {
                     id: s.id.to_string(),

@@ -42,7 +42,9 @@ fn fields(headers: &HeaderMap, body: &[u8]) -> HashMap<String, String> {
         v.as_object()
             .map(|m| {
                 m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                    .map(|(k, v)| {
+                        (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -51,23 +53,40 @@ fn fields(headers: &HeaderMap, body: &[u8]) -> HashMap<String, String> {
     }
 }
 
-async fn login(State(st): State<Arc<SimState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn login(
+    State(st): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let f = fields(&headers, &body);
     let (Some(usr), Some(pwd)) = (f.get("usr"), f.get("pwd")) else {
-        return frappe_error(StatusCode::UNAUTHORIZED, "AuthenticationError", "Incomplete login details");
+        return frappe_error(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationError",
+            "Incomplete login details",
+        );
     };
     let full_name = {
         let c = st.config();
         match c.users.get(usr) {
             Some(u) if u.password.as_deref() == Some(pwd.as_str()) => u.full_name.clone(),
-            _ => return frappe_error(StatusCode::UNAUTHORIZED, "AuthenticationError", "Invalid login credentials"),
+            _ => {
+                return frappe_error(
+                    StatusCode::UNAUTHORIZED,
+                    "AuthenticationError",
+                    "Invalid login credentials",
+                );
+            }
         }
     };
     let sid = format!("{}{}", random_name(), random_name());
     st.config.write().expect("config lock").add_session(&sid, usr);
     let cookie = format!("sid={sid}; Max-Age=864000; Path=/; HttpOnly; SameSite=Lax");
     (
-        axum::response::AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, format!("user_id={}; Path=/", usr.replace('@', "%40")))]),
+        axum::response::AppendHeaders([
+            (header::SET_COOKIE, cookie),
+            (header::SET_COOKIE, format!("user_id={}; Path=/", usr.replace('@', "%40"))),
+        ]),
         Json(json!({"message": "Logged In", "home_page": "/desk", "full_name": full_name})),
     )
         .into_response()
@@ -75,7 +94,11 @@ async fn login(State(st): State<Arc<SimState>>, headers: HeaderMap, body: axum::
 
 async fn logout(State(st): State<Arc<SimState>>, headers: HeaderMap) -> Response {
     if let Some(c) = auth::header_joined(&headers, "cookie")
-        && let Some(sid) = c.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == "sid").map(|(_, v)| v.to_string())
+        && let Some(sid) = c
+            .split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == "sid")
+            .map(|(_, v)| v.to_string())
     {
         st.config.write().expect("config lock").sessions.remove(&sid);
     }
@@ -88,10 +111,19 @@ async fn ping() -> Json<Value> {
 
 /// Resolve the caller or answer like Frappe: 401 for a bad token, 403 for Guest on a
 /// method that does not allow guests.
+// The error is the response itself, returned as is by every handler: boxing it would only
+// add a deref at each call.
+#[allow(clippy::result_large_err)]
 fn require_user(st: &SimState, headers: &HeaderMap) -> Result<String, Response> {
     match auth::rest_user(&st.config(), headers) {
-        Err(()) => Err(frappe_error(StatusCode::UNAUTHORIZED, "AuthenticationError", "Invalid API key or secret")),
-        Ok(u) if u == "Guest" => Err(frappe_error(StatusCode::FORBIDDEN, "PermissionError", "Not permitted")),
+        Err(auth::Unauthorized) => Err(frappe_error(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationError",
+            "Invalid API key or secret",
+        )),
+        Ok(u) if u == "Guest" => {
+            Err(frappe_error(StatusCode::FORBIDDEN, "PermissionError", "Not permitted"))
+        }
         Ok(u) => Ok(u),
     }
 }
@@ -123,30 +155,47 @@ async fn get_all_channels(State(st): State<Arc<SimState>>, headers: HeaderMap) -
     Json(json!({"message": {"channels": channels, "dm_channels": []}})).into_response()
 }
 
-async fn get_messages(State(st): State<Arc<SimState>>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn get_messages(
+    State(st): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let user = match require_user(&st, &headers) {
         Ok(u) => u,
         Err(r) => return r,
     };
     let Some(channel) = q.get("channel_id") else {
-        return frappe_error(StatusCode::EXPECTATION_FAILED, "ValidationError", "channel_id is required");
+        return frappe_error(
+            StatusCode::EXPECTATION_FAILED,
+            "ValidationError",
+            "channel_id is required",
+        );
     };
     if !st.config().permitted(&user, "Raven Channel", channel) {
         return frappe_error(StatusCode::FORBIDDEN, "PermissionError", "Not permitted");
     }
     let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20usize).min(500);
-    let messages: Vec<Value> = st.recent_messages(channel, limit).iter().map(StoredMessage::details).collect();
+    let messages: Vec<Value> =
+        st.recent_messages(channel, limit).iter().map(StoredMessage::details).collect();
     Json(json!({"message": {"messages": messages, "has_old_messages": false}})).into_response()
 }
 
-async fn send_message(State(st): State<Arc<SimState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn send_message(
+    State(st): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let user = match require_user(&st, &headers) {
         Ok(u) => u,
         Err(r) => return r,
     };
     let f = fields(&headers, &body);
     let (Some(channel), Some(text)) = (f.get("channel_id"), f.get("text")) else {
-        return frappe_error(StatusCode::EXPECTATION_FAILED, "ValidationError", "channel_id and text are required");
+        return frappe_error(
+            StatusCode::EXPECTATION_FAILED,
+            "ValidationError",
+            "channel_id and text are required",
+        );
     };
     if !st.config().permitted(&user, "Raven Channel", channel) {
         return frappe_error(StatusCode::FORBIDDEN, "PermissionError", "Not permitted");
@@ -165,6 +214,12 @@ async fn send_message(State(st): State<Arc<SimState>>, headers: HeaderMap, body:
 pub async fn publish_message(st: &SimState, site: &str, m: &StoredMessage) -> usize {
     let room = format!("doc:Raven Channel/{}", m.channel_id);
     let n = st.emit(Some(site), Some(&room), "message_created", &m.created_event()).await;
-    st.emit(Some(site), Some("doctype:Raven User"), "raven:unread_channel_count_updated", &m.unread_event()).await;
+    st.emit(
+        Some(site),
+        Some("doctype:Raven User"),
+        "raven:unread_channel_count_updated",
+        &m.unread_event(),
+    )
+    .await;
     n
 }

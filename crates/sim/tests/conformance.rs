@@ -12,7 +12,8 @@ fn peers() -> PathBuf {
 }
 
 async fn sims() -> (Sim, Sim) {
-    let v16 = SimConfig { sites: vec!["raven.test".into(), "other.test".into()], ..SimConfig::default() };
+    let v16 =
+        SimConfig { sites: vec!["raven.test".into(), "other.test".into()], ..SimConfig::default() };
     let v15 = SimConfig { mode: Mode::V15, ..SimConfig::default() };
     (
         Sim::start(SimOptions { config: v16, ..Default::default() }).await.unwrap(),
@@ -21,14 +22,19 @@ async fn sims() -> (Sim, Sim) {
 }
 
 async fn run(mut cmd: Command) -> (bool, String) {
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("client runs")).await.unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output().expect("client runs")).await.unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_socket_io_client_passes_every_item() {
-    assert!(peers().join("node_modules/socket.io-client").exists(), "run scripts/test to install the node peers");
+    assert!(
+        peers().join("node_modules/socket.io-client").exists(),
+        "run scripts/test to install the node peers"
+    );
     let (v16, v15) = sims().await;
     let mut c = Command::new("node");
     c.current_dir(peers()).arg("conformance.mjs").arg(v16.url()).arg(v15.url());

@@ -26,22 +26,30 @@ fn http() -> reqwest::Client {
 }
 
 async fn handshake(sim: &Sim) -> (u16, String) {
-    let r = http().get(format!("{}/socket.io/?EIO=4&transport=polling", sim.url())).header("Origin", sim.url()).send().await.unwrap();
+    let r = http()
+        .get(format!("{}/socket.io/?EIO=4&transport=polling", sim.url()))
+        .header("Origin", sim.url())
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A raw Engine.IO WebSocket with the given extra headers; returns the socket after the open packet.
 async fn ws(sim: &Sim, headers: &[(&str, &str)]) -> Result<(Ws, Value), String> {
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", sim.addr());
     let mut req = url.into_client_request().unwrap();
     for (k, v) in headers {
-        req.headers_mut().append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        req.headers_mut()
+            .append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
     }
     let (mut s, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| e.to_string())?;
     let open = next_text(&mut s, 2000).await.ok_or("no open packet")?;
-    let v: Value = serde_json::from_str(open.strip_prefix('0').ok_or("not an open packet")?).unwrap();
+    let v: Value =
+        serde_json::from_str(open.strip_prefix('0').ok_or("not an open packet")?).unwrap();
     Ok((s, v))
 }
 
@@ -89,18 +97,34 @@ async fn open_packet_protocol_refusals_and_cors_match_frappe() {
     assert_eq!(open["maxPayload"], 1000000);
     assert_eq!(open["upgrades"], json!(["websocket"]));
     assert!(!open["sid"].as_str().unwrap().is_empty());
-    let r = http().get(format!("{}/socket.io/?EIO=3&transport=polling", sim.url())).send().await.unwrap();
+    let r = http()
+        .get(format!("{}/socket.io/?EIO=3&transport=polling", sim.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.text().await.unwrap(), r#"{"code":5,"message":"Unsupported protocol version"}"#);
-    let r = http().get(format!("{}/socket.io/?EIO=4&transport=carrier-pigeon", sim.url())).send().await.unwrap();
+    let r = http()
+        .get(format!("{}/socket.io/?EIO=4&transport=carrier-pigeon", sim.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.text().await.unwrap(), r#"{"code":0,"message":"Transport unknown"}"#);
     // CORS: any Origin echoed with credentials; preflight 204 with the headers echoed.
-    let r = http().get(format!("{}/socket.io/?EIO=4&transport=polling", sim.url())).header("Origin", "http://anything.example").send().await.unwrap();
+    let r = http()
+        .get(format!("{}/socket.io/?EIO=4&transport=polling", sim.url()))
+        .header("Origin", "http://anything.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["access-control-allow-origin"], "http://anything.example");
     assert_eq!(r.headers()["access-control-allow-credentials"], "true");
     let r = http()
-        .request(reqwest::Method::OPTIONS, format!("{}/socket.io/?EIO=4&transport=polling", sim.url()))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/socket.io/?EIO=4&transport=polling", sim.url()),
+        )
         .header("Origin", "http://a.example")
         .header("Access-Control-Request-Method", "POST")
         .header("Access-Control-Request-Headers", "x-frappe-site-name")
@@ -128,7 +152,12 @@ async fn http_shaped_faults() {
     let (status, body) = handshake(&sim).await;
     assert_eq!(status, 200);
     assert!(body.contains("ngrok") && !body.starts_with('0'));
-    let r = http().get(format!("{}/socket.io/?EIO=4&transport=polling", sim.url())).header("ngrok-skip-browser-warning", "1").send().await.unwrap();
+    let r = http()
+        .get(format!("{}/socket.io/?EIO=4&transport=polling", sim.url()))
+        .header("ngrok-skip-browser-warning", "1")
+        .send()
+        .await
+        .unwrap();
     assert!(r.text().await.unwrap().starts_with("0{"), "the skip header passes the interstitial");
     sim.set_faults(&["interstitial=false", "eio3_only"]).unwrap();
     let (status, body) = handshake(&sim).await;
@@ -158,7 +187,11 @@ async fn no_sticky_sessions_answer_session_id_unknown_on_the_second_poll() {
     let (_, body) = handshake(&sim).await;
     let open: Value = serde_json::from_str(body.strip_prefix('0').unwrap()).unwrap();
     let sid = open["sid"].as_str().unwrap();
-    let r = http().get(format!("{}/socket.io/?EIO=4&transport=polling&sid={sid}", sim.url())).send().await.unwrap();
+    let r = http()
+        .get(format!("{}/socket.io/?EIO=4&transport=polling&sid={sid}", sim.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.text().await.unwrap(), r#"{"code":1,"message":"Session ID unknown"}"#);
     let (_, answer) = connect_ns(&sim, &[("cookie", "sid=good-sid")]).await;
@@ -172,7 +205,10 @@ async fn idle_drop_closes_connections_on_schedule() {
     let (mut s, _) = connect_ns(&sim, &[("cookie", "sid=good-sid")]).await;
     let t0 = Instant::now();
     loop {
-        match tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("dropped within 5 s") {
+        match tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("dropped within 5 s")
+        {
             Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
                 let _ = s.send(Message::Text("3".into())).await;
             }
@@ -187,7 +223,11 @@ async fn idle_drop_closes_connections_on_schedule() {
 
 #[tokio::test]
 async fn freeze_stops_heartbeats() {
-    let config = SimConfig { ping_interval: Duration::from_millis(200), ping_timeout: Duration::from_millis(2000), ..SimConfig::default() };
+    let config = SimConfig {
+        ping_interval: Duration::from_millis(200),
+        ping_timeout: Duration::from_millis(2000),
+        ..SimConfig::default()
+    };
     let sim = sim_with(config, &[]).await;
     let (mut s, _) = ws(&sim, &[]).await.unwrap();
     assert_eq!(next_text(&mut s, 1000).await.as_deref(), Some("2"), "pings flow normally");
@@ -217,11 +257,21 @@ async fn auth_latency_secret_mismatch_and_behind_nginx() {
     assert!(answer.starts_with("40/raven.test,"), "connects: {answer}");
     s.send(Message::Text(r#"42/raven.test,["ping"]"#.into())).await.unwrap();
     assert_eq!(next_packet(&mut s, 600).await, None, "deaf: no pong");
-    let n = sim.publish(serde_json::from_value(json!({"event":"ai_progress","user":"test@example.com","message":{}})).unwrap()).await.unwrap().1;
+    let n = sim
+        .publish(
+            serde_json::from_value(
+                json!({"event":"ai_progress","user":"test@example.com","message":{}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .1;
     assert_eq!(n, 0, "no rooms");
 
     sim.set_faults(&["secret_mismatch=false", "behind_nginx"]).unwrap();
-    let (mut s, _) = ws(&sim, &[("origin", "http://evil.example"), ("cookie", "sid=good-sid")]).await.unwrap();
+    let (mut s, _) =
+        ws(&sim, &[("origin", "http://evil.example"), ("cookie", "sid=good-sid")]).await.unwrap();
     s.send(Message::Text("40/raven.test,".into())).await.unwrap();
     let answer = next_packet(&mut s, 3000).await.unwrap();
     assert!(answer.starts_with("40/raven.test,"), "nginx rewrote the Origin: {answer}");
@@ -235,7 +285,11 @@ async fn pong_has_exactly_the_event_name() {
     let sim = sim(&[]).await;
     let (mut s, _) = connect_ns(&sim, &[("cookie", "sid=good-sid")]).await;
     s.send(Message::Text(r#"42/raven.test,["ping"]"#.into())).await.unwrap();
-    assert_eq!(next_packet(&mut s, 2000).await.as_deref(), Some(r#"42/raven.test,["pong"]"#), "like the Node server: no null argument");
+    assert_eq!(
+        next_packet(&mut s, 2000).await.as_deref(),
+        Some(r#"42/raven.test,["pong"]"#),
+        "like the Node server: no null argument"
+    );
     sim.shutdown().await;
 }
 
@@ -244,17 +298,34 @@ async fn control_actions_expire_revoke_drop_restart() {
     let sim = sim(&[]).await;
     let base = sim.url();
     // Expire a sid: the next connect is Guest.
-    let r: Value = http().post(format!("{base}/__sim/sessions")).json(&json!({"sid": "good-sid", "expire": true})).send().await.unwrap().json().await.unwrap();
+    let r: Value = http()
+        .post(format!("{base}/__sim/sessions"))
+        .json(&json!({"sid": "good-sid", "expire": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["expired"], true);
     let (_s, answer) = connect_ns(&sim, &[("cookie", "sid=good-sid")]).await;
     assert!(answer.starts_with("40/raven.test,"));
-    let sockets: Value = http().get(format!("{base}/__sim/sockets")).send().await.unwrap().json().await.unwrap();
+    let sockets: Value =
+        http().get(format!("{base}/__sim/sockets")).send().await.unwrap().json().await.unwrap();
     assert_eq!(sockets[0]["user"], "Guest");
     assert_eq!(sockets[0]["transport"], "websocket");
     // Revoke a token: the next connect is refused.
-    http().post(format!("{base}/__sim/tokens")).json(&json!({"token": "key:secret", "revoke": true})).send().await.unwrap();
+    http()
+        .post(format!("{base}/__sim/tokens"))
+        .json(&json!({"token": "key:secret", "revoke": true}))
+        .send()
+        .await
+        .unwrap();
     let (_s2, answer) = connect_ns(&sim, &[("authorization", "token key:secret")]).await;
-    assert_eq!(answer, r#"44/raven.test,{"message":"Unauthorized: TypeError: Cannot read properties of undefined (reading 'installed_apps')"}"#);
+    assert_eq!(
+        answer,
+        r#"44/raven.test,{"message":"Unauthorized: TypeError: Cannot read properties of undefined (reading 'installed_apps')"}"#
+    );
     // Drop every socket: the TCP connection closes (transport close, not a DISCONNECT packet).
     let (mut s, _) = connect_ns(&sim, &[("authorization", "Bearer good-bearer")]).await;
     http().post(format!("{base}/__sim/disconnect")).json(&json!({})).send().await.unwrap();
@@ -268,18 +339,33 @@ async fn control_actions_expire_revoke_drop_restart() {
     }
     assert!(!saw_disconnect_packet, "a transport close sends no DISCONNECT");
     // Restart: the port refuses connections while down, then serves again.
-    http().post(format!("{base}/__sim/restart")).json(&json!({"down_ms": 500})).send().await.unwrap();
+    http()
+        .post(format!("{base}/__sim/restart"))
+        .json(&json!({"down_ms": 500}))
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(tokio::net::TcpStream::connect(sim.addr()).await.is_err(), "down");
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(handshake(&sim).await.0, 200, "back up");
     // Bad control input is refused by name.
-    let r = http().post(format!("{base}/__sim/faults")).json(&json!({"set": ["teleport=1"]})).send().await.unwrap();
+    let r = http()
+        .post(format!("{base}/__sim/faults"))
+        .json(&json!({"set": ["teleport=1"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("teleport"));
     let r = http().post(format!("{base}/__sim/scenario/nope")).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    let r = http().post(format!("{base}/__sim/publish")).json(&json!({"event": "msgprint"})).send().await.unwrap();
+    let r = http()
+        .post(format!("{base}/__sim/publish"))
+        .json(&json!({"event": "msgprint"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     sim.shutdown().await;
 }
@@ -288,28 +374,82 @@ async fn control_actions_expire_revoke_drop_restart() {
 async fn web_endpoints_login_identity_channels_and_send_message() {
     let sim = sim(&[]).await;
     let base = sim.url();
-    let r = http().post(format!("{base}/api/method/login")).form(&[("usr", "test@example.com"), ("pwd", "wrong")]).send().await.unwrap();
+    let r = http()
+        .post(format!("{base}/api/method/login"))
+        .form(&[("usr", "test@example.com"), ("pwd", "wrong")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["message"], "Invalid login credentials");
-    let r = http().post(format!("{base}/api/method/login")).form(&[("usr", "test@example.com"), ("pwd", "admin")]).send().await.unwrap();
+    let r = http()
+        .post(format!("{base}/api/method/login"))
+        .form(&[("usr", "test@example.com"), ("pwd", "admin")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let cookie = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("sid=")).unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("sid="))
+        .unwrap();
     let sid = cookie.split(';').next().unwrap().to_string();
-    let who: Value = http().get(format!("{base}/api/method/frappe.auth.get_logged_user")).header("Cookie", &sid).send().await.unwrap().json().await.unwrap();
+    let who: Value = http()
+        .get(format!("{base}/api/method/frappe.auth.get_logged_user"))
+        .header("Cookie", &sid)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(who["message"], "test@example.com");
-    let r = http().get(format!("{base}/api/method/frappe.auth.get_logged_user")).header("Cookie", "sid=nope").send().await.unwrap();
+    let r = http()
+        .get(format!("{base}/api/method/frappe.auth.get_logged_user"))
+        .header("Cookie", "sid=nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403, "Guest");
-    let r = http().get(format!("{base}/api/method/frappe.auth.get_logged_user")).header("Authorization", "token key:nope").send().await.unwrap();
+    let r = http()
+        .get(format!("{base}/api/method/frappe.auth.get_logged_user"))
+        .header("Authorization", "token key:nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let ping: Value = http().get(format!("{base}/api/method/ping")).send().await.unwrap().json().await.unwrap();
+    let ping: Value =
+        http().get(format!("{base}/api/method/ping")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ping["message"], "pong");
-    let ch: Value = http().get(format!("{base}/api/method/raven.api.raven_channel.get_all_channels")).header("Cookie", &sid).send().await.unwrap().json().await.unwrap();
+    let ch: Value = http()
+        .get(format!("{base}/api/method/raven.api.raven_channel.get_all_channels"))
+        .header("Cookie", &sid)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ch["message"]["channels"].as_array().unwrap().len(), 3);
     // send_message publishes message_created to the channel room, exactly once.
     let (mut s, _) = connect_ns(&sim, &[("cookie", "sid=good-sid")]).await;
-    s.send(Message::Text(r#"42/raven.test,["doc_subscribe","Raven Channel","general"]"#.into())).await.unwrap();
+    s.send(Message::Text(r#"42/raven.test,["doc_subscribe","Raven Channel","general"]"#.into()))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let r: Value = http().post(format!("{base}/api/method/raven.api.raven_message.send_message")).header("Cookie", &sid).form(&[("channel_id", "general"), ("text", "<p>Sockeye check</p>"), ("is_reply", "0")]).send().await.unwrap().json().await.unwrap();
+    let r: Value = http()
+        .post(format!("{base}/api/method/raven.api.raven_message.send_message"))
+        .header("Cookie", &sid)
+        .form(&[("channel_id", "general"), ("text", "<p>Sockeye check</p>"), ("is_reply", "0")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = r["message"]["name"].as_str().unwrap().to_string();
     let pkt = next_packet(&mut s, 2000).await.unwrap();
     let body: Value = serde_json::from_str(pkt.strip_prefix("42/raven.test,").unwrap()).unwrap();
@@ -317,7 +457,15 @@ async fn web_endpoints_login_identity_channels_and_send_message() {
     assert_eq!(body.as_array().unwrap().len(), 2, "exactly one argument");
     assert_eq!(body[1]["message_id"], id.as_str());
     assert_eq!(body[1]["message_details"]["content"], "Sockeye check");
-    let msgs: Value = http().get(format!("{base}/api/method/raven.api.chat_stream.get_messages?channel_id=general")).header("Cookie", &sid).send().await.unwrap().json().await.unwrap();
+    let msgs: Value = http()
+        .get(format!("{base}/api/method/raven.api.chat_stream.get_messages?channel_id=general"))
+        .header("Cookie", &sid)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(msgs["message"]["messages"][0]["name"], id.as_str());
     sim.shutdown().await;
 }
@@ -348,12 +496,17 @@ async fn viewers_and_typers_reach_the_other_sockets() {
     let open = r#"42/raven.test,["doc_open","Raven Channel","general"]"#;
     a.send(Message::Text(open.into())).await.unwrap();
     b.send(Message::Text(open.into())).await.unwrap();
-    let viewers = next_event(&mut a, "doc_viewers", 3000).await.expect("doc_viewers for the first viewer");
+    let viewers =
+        next_event(&mut a, "doc_viewers", 3000).await.expect("doc_viewers for the first viewer");
     assert_eq!(viewers["docname"], "general");
-    let users: Vec<&str> = viewers["users"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let users: Vec<&str> =
+        viewers["users"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(users.contains(&"bob@example.com") && users.contains(&"test@example.com"), "{users:?}");
-    b.send(Message::Text(r#"42/raven.test,["raven_channel_typing","general"]"#.into())).await.unwrap();
-    let typers = next_event(&mut a, "raven_channel_typers", 3000).await.expect("typers in the open channel");
+    b.send(Message::Text(r#"42/raven.test,["raven_channel_typing","general"]"#.into()))
+        .await
+        .unwrap();
+    let typers =
+        next_event(&mut a, "raven_channel_typers", 3000).await.expect("typers in the open channel");
     assert_eq!(typers, json!({"channel": "general", "users": ["bob@example.com"]}));
     sim.shutdown().await;
 }

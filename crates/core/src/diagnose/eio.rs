@@ -31,20 +31,39 @@ pub fn eio_url(socket_url: &Url, version: EioVersion, transport: &str, sid: Opti
     http::eio_url(socket_url, version, transport, sid)
 }
 
-pub async fn get(client: &reqwest::Client, url: Url, headers: &[(String, String)]) -> Result<HttpAnswer, String> {
+pub async fn get(
+    client: &reqwest::Client,
+    url: Url,
+    headers: &[(String, String)],
+) -> Result<HttpAnswer, String> {
     let a = http::get(client, url, headers, BODY_LIMIT).await.map_err(|e| e.to_string())?;
-    Ok(HttpAnswer { status: a.status, body: a.body.text().into_owned(), content_type: a.content_type })
+    Ok(HttpAnswer {
+        status: a.status,
+        body: a.body.text().into_owned(),
+        content_type: a.content_type,
+    })
 }
 
 /// POST one Engine.IO packet, framed as a payload of `version`.
-pub async fn post(client: &reqwest::Client, url: Url, headers: &[(String, String)], version: EioVersion, packet: String) -> Result<u16, String> {
+pub async fn post(
+    client: &reqwest::Client,
+    url: Url,
+    headers: &[(String, String)],
+    version: EioVersion,
+    packet: String,
+) -> Result<u16, String> {
     let body = engine::encode_payload(version, &[packet]);
-    http::post(client, url, headers, body, BODY_LIMIT).await.map(|a| a.status).map_err(|e| e.to_string())
+    http::post(client, url, headers, body, BODY_LIMIT)
+        .await
+        .map(|a| a.status)
+        .map_err(|e| e.to_string())
 }
 
 /// The packets of a polling body.
 pub fn packets(version: EioVersion, body: &str) -> Vec<String> {
-    engine::split_payload(version, body).map(|p| p.into_iter().map(str::to_owned).collect()).unwrap_or_default()
+    engine::split_payload(version, body)
+        .map(|p| p.into_iter().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// The handshake in a polling body.
@@ -58,7 +77,9 @@ pub fn parse_open(version: EioVersion, body: &str) -> Option<Handshake> {
 
 /// The namespace CONNECT as an Engine.IO message (v2 servers take no auth payload).
 pub fn connect_packet(version: EioVersion, namespace: &str, auth: Option<&Value>) -> String {
-    let auth = auth.filter(|_| version == EioVersion::V4).and_then(|a| serde_json::value::to_raw_value(a).ok());
+    let auth = auth
+        .filter(|_| version == EioVersion::V4)
+        .and_then(|a| serde_json::value::to_raw_value(a).ok());
     EioPacket::Message(&packet::encode_connect(namespace, auth.as_deref())).encode()
 }
 
@@ -89,7 +110,9 @@ pub fn ns_answer(version: EioVersion, namespace: &str, text: &str) -> Option<NsA
 /// The name of an EVENT for `namespace` in one Engine.IO packet.
 pub fn event_name(version: EioVersion, namespace: &str, text: &str) -> Option<String> {
     let p = socketio(version, namespace, text)?;
-    matches!(p.kind, PacketKind::Event).then(|| p.event().ok().map(|e| e.name.into_owned())).flatten()
+    matches!(p.kind, PacketKind::Event)
+        .then(|| p.event().ok().map(|e| e.name.into_owned()))
+        .flatten()
 }
 
 /// An argument-less EVENT as an Engine.IO message.
@@ -97,7 +120,12 @@ pub fn event_packet(namespace: &str, name: &str) -> String {
     EioPacket::Message(&packet::encode_event(namespace, None, name, &[])).encode()
 }
 
-pub async fn ws_upgrade(url: Url, headers: &[(String, String)], accept_invalid_certs: bool, timeout: Duration) -> Result<Ws, UpgradeError> {
+pub async fn ws_upgrade(
+    url: Url,
+    headers: &[(String, String)],
+    accept_invalid_certs: bool,
+    timeout: Duration,
+) -> Result<Ws, UpgradeError> {
     websocket::connect(&url, headers, accept_invalid_certs, timeout).await
 }
 
@@ -139,15 +167,36 @@ mod tests {
         assert_eq!(v3.ping_timeout, 5000);
         assert_eq!(parse_open(EioVersion::V4, "<html>"), None);
         assert_eq!(connect_packet(EioVersion::V4, "/raven.test", None), "40/raven.test,");
-        assert_eq!(connect_packet(EioVersion::V4, "/", Some(&serde_json::json!({"token":"t"}))), r#"40{"token":"t"}"#);
-        assert_eq!(connect_packet(EioVersion::V3, "/", Some(&serde_json::json!({"token":"t"}))), "40");
+        assert_eq!(
+            connect_packet(EioVersion::V4, "/", Some(&serde_json::json!({"token":"t"}))),
+            r#"40{"token":"t"}"#
+        );
+        assert_eq!(
+            connect_packet(EioVersion::V3, "/", Some(&serde_json::json!({"token":"t"}))),
+            "40"
+        );
         let v4 = EioVersion::V4;
-        assert_eq!(ns_answer(v4, "/raven.test", r#"44/raven.test,{"message":"Invalid origin"}"#), Some(NsAnswer::Refused("Invalid origin".into())));
-        assert_eq!(ns_answer(EioVersion::V3, "/raven.test", r#"44/raven.test,"Invalid origin""#), Some(NsAnswer::Refused("Invalid origin".into())));
-        assert_eq!(ns_answer(v4, "/raven.test", r#"40/raven.test,{"sid":"x"}"#), Some(NsAnswer::Connected));
+        assert_eq!(
+            ns_answer(v4, "/raven.test", r#"44/raven.test,{"message":"Invalid origin"}"#),
+            Some(NsAnswer::Refused("Invalid origin".into()))
+        );
+        assert_eq!(
+            ns_answer(EioVersion::V3, "/raven.test", r#"44/raven.test,"Invalid origin""#),
+            Some(NsAnswer::Refused("Invalid origin".into()))
+        );
+        assert_eq!(
+            ns_answer(v4, "/raven.test", r#"40/raven.test,{"sid":"x"}"#),
+            Some(NsAnswer::Connected)
+        );
         assert_eq!(ns_answer(v4, "/raven.test", "40"), None, "another namespace");
-        assert_eq!(ns_answer(v4, "/", r#"44{"message":"Authentication required"}"#), Some(NsAnswer::Refused("Authentication required".into())));
-        assert_eq!(event_name(v4, "/raven.test", r#"42/raven.test,["pong"]"#).as_deref(), Some("pong"));
+        assert_eq!(
+            ns_answer(v4, "/", r#"44{"message":"Authentication required"}"#),
+            Some(NsAnswer::Refused("Authentication required".into()))
+        );
+        assert_eq!(
+            event_name(v4, "/raven.test", r#"42/raven.test,["pong"]"#).as_deref(),
+            Some("pong")
+        );
         assert_eq!(event_packet("/raven.test", "ping"), r#"42/raven.test,["ping"]"#);
         assert_eq!(packets(v4, "2\u{1e}40/a,{}"), vec!["2", "40/a,{}"]);
     }

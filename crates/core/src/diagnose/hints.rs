@@ -89,7 +89,10 @@ fn f(symptom: Symptom, hint: impl Into<String>) -> Finding {
 
 fn looks_html(body: &str) -> bool {
     let b = body.trim_start().to_ascii_lowercase();
-    b.starts_with("<!doctype") || b.starts_with("<html") || b.contains("<body") || b.contains("<head")
+    b.starts_with("<!doctype")
+        || b.starts_with("<html")
+        || b.contains("<body")
+        || b.contains("<head")
 }
 
 /// Classify the Engine.IO polling handshake (P2). `None` means it is a valid open packet.
@@ -98,11 +101,23 @@ pub fn classify_handshake(status: u16, body: &str) -> Option<Finding> {
     if status == 200 && trimmed.starts_with("0{") {
         return None;
     }
-    if trimmed.starts_with("96:0{") || (trimmed.contains(":0{") && trimmed.split(':').next().is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty())) {
-        return Some(f(Symptom::OldProtocol, "The server speaks Engine.IO v3 (Socket.IO v2): upgrade it to Socket.IO v4, or use a client that sends EIO=3."));
+    if trimmed.starts_with("96:0{")
+        || (trimmed.contains(":0{")
+            && trimmed
+                .split(':')
+                .next()
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty()))
+    {
+        return Some(f(
+            Symptom::OldProtocol,
+            "The server speaks Engine.IO v3 (Socket.IO v2): upgrade it to Socket.IO v4, or use a client that sends EIO=3.",
+        ));
     }
     if status == 400 && body.contains("\"code\":5") || body.contains("\"code\":\"5\"") {
-        return Some(f(Symptom::OldProtocol, "The server refuses EIO=4 (\"Unsupported protocol version\"): it is a Socket.IO v2 server; upgrade it or retry with EIO=3."));
+        return Some(f(
+            Symptom::OldProtocol,
+            "The server refuses EIO=4 (\"Unsupported protocol version\"): it is a Socket.IO v2 server; upgrade it or retry with EIO=3.",
+        ));
     }
     match status {
         404 if body.contains("Cannot GET /socket.io") => Some(f(
@@ -115,7 +130,9 @@ pub fn classify_handshake(status: u16, body: &str) -> Option<Finding> {
         )),
         502..=504 => Some(f(
             Symptom::UpstreamDown,
-            format!("The proxy answered {status}: it is up but nothing is listening behind it (the realtime process on port 9000 is down). Check `supervisorctl status` / the socketio process and its logs."),
+            format!(
+                "The proxy answered {status}: it is up but nothing is listening behind it (the realtime process on port 9000 is down). Check `supervisorctl status` / the socketio process and its logs."
+            ),
         )),
         200 if looks_html(body) => Some(f(
             Symptom::Interstitial,
@@ -123,9 +140,14 @@ pub fn classify_handshake(status: u16, body: &str) -> Option<Finding> {
         )),
         300..=399 => Some(f(
             Symptom::Interstitial,
-            format!("/socket.io/ redirects (HTTP {status}): a login page, SSO or an http→https rule intercepts it; exclude /socket.io from the redirect."),
+            format!(
+                "/socket.io/ redirects (HTTP {status}): a login page, SSO or an http→https rule intercepts it; exclude /socket.io from the redirect."
+            ),
         )),
-        _ => Some(f(Symptom::Other, format!("Unexpected answer to the Engine.IO handshake: HTTP {status}."))),
+        _ => Some(f(
+            Symptom::Other,
+            format!("Unexpected answer to the Engine.IO handshake: HTTP {status}."),
+        )),
     }
 }
 
@@ -154,12 +176,23 @@ pub fn classify_refusal(message: &str) -> Finding {
             Symptom::InvalidNamespace,
             "\"Invalid namespace\": the namespace must be /<site name> (frappe.boot.sitename, which can differ from the public host name), and multi-site benches need the proxy to send X-Frappe-Site-Name.",
         ),
-        "No cookie transmitted." | "Missing cookie and authorization header. Either one needed for authentication." | "Missing cookie and authorization header. Either one needed." | "No authentication method used. Use cookie or authorization header." => f(
+        "No cookie transmitted."
+        | "Missing cookie and authorization header. Either one needed for authentication."
+        | "Missing cookie and authorization header. Either one needed."
+        | "No authentication method used. Use cookie or authorization header." => f(
             Symptom::NoCredentials,
-            format!("\"{message}\": no credentials reached the server. Send `Cookie: sid=…` or `Authorization: token <key>:<secret>` (version-15 servers also demand some Cookie header)."),
+            format!(
+                "\"{message}\": no credentials reached the server. Send `Cookie: sid=…` or `Authorization: token <key>:<secret>` (version-15 servers also demand some Cookie header)."
+            ),
         ),
-        m if m.starts_with("Unauthorized") => f(Symptom::Unauthorized, format!("\"{m}\": the realtime server's call to the web process failed.")),
-        "Authentication required" | "Invalid or expired token" | "Invalid token payload" => f(Symptom::Unauthorized, format!("\"{message}\": the server rejects the JWT; get a fresh token for this user.")),
+        m if m.starts_with("Unauthorized") => f(
+            Symptom::Unauthorized,
+            format!("\"{m}\": the realtime server's call to the web process failed."),
+        ),
+        "Authentication required" | "Invalid or expired token" | "Invalid token payload" => f(
+            Symptom::Unauthorized,
+            format!("\"{message}\": the server rejects the JWT; get a fresh token for this user."),
+        ),
         other => f(Symptom::Other, format!("The server refused the namespace: \"{other}\".")),
     }
 }
@@ -169,13 +202,23 @@ pub fn refine_unauthorized(message: &str, rest_status: Option<u16>) -> Finding {
     match rest_status {
         Some(401) | Some(403) => f(
             Symptom::Unauthorized,
-            format!("\"{message}\" and the web app answers {} to our credentials: the sid expired or the token is wrong. Log in again or create a new API key.", rest_status.unwrap_or_default()),
+            format!(
+                "\"{message}\" and the web app answers {} to our credentials: the sid expired or the token is wrong. Log in again or create a new API key.",
+                rest_status.unwrap_or_default()
+            ),
         ),
         Some(200) => f(
             Symptom::Unauthorized,
-            format!("\"{message}\" while the web app accepts our credentials: the realtime server cannot reach the web process. It calls back to the Origin URL (in developer mode with webserver_port); fix host_name / ports so that URL reaches the web server from the realtime host."),
+            format!(
+                "\"{message}\" while the web app accepts our credentials: the realtime server cannot reach the web process. It calls back to the Origin URL (in developer mode with webserver_port); fix host_name / ports so that URL reaches the web server from the realtime host."
+            ),
         ),
-        _ => f(Symptom::Unauthorized, format!("\"{message}\": the realtime server's callback to the web process failed, and the web app itself did not answer our identity check.")),
+        _ => f(
+            Symptom::Unauthorized,
+            format!(
+                "\"{message}\": the realtime server's callback to the web process failed, and the web app itself did not answer our identity check."
+            ),
+        ),
     }
 }
 
@@ -184,18 +227,25 @@ pub fn port_closed(port: u16, alternatives: &[u16]) -> Finding {
     let alt = if alternatives.is_empty() {
         String::new()
     } else {
-        format!(" Port {} answers Socket.IO: use it.", alternatives.iter().map(u16::to_string).collect::<Vec<_>>().join(" and "))
+        format!(
+            " Port {} answers Socket.IO: use it.",
+            alternatives.iter().map(u16::to_string).collect::<Vec<_>>().join(" and ")
+        )
     };
     f(
         Symptom::PortClosed,
-        format!("Nothing accepts connections on port {port}. The Node realtime server defaults to 9000, the Python one to 9001; in production do not use the port at all: use the site origin (443) where nginx proxies /socket.io.{alt}"),
+        format!(
+            "Nothing accepts connections on port {port}. The Node realtime server defaults to 9000, the Python one to 9001; in production do not use the port at all: use the site origin (443) where nginx proxies /socket.io.{alt}"
+        ),
     )
 }
 
 pub fn upgrade_blocked(status: u16) -> Finding {
     f(
         Symptom::UpgradeBlocked,
-        format!("The WebSocket upgrade got HTTP {status} instead of 101: the proxy does not forward `Upgrade`/`Connection: upgrade` (nginx: `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";`, Apache: mod_proxy_wstunnel). Clients fall back to polling."),
+        format!(
+            "The WebSocket upgrade got HTTP {status} instead of 101: the proxy does not forward `Upgrade`/`Connection: upgrade` (nginx: `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";`, Apache: mod_proxy_wstunnel). Clients fall back to polling."
+        ),
     )
 }
 
@@ -220,7 +270,9 @@ pub fn idle_drop(after_secs: f64, ping_interval_ms: u64, ping_timeout_ms: u64) -
 pub fn mixed_content(site: &str, socket: &str) -> Finding {
     f(
         Symptom::MixedContent,
-        format!("The site is served over https ({site}) but its socket points at plain http ({socket}): browsers block it as mixed content. Point the socket at the https site origin, where the proxy serves /socket.io."),
+        format!(
+            "The site is served over https ({site}) but its socket points at plain http ({socket}): browsers block it as mixed content. Point the socket at the https site origin, where the proxy serves /socket.io."
+        ),
     )
 }
 
@@ -234,12 +286,17 @@ pub fn tls_error(detail: &str) -> Finding {
     };
     f(
         Symptom::TlsError,
-        format!("TLS fails: {what} ({detail}). Install a valid certificate, or for a sandbox turn off TLS verification for this environment only."),
+        format!(
+            "TLS fails: {what} ({detail}). Install a valid certificate, or for a sandbox turn off TLS verification for this environment only."
+        ),
     )
 }
 
 pub fn guest() -> Finding {
-    f(Symptom::GuestSession, "Connected, but as Guest: the sid is expired or unknown (Frappe accepts it silently, then every subscription is refused). Log in again.")
+    f(
+        Symptom::GuestSession,
+        "Connected, but as Guest: the sid is expired or unknown (Frappe accepts it silently, then every subscription is refused). Log in again.",
+    )
 }
 
 pub fn deaf() -> Finding {
@@ -252,7 +309,9 @@ pub fn deaf() -> Finding {
 pub fn no_events(secs: f64) -> Finding {
     f(
         Symptom::NoEvents,
-        format!("The link works (pong OK) but no events arrived in {secs:.0} s: the publisher targets another room, user or site. Check `publish_realtime(..., user=…)` and that the namespace is the site that publishes."),
+        format!(
+            "The link works (pong OK) but no events arrived in {secs:.0} s: the publisher targets another room, user or site. Check `publish_realtime(..., user=…)` and that the namespace is the site that publishes."
+        ),
     )
 }
 
@@ -263,13 +322,30 @@ mod tests {
     #[test]
     fn handshake_rows() {
         assert_eq!(classify_handshake(200, "0{\"sid\":\"x\"}"), None);
-        assert_eq!(classify_handshake(404, "<html><body>Page Not Found</body></html>").unwrap().symptom, Symptom::RouteMissing);
+        assert_eq!(
+            classify_handshake(404, "<html><body>Page Not Found</body></html>").unwrap().symptom,
+            Symptom::RouteMissing
+        );
         assert!(classify_handshake(404, "Cannot GET /socket.io/").unwrap().hint.contains("path"));
-        assert_eq!(classify_handshake(502, "<html>502</html>").unwrap().symptom, Symptom::UpstreamDown);
+        assert_eq!(
+            classify_handshake(502, "<html>502</html>").unwrap().symptom,
+            Symptom::UpstreamDown
+        );
         assert_eq!(classify_handshake(504, "").unwrap().symptom, Symptom::UpstreamDown);
-        assert_eq!(classify_handshake(200, "<!DOCTYPE html><html>ngrok</html>").unwrap().symptom, Symptom::Interstitial);
-        assert_eq!(classify_handshake(400, r#"{"code":5,"message":"Unsupported protocol version"}"#).unwrap().symptom, Symptom::OldProtocol);
-        assert_eq!(classify_handshake(200, "96:0{\"sid\":\"x\"}2:40").unwrap().symptom, Symptom::OldProtocol);
+        assert_eq!(
+            classify_handshake(200, "<!DOCTYPE html><html>ngrok</html>").unwrap().symptom,
+            Symptom::Interstitial
+        );
+        assert_eq!(
+            classify_handshake(400, r#"{"code":5,"message":"Unsupported protocol version"}"#)
+                .unwrap()
+                .symptom,
+            Symptom::OldProtocol
+        );
+        assert_eq!(
+            classify_handshake(200, "96:0{\"sid\":\"x\"}2:40").unwrap().symptom,
+            Symptom::OldProtocol
+        );
         assert_eq!(classify_handshake(302, "").unwrap().symptom, Symptom::Interstitial);
     }
 
@@ -278,18 +354,34 @@ mod tests {
         assert_eq!(classify_refusal("Invalid origin").symptom, Symptom::InvalidOrigin);
         assert_eq!(classify_refusal("Invalid namespace").symptom, Symptom::InvalidNamespace);
         assert_eq!(classify_refusal("No cookie transmitted.").symptom, Symptom::NoCredentials);
-        assert_eq!(classify_refusal("No authentication method used. Use cookie or authorization header.").symptom, Symptom::NoCredentials);
-        assert_eq!(classify_refusal("Unauthorized: TypeError: fetch failed").symptom, Symptom::Unauthorized);
+        assert_eq!(
+            classify_refusal("No authentication method used. Use cookie or authorization header.")
+                .symptom,
+            Symptom::NoCredentials
+        );
+        assert_eq!(
+            classify_refusal("Unauthorized: TypeError: fetch failed").symptom,
+            Symptom::Unauthorized
+        );
         assert!(refine_unauthorized("Unauthorized: x", Some(401)).hint.contains("Log in again"));
-        assert!(refine_unauthorized("Unauthorized: x", Some(200)).hint.contains("cannot reach the web process"));
+        assert!(
+            refine_unauthorized("Unauthorized: x", Some(200))
+                .hint
+                .contains("cannot reach the web process")
+        );
     }
 
     #[test]
     fn second_poll_and_others() {
-        assert_eq!(classify_second_poll(400, r#"{"code":1,"message":"Session ID unknown"}"#).unwrap().symptom, Symptom::NoStickySessions);
+        assert_eq!(
+            classify_second_poll(400, r#"{"code":1,"message":"Session ID unknown"}"#)
+                .unwrap()
+                .symptom,
+            Symptom::NoStickySessions
+        );
         assert_eq!(classify_second_poll(200, "6"), None);
         assert!(port_closed(9000, &[9001]).hint.contains("Port 9001 answers"));
-        assert_eq!(tls_error("self signed certificate").hint.contains("self-signed"), true);
+        assert!(tls_error("self signed certificate").hint.contains("self-signed"));
         assert_eq!(Symptom::TlsError.row(), Some(16));
     }
 }

@@ -94,14 +94,23 @@ impl Runner<'_> {
         }
     }
 
-    async fn handshake_at(&self, socket_url: &Url, version: EioVersion, extra: &[(String, String)]) -> Result<eio::HttpAnswer, String> {
+    async fn handshake_at(
+        &self,
+        socket_url: &Url,
+        version: EioVersion,
+        extra: &[(String, String)],
+    ) -> Result<eio::HttpAnswer, String> {
         let mut h = self.headers.clone();
         h.extend_from_slice(extra);
         eio::get(&self.http, eio::eio_url(socket_url, version, "polling", None), &h).await
     }
 
     /// An Engine.IO handshake in either version: v4, or v3 when the server is Socket.IO v2.
-    async fn any_handshake(&self, socket_url: &Url, extra: &[(String, String)]) -> Option<(EioVersion, eio::HttpAnswer)> {
+    async fn any_handshake(
+        &self,
+        socket_url: &Url,
+        extra: &[(String, String)],
+    ) -> Option<(EioVersion, eio::HttpAnswer)> {
         for v in [EioVersion::V4, EioVersion::V3] {
             if let Ok(a) = self.handshake_at(socket_url, v, extra).await
                 && a.status == 200
@@ -134,38 +143,78 @@ impl Runner<'_> {
 
     async fn network(&mut self) -> bool {
         let url = self.target.socket_url.clone();
-        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = url.port_or_known_default().unwrap_or(80);
         let t = Instant::now();
         let addrs = match net::resolve(&host, port, self.opts.probe_timeout).await {
             Ok(a) => {
                 let shown: Vec<String> = a.iter().map(|x| x.ip().to_string()).collect();
-                self.push(Probe::new("dns", Status::Pass, ms(t)).evidence(format!("{host} → {}", shown.join(", "))));
+                self.push(
+                    Probe::new("dns", Status::Pass, ms(t))
+                        .evidence(format!("{host} → {}", shown.join(", "))),
+                );
                 a
             }
             Err(e) => {
                 self.push(Probe::new("dns", Status::Fail, ms(t)).evidence(e.clone()).finding(Finding { symptom: hints::Symptom::Other, hint: format!("The host name does not resolve ({e}): check the URL, DNS, or the ngrok tunnel name.") }));
-                self.skip_rest(&["tcp", "tls", "handshake", "second_poll", "namespace", "websocket", "pong", "identity"], "no DNS answer");
+                self.skip_rest(
+                    &[
+                        "tcp",
+                        "tls",
+                        "handshake",
+                        "second_poll",
+                        "namespace",
+                        "websocket",
+                        "pong",
+                        "identity",
+                    ],
+                    "no DNS answer",
+                );
                 return false;
             }
         };
         let t = Instant::now();
         let addr = match net::connect(&addrs, self.opts.probe_timeout).await {
             Ok((a, _)) => {
-                self.push(Probe::new("tcp", Status::Pass, ms(t)).evidence(format!("connected to {a}")));
+                self.push(
+                    Probe::new("tcp", Status::Pass, ms(t)).evidence(format!("connected to {a}")),
+                );
                 a
             }
             Err(e) => {
                 let alternatives = self.answering_ports(port).await;
-                let p = Probe::new("tcp", Status::Fail, ms(t)).evidence(e).finding(hints::port_closed(port, &alternatives));
+                let p = Probe::new("tcp", Status::Fail, ms(t))
+                    .evidence(e)
+                    .finding(hints::port_closed(port, &alternatives));
                 self.push(p);
-                self.skip_rest(&["tls", "handshake", "second_poll", "namespace", "websocket", "pong", "identity"], "no TCP connection");
+                self.skip_rest(
+                    &[
+                        "tls",
+                        "handshake",
+                        "second_poll",
+                        "namespace",
+                        "websocket",
+                        "pong",
+                        "identity",
+                    ],
+                    "no TCP connection",
+                );
                 return false;
             }
         };
         if url.scheme() != "https" {
-            let local = matches!(self.opts.deployment, DeploymentType::Local) || addr.ip().is_loopback();
-            let (status, why) = if local { (Status::Pass, "plain http on a local host") } else { (Status::Warn, "plain http: credentials cross the network unencrypted") };
+            let local =
+                matches!(self.opts.deployment, DeploymentType::Local) || addr.ip().is_loopback();
+            let (status, why) = if local {
+                (Status::Pass, "plain http on a local host")
+            } else {
+                (Status::Warn, "plain http: credentials cross the network unencrypted")
+            };
             self.push(Probe::new("tls", status, 0).evidence(why));
             return true;
         }
@@ -185,14 +234,33 @@ impl Runner<'_> {
                 match (&info.verify_error, self.target.verify_tls) {
                     (None, _) if info.days_to_expiry.is_some_and(|d| d < 14) => {
                         p.status = Status::Warn;
-                        p = p.finding(Finding { symptom: hints::Symptom::TlsError, hint: format!("The certificate expires in {} days: renew it.", info.days_to_expiry.unwrap_or(0)) });
+                        p = p.finding(Finding {
+                            symptom: hints::Symptom::TlsError,
+                            hint: format!(
+                                "The certificate expires in {} days: renew it.",
+                                info.days_to_expiry.unwrap_or(0)
+                            ),
+                        });
                     }
                     (None, _) => {}
                     (Some(e), true) => {
                         p.status = Status::Fail;
-                        p = p.evidence(e.clone()).finding(hints::tls_error(&format!("{e}{}", if info.self_signed { " (self-signed)" } else { "" })));
+                        p = p.evidence(e.clone()).finding(hints::tls_error(&format!(
+                            "{e}{}",
+                            if info.self_signed { " (self-signed)" } else { "" }
+                        )));
                         self.push(p);
-                        self.skip_rest(&["handshake", "second_poll", "namespace", "websocket", "pong", "identity"], "TLS does not verify");
+                        self.skip_rest(
+                            &[
+                                "handshake",
+                                "second_poll",
+                                "namespace",
+                                "websocket",
+                                "pong",
+                                "identity",
+                            ],
+                            "TLS does not verify",
+                        );
                         return false;
                     }
                     (Some(e), false) => {
@@ -204,8 +272,15 @@ impl Runner<'_> {
                 true
             }
             Err(e) => {
-                self.push(Probe::new("tls", Status::Fail, ms(t)).evidence(e.clone()).finding(hints::tls_error(&e)));
-                self.skip_rest(&["handshake", "second_poll", "namespace", "websocket", "pong", "identity"], "no TLS session");
+                self.push(
+                    Probe::new("tls", Status::Fail, ms(t))
+                        .evidence(e.clone())
+                        .finding(hints::tls_error(&e)),
+                );
+                self.skip_rest(
+                    &["handshake", "second_poll", "namespace", "websocket", "pong", "identity"],
+                    "no TLS session",
+                );
                 false
             }
         }
@@ -217,10 +292,17 @@ impl Runner<'_> {
         u.set_path("/api/method/ping");
         match eio::get(&self.http, u, &[]).await {
             Ok(a) if a.status == 200 && a.body.contains("pong") => {
-                self.push(Probe::new("web", Status::Pass, ms(t)).evidence("GET /api/method/ping → 200 pong"));
+                self.push(
+                    Probe::new("web", Status::Pass, ms(t))
+                        .evidence("GET /api/method/ping → 200 pong"),
+                );
             }
             Ok(a) => {
-                let p = Probe::new("web", Status::Warn, ms(t)).evidence(format!("GET /api/method/ping → {}: {}", a.status, eio::excerpt(&a.body, 80)));
+                let p = Probe::new("web", Status::Warn, ms(t)).evidence(format!(
+                    "GET /api/method/ping → {}: {}",
+                    a.status,
+                    eio::excerpt(&a.body, 80)
+                ));
                 self.push(p.finding(Finding { symptom: hints::Symptom::Other, hint: "The web app does not answer /api/method/ping at this URL (fine if the URL is a realtime port; otherwise check the site URL).".into() }));
             }
             Err(e) => {
@@ -233,50 +315,106 @@ impl Runner<'_> {
     /// P2: returns the open engine session.
     async fn handshake(&mut self) -> Option<Engine> {
         let t = Instant::now();
-        let answer = match self.handshake_at(&self.target.socket_url.clone(), EioVersion::V4, &[]).await {
-            Ok(a) => a,
-            Err(e) => {
-                self.push(Probe::new("handshake", Status::Fail, ms(t)).evidence(e).finding(Finding { symptom: hints::Symptom::Other, hint: "The Engine.IO handshake got no HTTP answer.".into() }));
-                return None;
-            }
-        };
-        let evidence = format!("GET {}?EIO=4&transport=polling → {} {}", self.target.socket_url.path(), answer.status, eio::excerpt(&answer.body, 100));
+        let answer =
+            match self.handshake_at(&self.target.socket_url.clone(), EioVersion::V4, &[]).await {
+                Ok(a) => a,
+                Err(e) => {
+                    self.push(Probe::new("handshake", Status::Fail, ms(t)).evidence(e).finding(
+                        Finding {
+                            symptom: hints::Symptom::Other,
+                            hint: "The Engine.IO handshake got no HTTP answer.".into(),
+                        },
+                    ));
+                    return None;
+                }
+            };
+        let evidence = format!(
+            "GET {}?EIO=4&transport=polling → {} {}",
+            self.target.socket_url.path(),
+            answer.status,
+            eio::excerpt(&answer.body, 100)
+        );
         match hints::classify_handshake(answer.status, &answer.body) {
             None => {
                 let open = eio::parse_open(EioVersion::V4, &answer.body)?;
-                let p = Probe::new("handshake", Status::Pass, ms(t)).evidence(evidence).evidence(format!("sid {}, upgrades {:?}, pingInterval {}, pingTimeout {}", open.sid, open.upgrades, open.ping_interval, open.ping_timeout));
+                let p = Probe::new("handshake", Status::Pass, ms(t)).evidence(evidence).evidence(
+                    format!(
+                        "sid {}, upgrades {:?}, pingInterval {}, pingTimeout {}",
+                        open.sid, open.upgrades, open.ping_interval, open.ping_timeout
+                    ),
+                );
                 self.push(p);
-                Some(Engine { version: EioVersion::V4, sid: open.sid, ping_interval: open.ping_interval, ping_timeout: open.ping_timeout })
+                Some(Engine {
+                    version: EioVersion::V4,
+                    sid: open.sid,
+                    ping_interval: open.ping_interval,
+                    ping_timeout: open.ping_timeout,
+                })
             }
             Some(f) if f.symptom == hints::Symptom::OldProtocol => {
                 // A Socket.IO v2 server: speak Engine.IO 3 with it and probe on.
-                let retry = self.handshake_at(&self.target.socket_url.clone(), EioVersion::V3, &[]).await.ok();
-                let open = retry.as_ref().filter(|a| a.status == 200).and_then(|a| eio::parse_open(EioVersion::V3, &a.body));
+                let retry = self
+                    .handshake_at(&self.target.socket_url.clone(), EioVersion::V3, &[])
+                    .await
+                    .ok();
+                let open = retry
+                    .as_ref()
+                    .filter(|a| a.status == 200)
+                    .and_then(|a| eio::parse_open(EioVersion::V3, &a.body));
                 match open {
                     Some(open) => {
                         let p = Probe::new("handshake", Status::Pass, ms(t))
                             .evidence(evidence)
                             .evidence(format!("{}: retried with EIO=3 → sid {}, pingInterval {}, pingTimeout {} (the client sends the pings)", EioVersion::V3.server_label(), open.sid, open.ping_interval, open.ping_timeout));
                         self.push(p);
-                        Some(Engine { version: EioVersion::V3, sid: open.sid, ping_interval: open.ping_interval, ping_timeout: open.ping_timeout })
+                        Some(Engine {
+                            version: EioVersion::V3,
+                            sid: open.sid,
+                            ping_interval: open.ping_interval,
+                            ping_timeout: open.ping_timeout,
+                        })
                     }
                     None => {
-                        let got = retry.map(|a| format!("{} {}", a.status, eio::excerpt(&a.body, 80))).unwrap_or_else(|| "no answer".into());
-                        self.push(Probe::new("handshake", Status::Fail, ms(t)).evidence(evidence).evidence(format!("retried with EIO=3 → {got}")).finding(f));
+                        let got = retry
+                            .map(|a| format!("{} {}", a.status, eio::excerpt(&a.body, 80)))
+                            .unwrap_or_else(|| "no answer".into());
+                        self.push(
+                            Probe::new("handshake", Status::Fail, ms(t))
+                                .evidence(evidence)
+                                .evidence(format!("retried with EIO=3 → {got}"))
+                                .finding(f),
+                        );
                         None
                     }
                 }
             }
             Some(f) if f.symptom == hints::Symptom::Interstitial => {
                 let skip = [("ngrok-skip-browser-warning".to_string(), "1".to_string())];
-                let retry = self.handshake_at(&self.target.socket_url.clone(), EioVersion::V4, &skip).await.ok().and_then(|a| eio::parse_open(EioVersion::V4, &a.body));
-                let mut p = Probe::new("handshake", if retry.is_some() { Status::Warn } else { Status::Fail }, ms(t)).evidence(evidence).finding(f);
+                let retry = self
+                    .handshake_at(&self.target.socket_url.clone(), EioVersion::V4, &skip)
+                    .await
+                    .ok()
+                    .and_then(|a| eio::parse_open(EioVersion::V4, &a.body));
+                let mut p = Probe::new(
+                    "handshake",
+                    if retry.is_some() { Status::Warn } else { Status::Fail },
+                    ms(t),
+                )
+                .evidence(evidence)
+                .finding(f);
                 match retry {
                     Some(open) => {
-                        p = p.evidence("retried with ngrok-skip-browser-warning: 1 → Engine.IO open packet");
+                        p = p.evidence(
+                            "retried with ngrok-skip-browser-warning: 1 → Engine.IO open packet",
+                        );
                         self.headers.extend(skip);
                         self.push(p);
-                        Some(Engine { version: EioVersion::V4, sid: open.sid, ping_interval: open.ping_interval, ping_timeout: open.ping_timeout })
+                        Some(Engine {
+                            version: EioVersion::V4,
+                            sid: open.sid,
+                            ping_interval: open.ping_interval,
+                            ping_timeout: open.ping_timeout,
+                        })
                     }
                     None => {
                         self.push(p);
@@ -285,7 +423,9 @@ impl Runner<'_> {
                 }
             }
             Some(f) => {
-                self.push(Probe::new("handshake", Status::Fail, ms(t)).evidence(evidence).finding(f));
+                self.push(
+                    Probe::new("handshake", Status::Fail, ms(t)).evidence(evidence).finding(f),
+                );
                 None
             }
         }
@@ -306,7 +446,8 @@ impl Runner<'_> {
             while answer.is_none() && Instant::now() < deadline {
                 match eio::get(&self.http, url.clone(), &self.headers).await {
                     Ok(a) if a.status == 200 => {
-                        answer = eio::packets(v, &a.body).iter().find_map(|p| eio::ns_answer(v, &ns, p));
+                        answer =
+                            eio::packets(v, &a.body).iter().find_map(|p| eio::ns_answer(v, &ns, p));
                         last_poll = Some(a);
                     }
                     Ok(a) => {
@@ -314,7 +455,8 @@ impl Runner<'_> {
                         break;
                     }
                     Err(e) => {
-                        last_poll = Some(eio::HttpAnswer { status: 0, body: e, content_type: None });
+                        last_poll =
+                            Some(eio::HttpAnswer { status: 0, body: e, content_type: None });
                         break;
                     }
                 }
@@ -326,22 +468,42 @@ impl Runner<'_> {
             Ok(s) => (*s, format!("POST 40{ns}, → {s}")),
             Err(e) => (0, format!("POST failed: {e}")),
         };
-        let sticky = if post_status == 400 { hints::classify_second_poll(400, "Session ID unknown") } else { hints::classify_second_poll(poll_status, &poll_body) };
+        let sticky = if post_status == 400 {
+            hints::classify_second_poll(400, "Session ID unknown")
+        } else {
+            hints::classify_second_poll(poll_status, &poll_body)
+        };
         match sticky {
             Some(f) => {
-                let p = Probe::new("second_poll", Status::Fail, ms(t)).evidence(post_note).evidence(format!("GET with sid → {poll_status} {}", eio::excerpt(&poll_body, 80))).finding(f);
+                let p = Probe::new("second_poll", Status::Fail, ms(t))
+                    .evidence(post_note)
+                    .evidence(format!(
+                        "GET with sid → {poll_status} {}",
+                        eio::excerpt(&poll_body, 80)
+                    ))
+                    .finding(f);
                 self.push(p);
-                self.push(Probe::skipped("namespace", "the engine session does not survive a second request"));
+                self.push(Probe::skipped(
+                    "namespace",
+                    "the engine session does not survive a second request",
+                ));
                 return None;
             }
             None => {
-                self.push(Probe::new("second_poll", Status::Pass, ms(t)).evidence(post_note).evidence(format!("GET with sid → {poll_status}")));
+                self.push(
+                    Probe::new("second_poll", Status::Pass, ms(t))
+                        .evidence(post_note)
+                        .evidence(format!("GET with sid → {poll_status}")),
+                );
             }
         }
         let t = Instant::now();
         match &answer {
             Some(NsAnswer::Connected) => {
-                self.push(Probe::new("namespace", Status::Pass, ms(t)).evidence(format!("CONNECT {ns} accepted")));
+                self.push(
+                    Probe::new("namespace", Status::Pass, ms(t))
+                        .evidence(format!("CONNECT {ns} accepted")),
+                );
             }
             Some(NsAnswer::Refused(msg)) => {
                 let mut f = hints::classify_refusal(msg);
@@ -349,7 +511,11 @@ impl Runner<'_> {
                     let status = self.rest_identity_status().await;
                     f = hints::refine_unauthorized(msg, status);
                 }
-                self.push(Probe::new("namespace", Status::Fail, ms(t)).evidence(format!("CONNECT {ns} refused: \"{msg}\"")).finding(f));
+                self.push(
+                    Probe::new("namespace", Status::Fail, ms(t))
+                        .evidence(format!("CONNECT {ns} refused: \"{msg}\""))
+                        .finding(f),
+                );
             }
             None => {
                 self.push(Probe::new("namespace", Status::Fail, ms(t)).evidence(format!("no answer to CONNECT {ns} within {:?}", self.opts.probe_timeout)).finding(Finding { symptom: hints::Symptom::Other, hint: "The namespace CONNECT got no answer: the server may not be Socket.IO v4, or it hangs in its auth middleware (auth callback timing out).".into() }));
@@ -361,29 +527,48 @@ impl Runner<'_> {
     async fn rest_identity_status(&self) -> Option<u16> {
         let mut u = self.target.base_url.clone();
         u.set_path("/api/method/frappe.auth.get_logged_user");
-        let h: Vec<(String, String)> = self.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("origin")).cloned().collect();
+        let h: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("origin"))
+            .cloned()
+            .collect();
         eio::get(&self.http, u, &h).await.ok().map(|a| a.status)
     }
 
     /// P5: upgrade, probe, hold. Returns the upgraded socket when it held.
     async fn websocket(&mut self, engine: &Engine) -> Option<Box<eio::Ws>> {
         let t = Instant::now();
-        let url = eio::eio_url(&self.target.socket_url, engine.version, "websocket", Some(&engine.sid));
-        match eio::ws_upgrade(url, &self.headers, !self.target.verify_tls, self.opts.probe_timeout).await {
+        let url =
+            eio::eio_url(&self.target.socket_url, engine.version, "websocket", Some(&engine.sid));
+        match eio::ws_upgrade(url, &self.headers, !self.target.verify_tls, self.opts.probe_timeout)
+            .await
+        {
             Err(eio::UpgradeError::Refused { status, body }) => {
-                let p = Probe::new("websocket", Status::Fail, ms(t)).evidence(format!("upgrade → HTTP {status} {}", eio::excerpt(&body, 80))).finding(hints::upgrade_blocked(status));
+                let p = Probe::new("websocket", Status::Fail, ms(t))
+                    .evidence(format!("upgrade → HTTP {status} {}", eio::excerpt(&body, 80)))
+                    .finding(hints::upgrade_blocked(status));
                 self.push(p);
                 None
             }
             Err(e) => {
-                self.push(Probe::new("websocket", Status::Fail, ms(t)).evidence(e.to_string()).finding(hints::upgrade_blocked(0)));
+                self.push(
+                    Probe::new("websocket", Status::Fail, ms(t))
+                        .evidence(e.to_string())
+                        .finding(hints::upgrade_blocked(0)),
+                );
                 None
             }
             Ok(ws) => {
                 let mut ws = Box::new(ws);
-                let probe_ok = eio::ws_send(&mut ws, "2probe".into()).await.is_ok() && matches!(eio::ws_next(&mut ws, self.opts.probe_timeout).await, Ok(Some(ref m)) if m == "3probe");
+                let probe_ok = eio::ws_send(&mut ws, "2probe".into()).await.is_ok()
+                    && matches!(eio::ws_next(&mut ws, self.opts.probe_timeout).await, Ok(Some(ref m)) if m == "3probe");
                 if !probe_ok {
-                    self.push(Probe::new("websocket", Status::Fail, ms(t)).evidence("101 Switching Protocols, then no 3probe").finding(hints::upgrade_silent()));
+                    self.push(
+                        Probe::new("websocket", Status::Fail, ms(t))
+                            .evidence("101 Switching Protocols, then no 3probe")
+                            .finding(hints::upgrade_silent()),
+                    );
                     return None;
                 }
                 let _ = eio::ws_send(&mut ws, "5".into()).await;
@@ -401,12 +586,21 @@ impl Runner<'_> {
                 };
                 match closed {
                     None => {
-                        self.push(Probe::new("websocket", Status::Pass, ms(t)).evidence(format!("101, 2probe → 3probe in {upgraded} ms, held {:.1} s", self.opts.hold.as_secs_f64())));
+                        self.push(Probe::new("websocket", Status::Pass, ms(t)).evidence(format!(
+                            "101, 2probe → 3probe in {upgraded} ms, held {:.1} s",
+                            self.opts.hold.as_secs_f64()
+                        )));
                         Some(ws)
                     }
                     Some(e) => {
                         let after = held.elapsed().as_secs_f64();
-                        let p = Probe::new("websocket", Status::Fail, ms(t)).evidence(format!("upgraded, then {e} after {after:.1} s")).finding(hints::idle_drop(after, engine.ping_interval, engine.ping_timeout));
+                        let p = Probe::new("websocket", Status::Fail, ms(t))
+                            .evidence(format!("upgraded, then {e} after {after:.1} s"))
+                            .finding(hints::idle_drop(
+                                after,
+                                engine.ping_interval,
+                                engine.ping_timeout,
+                            ));
                         self.push(p);
                         None
                     }
@@ -424,7 +618,10 @@ impl Runner<'_> {
                 let mut got = false;
                 if eio::ws_send(&mut ws, eio::event_packet(&ns, "ping")).await.is_ok() {
                     let deadline = Instant::now() + self.opts.probe_timeout;
-                    while let Ok(Some(m)) = eio::ws_next(&mut ws, deadline.saturating_duration_since(Instant::now())).await {
+                    while let Ok(Some(m)) =
+                        eio::ws_next(&mut ws, deadline.saturating_duration_since(Instant::now()))
+                            .await
+                    {
                         if eio::event_name(engine.version, &ns, &m).as_deref() == Some("pong") {
                             got = true;
                             break;
@@ -435,13 +632,36 @@ impl Runner<'_> {
                 got
             }
             None => {
-                let url = eio::eio_url(&self.target.socket_url, engine.version, "polling", Some(&engine.sid));
+                let url = eio::eio_url(
+                    &self.target.socket_url,
+                    engine.version,
+                    "polling",
+                    Some(&engine.sid),
+                );
                 let mut got = false;
-                if let Ok(200) = eio::post(&self.http, url.clone(), &self.headers, engine.version, eio::event_packet(&ns, "ping")).await {
+                if let Ok(200) = eio::post(
+                    &self.http,
+                    url.clone(),
+                    &self.headers,
+                    engine.version,
+                    eio::event_packet(&ns, "ping"),
+                )
+                .await
+                {
                     let deadline = Instant::now() + self.opts.probe_timeout;
                     while !got && Instant::now() < deadline {
-                        match tokio::time::timeout(self.opts.probe_timeout, eio::get(&self.http, url.clone(), &self.headers)).await {
-                            Ok(Ok(a)) if a.status == 200 => got = eio::packets(engine.version, &a.body).iter().any(|p| eio::event_name(engine.version, &ns, p).as_deref() == Some("pong")),
+                        match tokio::time::timeout(
+                            self.opts.probe_timeout,
+                            eio::get(&self.http, url.clone(), &self.headers),
+                        )
+                        .await
+                        {
+                            Ok(Ok(a)) if a.status == 200 => {
+                                got = eio::packets(engine.version, &a.body).iter().any(|p| {
+                                    eio::event_name(engine.version, &ns, p).as_deref()
+                                        == Some("pong")
+                                })
+                            }
                             _ => break,
                         }
                     }
@@ -459,10 +679,17 @@ impl Runner<'_> {
         match &who {
             Ok(WhoAmI::User(u)) => {
                 auth_ok = true;
-                self.push(Probe::new("identity", Status::Pass, identity_ms).evidence(format!("get_logged_user → {u}")));
+                self.push(
+                    Probe::new("identity", Status::Pass, identity_ms)
+                        .evidence(format!("get_logged_user → {u}")),
+                );
             }
             Ok(WhoAmI::Guest) => {
-                self.push(Probe::new("identity", Status::Fail, identity_ms).evidence("get_logged_user → Guest (403)").finding(hints::guest()));
+                self.push(
+                    Probe::new("identity", Status::Fail, identity_ms)
+                        .evidence("get_logged_user → Guest (403)")
+                        .finding(hints::guest()),
+                );
             }
             Ok(WhoAmI::Rejected(m)) => {
                 self.push(Probe::new("identity", Status::Fail, identity_ms).evidence(format!("get_logged_user → 401 {m}")).finding(Finding { symptom: hints::Symptom::Unauthorized, hint: "The web app rejects these credentials (HTTP 401): the API key/secret or token is wrong or revoked.".into() }));
@@ -474,9 +701,17 @@ impl Runner<'_> {
             }
         }
         if pong {
-            self.probes.insert(self.probes.len() - 1, Probe::new("pong", Status::Pass, rtt).evidence(format!("ping → pong in {rtt} ms")));
+            self.probes.insert(
+                self.probes.len() - 1,
+                Probe::new("pong", Status::Pass, rtt).evidence(format!("ping → pong in {rtt} ms")),
+            );
         } else {
-            self.probes.insert(self.probes.len() - 1, Probe::new("pong", Status::Fail, rtt).evidence(format!("no pong within {:?}", self.opts.probe_timeout)).finding(hints::deaf()));
+            self.probes.insert(
+                self.probes.len() - 1,
+                Probe::new("pong", Status::Fail, rtt)
+                    .evidence(format!("no pong within {:?}", self.opts.probe_timeout))
+                    .finding(hints::deaf()),
+            );
             auth_ok = false;
         }
         auth_ok
@@ -485,11 +720,22 @@ impl Runner<'_> {
     /// P8: compare with the realtime port on this host.
     async fn local(&mut self, external_ok: bool) -> Option<bool> {
         let host_is_local = match self.target.socket_url.host_str() {
-            Some(h) => net::resolve(h.trim_start_matches('[').trim_end_matches(']'), 0, Duration::from_secs(1)).await.map(|a| a.iter().all(|x| net::is_local_address(x.ip()))).unwrap_or(false),
+            Some(h) => net::resolve(
+                h.trim_start_matches('[').trim_end_matches(']'),
+                0,
+                Duration::from_secs(1),
+            )
+            .await
+            .map(|a| a.iter().all(|x| net::is_local_address(x.ip())))
+            .unwrap_or(false),
             None => false,
         };
-        let loopback_target = self.target.socket_url.host_str().is_some_and(crate::url_rules::is_loopback_host);
-        let same_port = self.opts.local_port.is_none_or(|p| Some(p) == self.target.socket_url.port_or_known_default());
+        let loopback_target =
+            self.target.socket_url.host_str().is_some_and(crate::url_rules::is_loopback_host);
+        let same_port = self
+            .opts
+            .local_port
+            .is_none_or(|p| Some(p) == self.target.socket_url.port_or_known_default());
         if loopback_target && same_port {
             self.push(Probe::skipped("local", "the target is already this host's loopback"));
             return Some(external_ok);
@@ -503,11 +749,21 @@ impl Runner<'_> {
             }
         };
         let t = Instant::now();
-        let url = Url::parse(&format!("http://127.0.0.1:{port}{}", self.target.socket_url.path())).ok()?;
+        let url = Url::parse(&format!("http://127.0.0.1:{port}{}", self.target.socket_url.path()))
+            .ok()?;
         let local_ok = self.any_handshake(&url, &[]).await.is_some();
-        let mut p = Probe::new("local", if local_ok { Status::Pass } else { Status::Warn }, ms(t)).evidence(format!("http://127.0.0.1:{port} → {}", if local_ok { "Engine.IO open packet" } else { "no Socket.IO" }));
+        let mut p = Probe::new("local", if local_ok { Status::Pass } else { Status::Warn }, ms(t))
+            .evidence(format!(
+                "http://127.0.0.1:{port} → {}",
+                if local_ok { "Engine.IO open packet" } else { "no Socket.IO" }
+            ));
         if local_ok && !external_ok {
-            let ext = self.probes.iter().find(|p| p.name == "handshake").and_then(|p| p.evidence.first().cloned()).unwrap_or_default();
+            let ext = self
+                .probes
+                .iter()
+                .find(|p| p.name == "handshake")
+                .and_then(|p| p.evidence.first().cloned())
+                .unwrap_or_default();
             p.status = Status::Fail;
             p = p.finding(Finding { symptom: hints::Symptom::RouteMissing, hint: format!("Local OK, external broken ({ext}): the proxy does not map /socket.io/ to port {port}.") });
         } else if !local_ok {
@@ -521,7 +777,11 @@ impl Runner<'_> {
     async fn session(&self, channels: Vec<String>) -> Result<Session, String> {
         let mut t = self.target.clone();
         t.subscriptions.channels.extend(channels);
-        let opts = SessionOptions { connect_timeout: self.opts.probe_timeout, pong_timeout: self.opts.probe_timeout, ..Default::default() };
+        let opts = SessionOptions {
+            connect_timeout: self.opts.probe_timeout,
+            pong_timeout: self.opts.probe_timeout,
+            ..Default::default()
+        };
         let s = Session::spawn(t, opts);
         let mut rx = s.state();
         let deadline = tokio::time::Instant::now() + self.opts.probe_timeout * 2;
@@ -552,12 +812,22 @@ impl Runner<'_> {
         let deadline = tokio::time::Instant::now() + secs;
         while let Ok(r) = tokio::time::timeout_at(deadline, events.recv()).await {
             if let Ok(e) = r {
-                *per_room.entry(format!("{} ({})", e.room_hint.clone().unwrap_or_else(|| "?".into()), e.name)).or_default() += 1;
+                *per_room
+                    .entry(format!(
+                        "{} ({})",
+                        e.room_hint.clone().unwrap_or_else(|| "?".into()),
+                        e.name
+                    ))
+                    .or_default() += 1;
             }
         }
         s.stop().await;
         if per_room.is_empty() {
-            self.push(Probe::new("listen", Status::Warn, ms(t)).evidence(format!("0 events in {:.0} s", secs.as_secs_f64())).finding(hints::no_events(secs.as_secs_f64())));
+            self.push(
+                Probe::new("listen", Status::Warn, ms(t))
+                    .evidence(format!("0 events in {:.0} s", secs.as_secs_f64()))
+                    .finding(hints::no_events(secs.as_secs_f64())),
+            );
         } else {
             let mut p = Probe::new("listen", Status::Pass, ms(t));
             for (room, n) in per_room {
@@ -580,8 +850,15 @@ impl Runner<'_> {
         let mut events = s.events();
         let mut u = self.target.base_url.clone();
         u.set_path("/api/method/raven.api.raven_message.send_message");
-        let text = format!("Sockeye realtime check ({}): this message verifies that chat events reach subscribers; it can be deleted.", crate::events::now_ms());
-        let mut req = self.http.post(u).form(&[("channel_id", channel), ("text", text.as_str()), ("is_reply", "0")]);
+        let text = format!(
+            "Sockeye realtime check ({}): this message verifies that chat events reach subscribers; it can be deleted.",
+            crate::events::now_ms()
+        );
+        let mut req = self.http.post(u).form(&[
+            ("channel_id", channel),
+            ("text", text.as_str()),
+            ("is_reply", "0"),
+        ]);
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
         }
@@ -590,13 +867,17 @@ impl Runner<'_> {
             Ok(r) => r,
             Err(e) => {
                 s.stop().await;
-                self.push(Probe::new("roundtrip", Status::Fail, ms(t)).evidence(crate::error_text::error_chain(&e)));
+                self.push(
+                    Probe::new("roundtrip", Status::Fail, ms(t))
+                        .evidence(crate::error_text::error_chain(&e)),
+                );
                 return;
             }
         };
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
-        let Some(id) = body.pointer("/message/name").and_then(Value::as_str).map(str::to_string) else {
+        let Some(id) = body.pointer("/message/name").and_then(Value::as_str).map(str::to_string)
+        else {
             s.stop().await;
             let m = auth::frappe_message(status, &body.to_string());
             self.push(Probe::new("roundtrip", Status::Fail, ms(t)).evidence(format!("send_message → {status} {m}")).finding(Finding { symptom: hints::Symptom::Other, hint: format!("Raven refused the test message ({m}): check the channel id and that this user may post there.") }));
@@ -616,10 +897,16 @@ impl Runner<'_> {
         s.stop().await;
         match arrived {
             Some(d) => {
-                self.push(Probe::new("roundtrip", Status::Pass, ms(t)).evidence(format!("message {id} posted and received as message_created in {} ms", d.as_millis())));
+                self.push(Probe::new("roundtrip", Status::Pass, ms(t)).evidence(format!(
+                    "message {id} posted and received as message_created in {} ms",
+                    d.as_millis()
+                )));
             }
             None => {
-                let p = Probe::new("roundtrip", Status::Fail, ms(t)).evidence(format!("message {id} stored (HTTP {status}) but no message_created within {:?}", self.opts.probe_timeout * 2));
+                let p = Probe::new("roundtrip", Status::Fail, ms(t)).evidence(format!(
+                    "message {id} stored (HTTP {status}) but no message_created within {:?}",
+                    self.opts.probe_timeout * 2
+                ));
                 self.push(p.finding(hints::no_events((self.opts.probe_timeout * 2).as_secs_f64())));
             }
         }
@@ -648,11 +935,17 @@ pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
         match auth::frappe_login(&r.http, &target.base_url, &target.origin, user, password).await {
             Ok(s) => {
                 sid = Some(s);
-                r.push(Probe::new("login", Status::Pass, ms(t)).evidence(format!("POST /api/method/login as {user} → sid")));
+                r.push(
+                    Probe::new("login", Status::Pass, ms(t))
+                        .evidence(format!("POST /api/method/login as {user} → sid")),
+                );
             }
             Err(e) => {
                 let p = Probe::new("login", Status::Fail, ms(t)).evidence(e.to_string());
-                r.push(p.finding(Finding { symptom: hints::Symptom::Unauthorized, hint: format!("Login failed: \"{e}\".") }));
+                r.push(p.finding(Finding {
+                    symptom: hints::Symptom::Unauthorized,
+                    hint: format!("Login failed: \"{e}\"."),
+                }));
             }
         }
     }
@@ -662,7 +955,11 @@ pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
         && target.base_url.scheme() == "https"
         && configured.scheme() == "http"
     {
-        r.push(Probe::new("scheme", Status::Warn, 0).evidence(format!("site {} vs socket {}", target.base_url, configured)).finding(hints::mixed_content(target.base_url.as_str(), configured.as_str())));
+        r.push(
+            Probe::new("scheme", Status::Warn, 0)
+                .evidence(format!("site {} vs socket {}", target.base_url, configured))
+                .finding(hints::mixed_content(target.base_url.as_str(), configured.as_str())),
+        );
     }
 
     let reachable = r.network().await;
@@ -674,7 +971,10 @@ pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
     let mut auth_ok = false;
     if reachable {
         match r.handshake().await {
-            None => r.skip_rest(&["second_poll", "namespace", "websocket", "pong", "identity"], "no Engine.IO session"),
+            None => r.skip_rest(
+                &["second_poll", "namespace", "websocket", "pong", "identity"],
+                "no Engine.IO session",
+            ),
             Some(engine) => {
                 let ns = r.namespace(&engine).await;
                 let ns_ok = ns == Some(NsAnswer::Connected);
@@ -713,9 +1013,19 @@ pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
         url: target.base_url.as_str().trim_end_matches('/').to_string(),
         namespace: target.namespace.clone(),
         probes: r.probes,
-        summary: Summary { deployment_type: opts.deployment.as_str().into(), local_socketio_ok: local_ok, external_socketio_ok: external_ok, websocket_ok, auth_ok, hint: String::new() },
+        summary: Summary {
+            deployment_type: opts.deployment.as_str().into(),
+            local_socketio_ok: local_ok,
+            external_socketio_ok: external_ok,
+            websocket_ok,
+            auth_ok,
+            hint: String::new(),
+        },
         total_ms: ms(started),
     };
-    report.summary.hint = report.top_hint().map(str::to_string).unwrap_or_else(|| "All probes passed: the realtime link is healthy.".into());
+    report.summary.hint = report
+        .top_hint()
+        .map(str::to_string)
+        .unwrap_or_else(|| "All probes passed: the realtime link is healthy.".into());
     report
 }

@@ -18,7 +18,10 @@ pub async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<Soc
 }
 
 /// TCP connect to the first address that accepts.
-pub async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<(SocketAddr, TcpStream), String> {
+pub async fn connect(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<(SocketAddr, TcpStream), String> {
     let mut last = String::from("no address");
     for a in addrs {
         match tokio::time::timeout(timeout, TcpStream::connect(a)).await {
@@ -45,32 +48,54 @@ fn cert_facts(der: &[u8]) -> (Option<String>, Option<String>, Option<i64>) {
     match x509_parser::parse_x509_certificate(der) {
         Ok((_, cert)) => {
             let not_after = cert.validity().not_after.timestamp();
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-            (Some(cert.subject().to_string()), Some(cert.issuer().to_string()), Some((not_after - now).div_euclid(86_400)))
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            (
+                Some(cert.subject().to_string()),
+                Some(cert.issuer().to_string()),
+                Some((not_after - now).div_euclid(86_400)),
+            )
         }
         Err(_) => (None, None, None),
     }
 }
 
-async fn handshake(tcp: TcpStream, host: &str, verify: bool) -> Result<tokio_native_tls::TlsStream<TcpStream>, String> {
+async fn handshake(
+    tcp: TcpStream,
+    host: &str,
+    verify: bool,
+) -> Result<tokio_native_tls::TlsStream<TcpStream>, String> {
     let connector = native_tls::TlsConnector::builder()
         .danger_accept_invalid_certs(!verify)
         .danger_accept_invalid_hostnames(!verify)
         .build()
         .map_err(|e| e.to_string())?;
-    tokio_native_tls::TlsConnector::from(connector).connect(host, tcp).await.map_err(|e| e.to_string())
+    tokio_native_tls::TlsConnector::from(connector)
+        .connect(host, tcp)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Verify the server's certificate; when it does not verify, connect again without
 /// verification only to read the certificate for the evidence.
 pub async fn tls(addr: SocketAddr, host: &str, timeout: Duration) -> Result<TlsInfo, String> {
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr)).await.map_err(|_| "TCP timeout".to_string())?.map_err(|e| e.to_string())?;
-    let verified = tokio::time::timeout(timeout, handshake(tcp, host, true)).await.map_err(|_| format!("no TLS answer within {timeout:?}"))?;
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| "TCP timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    let verified = tokio::time::timeout(timeout, handshake(tcp, host, true))
+        .await
+        .map_err(|_| format!("no TLS answer within {timeout:?}"))?;
     let (stream, verify_error) = match verified {
         Ok(s) => (s, None),
         Err(e) => {
             let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-            let s = tokio::time::timeout(timeout, handshake(tcp, host, false)).await.map_err(|_| "TLS timeout".to_string())?.map_err(|e2| format!("{e}; without verification: {e2}"))?;
+            let s = tokio::time::timeout(timeout, handshake(tcp, host, false))
+                .await
+                .map_err(|_| "TLS timeout".to_string())?
+                .map_err(|e2| format!("{e}; without verification: {e2}"))?;
             (s, Some(e))
         }
     };

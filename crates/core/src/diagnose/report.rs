@@ -43,7 +43,15 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(name: &'static str, status: Status, duration_ms: u64) -> Probe {
-        Probe { name, status, duration_ms, evidence: Vec::new(), symptom: None, row: None, hint: None }
+        Probe {
+            name,
+            status,
+            duration_ms,
+            evidence: Vec::new(),
+            symptom: None,
+            row: None,
+            hint: None,
+        }
     }
 
     pub fn evidence(mut self, e: impl Into<String>) -> Probe {
@@ -100,7 +108,12 @@ impl Report {
 
     /// The single most important hint: the first failure's, else the first warning's.
     pub fn top_hint(&self) -> Option<&str> {
-        let first = |s: Status| self.probes.iter().find(|p| p.status == s && p.hint.is_some()).and_then(|p| p.hint.as_deref());
+        let first = |s: Status| {
+            self.probes
+                .iter()
+                .find(|p| p.status == s && p.hint.is_some())
+                .and_then(|p| p.hint.as_deref())
+        };
         first(Status::Fail).or_else(|| first(Status::Warn))
     }
 
@@ -110,6 +123,10 @@ impl Report {
 
     /// Symptoms found, in probe order.
     pub fn symptoms(&self) -> Vec<Symptom> {
-        self.probes.iter().filter(|p| matches!(p.status, Status::Fail | Status::Warn)).filter_map(|p| p.symptom).collect()
+        self.probes
+            .iter()
+            .filter(|p| matches!(p.status, Status::Fail | Status::Warn))
+            .filter_map(|p| p.symptom)
+            .collect()
     }
 }

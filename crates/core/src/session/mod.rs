@@ -98,7 +98,12 @@ pub type EmitReply = Result<Option<Box<RawValue>>, crate::wire::EmitError>;
 pub(crate) enum Command {
     ReconnectNow,
     Subscribe(Subscription),
-    Emit { name: String, args: Vec<Box<RawValue>>, ack: Option<Duration>, reply: oneshot::Sender<EmitReply> },
+    Emit {
+        name: String,
+        args: Vec<Box<RawValue>>,
+        ack: Option<Duration>,
+        reply: oneshot::Sender<EmitReply>,
+    },
     Stop(oneshot::Sender<()>),
 }
 
@@ -121,6 +126,9 @@ impl Command {
 pub(crate) struct Shared {
     pub sid: Mutex<Option<Secret>>,
     pub cookie_shim: std::sync::atomic::AtomicBool,
+    /// Connection attempts so far; `attempted` wakes whoever waits for the next one.
+    pub attempts: std::sync::atomic::AtomicU64,
+    pub attempted: tokio::sync::Notify,
 }
 
 /// A handle to a running session. Cheap to clone; the task stops with [`Session::stop`] or
@@ -138,7 +146,11 @@ pub struct Session {
 impl Session {
     /// Start a session for `target`.
     pub fn spawn(target: Target, options: SessionOptions) -> Session {
-        let (state_tx, state_rx) = watch::channel(StateSnapshot { profile: target.name.clone(), state: LinkState::Idle, since_ms: now_ms() });
+        let (state_tx, state_rx) = watch::channel(StateSnapshot {
+            profile: target.name.clone(),
+            state: LinkState::Idle,
+            since_ms: now_ms(),
+        });
         let (events_tx, _) = broadcast::channel(options.event_buffer.max(16));
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let mut subs: BTreeSet<Subscription> = BTreeSet::new();
@@ -147,9 +159,24 @@ impl Session {
         subs.extend(target.subscriptions.tasks.iter().cloned().map(Subscription::Task));
         let shared = Arc::new(Shared::default());
         let target = Arc::new(target);
-        let supervisor = supervisor::Supervisor::new(target.clone(), options, state_tx, events_tx.clone(), cmd_rx, subs, shared.clone());
+        let supervisor = supervisor::Supervisor::new(
+            target.clone(),
+            options,
+            state_tx,
+            events_tx.clone(),
+            cmd_rx,
+            subs,
+            shared.clone(),
+        );
         let task = tokio::spawn(supervisor.run());
-        Session { target, state: state_rx, events: events_tx, commands: cmd_tx, shared, task: Arc::new(Mutex::new(Some(task))) }
+        Session {
+            target,
+            state: state_rx,
+            events: events_tx,
+            commands: cmd_tx,
+            shared,
+            task: Arc::new(Mutex::new(Some(task))),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -171,7 +198,39 @@ impl Session {
     /// own login (never a new login), or its token; and the Origin.
     pub fn rest_headers(&self) -> Vec<(String, String)> {
         let sid = self.shared.sid.lock().ok().and_then(|s| s.clone());
-        self.target.headers(sid.as_ref(), self.shared.cookie_shim.load(std::sync::atomic::Ordering::Relaxed))
+        self.target.headers(
+            sid.as_ref(),
+            self.shared.cookie_shim.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// [`Session::rest_headers`], or `None` while a login session has no sid yet (a REST call
+    /// then would only be Guest).
+    pub fn rest_credentials(&self) -> Option<Vec<(String, String)>> {
+        let has_sid = self.shared.sid.lock().ok().is_some_and(|s| s.is_some());
+        if matches!(self.target.credentials, crate::auth::Credentials::Login { .. }) && !has_sid {
+            return None;
+        }
+        Some(self.rest_headers())
+    }
+
+    /// Connection attempts made so far.
+    pub fn attempts(&self) -> u64 {
+        self.shared.attempts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Wait (bounded) until an attempt after the `after`-th has been made.
+    pub async fn next_attempt(&self, after: u64, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.shared.attempted.notified();
+            if self.attempts() > after {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.attempts() > after;
+            }
+        }
     }
 
     /// Skip the backoff wait (or leave auth-failed / stopped) and connect now.
@@ -187,9 +246,16 @@ impl Session {
     /// Emit `name` with `args` (JSON texts) on the live link; with `ack`, wait that long for
     /// the server's answer. Fails at once when the link is not up (nothing is queued for a
     /// later connection: an emit is a user's action, not a subscription).
-    pub async fn emit(&self, name: &str, args: Vec<Box<RawValue>>, ack: Option<Duration>) -> EmitReply {
+    pub async fn emit(
+        &self,
+        name: &str,
+        args: Vec<Box<RawValue>>,
+        ack: Option<Duration>,
+    ) -> EmitReply {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Emit { name: name.to_string(), args, ack, reply }).map_err(|_| crate::wire::EmitError::Closed)?;
+        self.commands
+            .send(Command::Emit { name: name.to_string(), args, ack, reply })
+            .map_err(|_| crate::wire::EmitError::Closed)?;
         rx.await.unwrap_or(Err(crate::wire::EmitError::Closed))
     }
 

@@ -49,7 +49,11 @@ struct Facts {
 pub const MALFORMED_EVENT: &str = "sockeye:malformed";
 
 fn malformed_event(m: &Malformed) -> RealtimeEvent {
-    RealtimeEvent::from_args(MALFORMED_EVENT, vec![serde_json::json!({"raw": m.raw, "reason": m.error.to_string()})], None)
+    RealtimeEvent::from_args(
+        MALFORMED_EVENT,
+        vec![serde_json::json!({"raw": m.raw, "reason": m.error.to_string()})],
+        None,
+    )
 }
 
 /// Closing can wait on a dead peer: bounded, never forever.
@@ -64,10 +68,25 @@ impl Supervisor {
             Identity::Guest => Some("Guest".into()),
             _ => self.target.credentials.jwt_subject(),
         };
-        let (transport, eio, fallback, malformed) = (f.transport, f.eio, f.fallback.clone(), f.malformed);
-        let degraded = |reason: String| LinkState::Degraded { transport, user: user.clone(), reason, eio, fallback: fallback.clone(), malformed };
+        let (transport, eio, fallback, malformed) =
+            (f.transport, f.eio, f.fallback.clone(), f.malformed);
+        let degraded = |reason: String| LinkState::Degraded {
+            transport,
+            user: user.clone(),
+            reason,
+            eio,
+            fallback: fallback.clone(),
+            malformed,
+        };
         if !self.target.frappe {
-            return LinkState::Connected { transport, user, rtt_ms: f.rtt, eio, fallback, malformed };
+            return LinkState::Connected {
+                transport,
+                user,
+                rtt_ms: f.rtt,
+                eio,
+                fallback,
+                malformed,
+            };
         }
         match (&f.identity, f.pong) {
             (Identity::Guest, _) => degraded("connected as Guest: the site does not accept our session (sid expired or invalid); log in again".into()),
@@ -99,10 +118,22 @@ impl Supervisor {
             let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
             let _ = handle.emit(event, &refs);
         }
-        let mut f = Facts { transport: conn.info.transport, eio: conn.info.eio, fallback, malformed: 0, identity: Identity::Pending, pong: Pong::NotUsed, rtt: None };
+        let mut f = Facts {
+            transport: conn.info.transport,
+            eio: conn.info.eio,
+            fallback,
+            malformed: 0,
+            identity: Identity::Pending,
+            pong: Pong::NotUsed,
+            rtt: None,
+        };
         let (who_tx, mut who_rx) = oneshot::channel();
         if self.target.frappe {
-            let (http, base, headers) = (self.http.clone(), self.target.base_url.clone(), self.target.headers(self.sid(), self.cookie_shim));
+            let (http, base, headers) = (
+                self.http.clone(),
+                self.target.base_url.clone(),
+                self.target.headers(self.sid(), self.cookie_shim),
+            );
             tokio::spawn(async move {
                 let _ = who_tx.send(auth::who_am_i(&http, &base, &headers).await);
             });
@@ -117,7 +148,8 @@ impl Supervisor {
             _ => None,
         };
         self.set(self.live_state(&f));
-        let mut ticker = tokio::time::interval(Duration::from_millis(250).min(self.options.pong_timeout / 4));
+        let mut ticker =
+            tokio::time::interval(Duration::from_millis(250).min(self.options.pong_timeout / 4));
         let mut next_ping = Instant::now() + self.options.ping_every;
         // Under a flood the server queues our `pong` behind thousands of events: a late pong
         // while events keep arriving is a busy link, not a dead or deaf one.

@@ -13,7 +13,9 @@ use crate::events::{RealtimeEvent, now_ms};
 use crate::secrets::Secret;
 use crate::state::{LinkState, StateSnapshot};
 use crate::target::Target;
-use crate::wire::{self, ConnectError, ConnectOptions, Connection, EioVersion, Transport, TransportPlan};
+use crate::wire::{
+    self, ConnectError, ConnectOptions, Connection, EioVersion, Transport, TransportPlan,
+};
 
 /// Why a live connection ended.
 pub(super) enum LinkEnd {
@@ -67,8 +69,24 @@ impl Supervisor {
         subscriptions: BTreeSet<Subscription>,
         shared: Arc<Shared>,
     ) -> Supervisor {
-        let http = auth::http_client_for(&[&target.base_url, &target.socket_url], !target.verify_tls, options.connect_timeout.min(Duration::from_secs(10)));
-        Supervisor { target, options, http, state, events, commands, subscriptions, sid: None, cookie_shim: false, eio: None, shared }
+        let http = auth::http_client_for(
+            &[&target.base_url, &target.socket_url],
+            !target.verify_tls,
+            options.connect_timeout.min(Duration::from_secs(10)),
+        );
+        Supervisor {
+            target,
+            options,
+            http,
+            state,
+            events,
+            commands,
+            subscriptions,
+            sid: None,
+            cookie_shim: false,
+            eio: None,
+            shared,
+        }
     }
 
     pub(super) fn set(&self, state: LinkState) {
@@ -147,7 +165,11 @@ impl Supervisor {
             };
             attempt += 1;
             let delay = self.options.backoff.delay(attempt);
-            self.set(LinkState::Reconnecting { attempt, next_retry_at_ms: now_ms() + delay.as_millis() as u64, last_error });
+            self.set(LinkState::Reconnecting {
+                attempt,
+                next_retry_at_ms: now_ms() + delay.as_millis() as u64,
+                last_error,
+            });
             let sleep = tokio::time::sleep(delay);
             tokio::pin!(sleep);
             loop {
@@ -194,7 +216,15 @@ impl Supervisor {
             && self.sid.is_none()
         {
             self.set(LinkState::Authenticating { step: format!("logging in as {user}") });
-            match auth::frappe_login(&self.http, &self.target.base_url, &self.target.origin, user, password).await {
+            match auth::frappe_login(
+                &self.http,
+                &self.target.base_url,
+                &self.target.origin,
+                user,
+                password,
+            )
+            .await
+            {
                 Ok(sid) => self.set_sid(Some(sid)),
                 Err(AuthError::Refused(m)) => return Err(AttemptError::Refused(m)),
                 Err(AuthError::Unreachable(m)) => return Err(AttemptError::Failed(m)),
@@ -205,7 +235,8 @@ impl Supervisor {
             match self.open(transport).await {
                 Ok(mut live) => {
                     if !errors.is_empty() {
-                        live.fallback = Some(format!("{} failed; fell back to {transport}", errors.join("; ")));
+                        live.fallback =
+                            Some(format!("{} failed; fell back to {transport}", errors.join("; ")));
                     }
                     return Ok(live);
                 }
@@ -226,11 +257,16 @@ impl Supervisor {
                 Transport::Polling => TransportPlan::Polling,
             };
             self.shared.cookie_shim.store(self.cookie_shim, std::sync::atomic::Ordering::Relaxed);
+            self.shared.attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.shared.attempted.notify_waiters();
             let opts = ConnectOptions {
                 socket_url: self.target.socket_url.clone(),
                 namespace: self.target.namespace.clone(),
                 headers: self.target.headers(self.sid.as_ref(), self.cookie_shim),
-                auth: self.target.auth_payload().and_then(|a| serde_json::value::to_raw_value(&a).ok()),
+                auth: self
+                    .target
+                    .auth_payload()
+                    .and_then(|a| serde_json::value::to_raw_value(&a).ok()),
                 plan,
                 version: self.eio,
                 accept_invalid_certs: !self.target.verify_tls,
@@ -256,12 +292,20 @@ impl Supervisor {
             match connected {
                 Ok(conn) => {
                     self.eio = Some(conn.info.eio);
-                    let fallback = conn.info.upgrade_failed.as_ref().map(|why| format!("upgrade to websocket failed: {why}"));
+                    let fallback = conn
+                        .info
+                        .upgrade_failed
+                        .as_ref()
+                        .map(|why| format!("upgrade to websocket failed: {why}"));
                     return Ok(Live { conn, fallback });
                 }
                 Err(ConnectError::Refused(msg)) => {
                     let token_auth = self.target.credentials.authorization().is_some();
-                    if msg == "No cookie transmitted." && token_auth && !self.cookie_shim && !shim_retry {
+                    if msg == "No cookie transmitted."
+                        && token_auth
+                        && !self.cookie_shim
+                        && !shim_retry
+                    {
                         // Version-15 servers refuse token auth without some Cookie header.
                         self.cookie_shim = true;
                         shim_retry = true;
@@ -269,7 +313,12 @@ impl Supervisor {
                     }
                     return Err(AttemptError::Refused(msg));
                 }
-                Err(ConnectError::Timeout(d)) => return Err(AttemptError::Failed(format!("the namespace {} did not answer within {d:?}", self.target.namespace))),
+                Err(ConnectError::Timeout(d)) => {
+                    return Err(AttemptError::Failed(format!(
+                        "the namespace {} did not answer within {d:?}",
+                        self.target.namespace
+                    )));
+                }
                 Err(e) => return Err(AttemptError::Failed(e.to_string())),
             }
         }

@@ -120,7 +120,12 @@ impl Handle {
     }
 
     /// Emit and wait for the server's ack: its arguments as one raw JSON array.
-    pub async fn emit_with_ack(&self, name: &str, args: &[&RawValue], timeout: Duration) -> Result<Box<RawValue>, EmitError> {
+    pub async fn emit_with_ack(
+        &self,
+        name: &str,
+        args: &[&RawValue],
+        timeout: Duration,
+    ) -> Result<Box<RawValue>, EmitError> {
         let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         if let Ok(mut t) = self.acks.lock() {
@@ -185,7 +190,11 @@ async fn open(opts: &ConnectOptions, deadline: Instant) -> Result<Connection, Co
         };
         match tried {
             // `{"code":5,"message":"Unsupported protocol version"}`: a Socket.IO v2 server.
-            Err(ConnectError::Http { status: 400, ref body, .. }) if version == EioVersion::V4 && opts.version.is_none() && http::engine_error_code(body) == Some(5) => {
+            Err(ConnectError::Http { status: 400, ref body, .. })
+                if version == EioVersion::V4
+                    && opts.version.is_none()
+                    && http::engine_error_code(body) == Some(5) =>
+            {
                 version = EioVersion::V3;
             }
             other => break other?,
@@ -194,58 +203,121 @@ async fn open(opts: &ConnectOptions, deadline: Instant) -> Result<Connection, Co
     start(opts, opened, deadline).await
 }
 
-async fn open_websocket(opts: &ConnectOptions, version: EioVersion, deadline: Instant) -> Result<Opened, ConnectError> {
+async fn open_websocket(
+    opts: &ConnectOptions,
+    version: EioVersion,
+    deadline: Instant,
+) -> Result<Opened, ConnectError> {
     let url = http::eio_url(&opts.socket_url, version, "websocket", None);
-    let mut ws = websocket::connect(&url, &opts.headers, opts.accept_invalid_certs, deadline.saturating_duration_since(Instant::now())).await?;
+    let mut ws = websocket::connect(
+        &url,
+        &opts.headers,
+        opts.accept_invalid_certs,
+        deadline.saturating_duration_since(Instant::now()),
+    )
+    .await?;
     let first = next_text(&mut ws).await?;
     let handshake = match EioPacket::decode(version, &first) {
-        Ok(EioPacket::Open(data)) => Handshake::parse(data).map_err(|e| ConnectError::NotEngineIo(e.to_string()))?,
-        _ => return Err(ConnectError::NotEngineIo(format!("first frame was {}", http::excerpt(&first, 100)))),
+        Ok(EioPacket::Open(data)) => {
+            Handshake::parse(data).map_err(|e| ConnectError::NotEngineIo(e.to_string()))?
+        }
+        _ => {
+            return Err(ConnectError::NotEngineIo(format!(
+                "first frame was {}",
+                http::excerpt(&first, 100)
+            )));
+        }
     };
     let (sink, stream) = ws.split();
-    Ok(Opened { reader: Reader::Ws(stream), writer: io::spawn_ws_writer(sink), handshake, version, transport: Transport::Websocket, upgrade_failed: None, leftover: Vec::new() })
+    Ok(Opened {
+        reader: Reader::Ws(stream),
+        writer: io::spawn_ws_writer(sink),
+        handshake,
+        version,
+        transport: Transport::Websocket,
+        upgrade_failed: None,
+        leftover: Vec::new(),
+    })
 }
 
 async fn next_text(ws: &mut Ws) -> Result<String, ConnectError> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
-            Some(Ok(Message::Close(f))) => return Err(ConnectError::Closed(f.map(|f| f.reason.to_string()).unwrap_or_else(|| "WebSocket closed".into()))),
+            Some(Ok(Message::Close(f))) => {
+                return Err(ConnectError::Closed(
+                    f.map(|f| f.reason.to_string()).unwrap_or_else(|| "WebSocket closed".into()),
+                ));
+            }
             Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(ConnectError::Transport(crate::error_text::error_chain(&e))),
+            Some(Err(e)) => {
+                return Err(ConnectError::Transport(crate::error_text::error_chain(&e)));
+            }
             None => return Err(ConnectError::Closed("WebSocket closed".into())),
         }
     }
 }
 
-async fn open_polling(opts: &ConnectOptions, mut version: EioVersion, deadline: Instant) -> Result<Opened, ConnectError> {
+async fn open_polling(
+    opts: &ConnectOptions,
+    mut version: EioVersion,
+    deadline: Instant,
+) -> Result<Opened, ConnectError> {
     let url = http::eio_url(&opts.socket_url, version, "polling", None);
     let answer = http::get(&opts.http, url, &opts.headers, FRAME_CEILING).await.map_err(network)?;
     let text = answer.body.text().into_owned();
     if answer.status != 200 {
-        return Err(ConnectError::Http { what: "the polling handshake", status: answer.status, body: http::excerpt(&text, 300) });
+        return Err(ConnectError::Http {
+            what: "the polling handshake",
+            status: answer.status,
+            body: http::excerpt(&text, 300),
+        });
     }
-    if version == EioVersion::V4 && (engine::looks_like_v3(&text) || matches!(answer.body, Body::Binary(_))) {
+    if version == EioVersion::V4
+        && (engine::looks_like_v3(&text) || matches!(answer.body, Body::Binary(_)))
+    {
         // An engine.io 3 server ignores `EIO=4` and answers in its own framing.
         version = EioVersion::V3;
     }
     let mut packets: Vec<String> = match &answer.body {
-        Body::Text(t) => engine::split_payload(version, t).map_err(|e| ConnectError::NotEngineIo(format!("{e}: {}", http::excerpt(t, 100))))?.into_iter().map(str::to_owned).collect(),
-        Body::Binary(b) => engine::split_v3_binary(b).map_err(|e| ConnectError::NotEngineIo(e.to_string()))?,
+        Body::Text(t) => engine::split_payload(version, t)
+            .map_err(|e| ConnectError::NotEngineIo(format!("{e}: {}", http::excerpt(t, 100))))?
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        Body::Binary(b) => {
+            engine::split_v3_binary(b).map_err(|e| ConnectError::NotEngineIo(e.to_string()))?
+        }
     };
     let handshake = match packets.first().map(|p| EioPacket::decode(version, p)) {
-        Some(Ok(EioPacket::Open(data))) => Handshake::parse(data).map_err(|e| ConnectError::NotEngineIo(e.to_string()))?,
+        Some(Ok(EioPacket::Open(data))) => {
+            Handshake::parse(data).map_err(|e| ConnectError::NotEngineIo(e.to_string()))?
+        }
         _ => return Err(ConnectError::NotEngineIo(http::excerpt(&text, 120))),
     };
     packets.remove(0);
-    let target = PollTarget { http: opts.http.clone(), socket_url: opts.socket_url.clone(), version, sid: handshake.sid.clone(), headers: opts.headers.clone() };
+    let target = PollTarget {
+        http: opts.http.clone(),
+        socket_url: opts.socket_url.clone(),
+        version,
+        sid: handshake.sid.clone(),
+        headers: opts.headers.clone(),
+    };
     let mut upgrade_failed = None;
     if opts.plan == TransportPlan::PollingThenUpgrade {
         if handshake.upgrades.iter().any(|u| u == "websocket") {
             match upgrade(opts, version, &handshake.sid, deadline).await {
                 Ok(ws) => {
                     let (sink, stream) = ws.split();
-                    return Ok(Opened { reader: Reader::Ws(stream), writer: io::spawn_ws_writer(sink), handshake, version, transport: Transport::Websocket, upgrade_failed: None, leftover: packets });
+                    return Ok(Opened {
+                        reader: Reader::Ws(stream),
+                        writer: io::spawn_ws_writer(sink),
+                        handshake,
+                        version,
+                        transport: Transport::Websocket,
+                        upgrade_failed: None,
+                        leftover: packets,
+                    });
                 }
                 Err(why) => upgrade_failed = Some(why),
             }
@@ -254,16 +326,33 @@ async fn open_polling(opts: &ConnectOptions, mut version: EioVersion, deadline: 
         }
     }
     let reader = Reader::Polling(io::spawn_poller(target.clone(), 4));
-    Ok(Opened { reader, writer: io::spawn_poll_writer(target), handshake, version, transport: Transport::Polling, upgrade_failed, leftover: packets })
+    Ok(Opened {
+        reader,
+        writer: io::spawn_poll_writer(target),
+        handshake,
+        version,
+        transport: Transport::Polling,
+        upgrade_failed,
+        leftover: packets,
+    })
 }
 
 /// The upgrade dance on a fresh WebSocket for `sid`: `2probe` → `3probe`, then `5`.
-async fn upgrade(opts: &ConnectOptions, version: EioVersion, sid: &str, deadline: Instant) -> Result<Ws, String> {
+async fn upgrade(
+    opts: &ConnectOptions,
+    version: EioVersion,
+    sid: &str,
+    deadline: Instant,
+) -> Result<Ws, String> {
     let url = http::eio_url(&opts.socket_url, version, "websocket", Some(sid));
     let left = deadline.saturating_duration_since(Instant::now());
-    let mut ws = websocket::connect(&url, &opts.headers, opts.accept_invalid_certs, left).await.map_err(|e| e.to_string())?;
+    let mut ws = websocket::connect(&url, &opts.headers, opts.accept_invalid_certs, left)
+        .await
+        .map_err(|e| e.to_string())?;
     ws.send(Message::Text("2probe".into())).await.map_err(|e| e.to_string())?;
-    let probe = tokio::time::timeout_at(deadline, next_text(&mut ws)).await.map_err(|_| "no 3probe before the deadline (frames buffered in between?)".to_string())?;
+    let probe = tokio::time::timeout_at(deadline, next_text(&mut ws))
+        .await
+        .map_err(|_| "no 3probe before the deadline (frames buffered in between?)".to_string())?;
     match probe {
         Ok(t) if t == "3probe" => {}
         Ok(t) => return Err(format!("expected 3probe, got {}", http::excerpt(&t, 60))),
@@ -273,7 +362,11 @@ async fn upgrade(opts: &ConnectOptions, version: EioVersion, sid: &str, deadline
     Ok(ws)
 }
 
-async fn start(opts: &ConnectOptions, o: Opened, deadline: Instant) -> Result<Connection, ConnectError> {
+async fn start(
+    opts: &ConnectOptions,
+    o: Opened,
+    deadline: Instant,
+) -> Result<Connection, ConnectError> {
     let (inbound_tx, inbound) = mpsc::channel(opts.queue.max(1));
     let (reply_tx, reply_rx) = oneshot::channel();
     let cancel = CancellationToken::new();
@@ -296,12 +389,28 @@ async fn start(opts: &ConnectOptions, o: Opened, deadline: Instant) -> Result<Co
     // v2 servers take no auth payload in CONNECT (protocol v4 has none).
     let auth = if o.version == EioVersion::V4 { opts.auth.as_deref() } else { None };
     let connect = packet::encode_connect(&opts.namespace, auth);
-    let task = Task { settings, reader: o.reader, writer: o.writer, inbound: inbound_tx, acks, cancel: cancel.clone(), connect_reply: Some(reply_tx), leftover: o.leftover, pending: None };
+    let task = Task {
+        settings,
+        reader: o.reader,
+        writer: o.writer,
+        inbound: inbound_tx,
+        acks,
+        cancel: cancel.clone(),
+        connect_reply: Some(reply_tx),
+        leftover: o.leftover,
+        pending: None,
+    };
     tokio::spawn(task.run());
     let _ = handle.send(connect);
     match tokio::time::timeout_at(deadline, reply_rx).await {
         Ok(Ok(Ok(version))) => Ok(Connection {
-            info: LinkInfo { transport: o.transport, eio: version, ping_interval_ms: o.handshake.ping_interval, ping_timeout_ms: o.handshake.ping_timeout, upgrade_failed: o.upgrade_failed },
+            info: LinkInfo {
+                transport: o.transport,
+                eio: version,
+                ping_interval_ms: o.handshake.ping_interval,
+                ping_timeout_ms: o.handshake.ping_timeout,
+                upgrade_failed: o.upgrade_failed,
+            },
             inbound,
             handle,
         }),

@@ -107,7 +107,8 @@ fn payload_of(args: &[&RawValue]) -> Box<RawValue> {
         [] => RawValue::from_string("null".into()).expect("null is JSON"),
         [one] => (*one).to_owned(),
         many => {
-            let mut s = String::with_capacity(many.iter().map(|a| a.get().len() + 1).sum::<usize>() + 1);
+            let mut s =
+                String::with_capacity(many.iter().map(|a| a.get().len() + 1).sum::<usize>() + 1);
             s.push('[');
             for (i, a) in many.iter().enumerate() {
                 if i > 0 {
@@ -232,8 +233,12 @@ impl Task {
             }
             Ok(EioPacket::Message(m)) => self.on_socketio(m).await,
             Ok(EioPacket::Binary(b)) => self.on_binary(b).await,
-            Ok(EioPacket::Close) => Flow::End(Disconnect::TransportClose(Some("the server closed the Engine.IO session".into()))),
-            Ok(EioPacket::Pong(_) | EioPacket::Noop | EioPacket::Upgrade | EioPacket::Open(_)) => Flow::Go,
+            Ok(EioPacket::Close) => Flow::End(Disconnect::TransportClose(Some(
+                "the server closed the Engine.IO session".into(),
+            ))),
+            Ok(EioPacket::Pong(_) | EioPacket::Noop | EioPacket::Upgrade | EioPacket::Open(_)) => {
+                Flow::Go
+            }
         }
     }
 
@@ -251,10 +256,17 @@ impl Task {
 
     async fn on_socketio(&mut self, text: &str) -> Flow {
         if text.len() > self.settings.max_packet {
-            return self.malformed(excerpt(text), PacketError::Oversized { size: text.len(), limit: self.settings.max_packet }).await;
+            return self
+                .malformed(
+                    excerpt(text),
+                    PacketError::Oversized { size: text.len(), limit: self.settings.max_packet },
+                )
+                .await;
         }
         if let Some(p) = self.pending.take()
-            && let Flow::End(d) = self.malformed(p.raw, PacketError::IncompleteBinary { got: p.got, want: p.want }).await
+            && let Flow::End(d) = self
+                .malformed(p.raw, PacketError::IncompleteBinary { got: p.got, want: p.want })
+                .await
         {
             return Flow::End(d);
         }
@@ -266,7 +278,10 @@ impl Task {
             // Another namespace's traffic is not ours to act on, but a root CONNECT nobody
             // asked for is the mark of a Socket.IO v2 server (it joins `/` by itself), which
             // may have accepted our `EIO=4` WebSocket while speaking Engine.IO 3.
-            if packet.kind == PacketKind::Connect && packet.namespace == "/" && self.connect_reply.is_some() {
+            if packet.kind == PacketKind::Connect
+                && packet.namespace == "/"
+                && self.connect_reply.is_some()
+            {
                 self.settings.version = EioVersion::V3;
             }
             return Flow::Go;
@@ -290,16 +305,30 @@ impl Task {
                         let _ = reply.send(Err(ConnectError::Refused(message)));
                         Flow::End(Disconnect::ClientDisconnect)
                     }
-                    None => Flow::End(Disconnect::TransportClose(Some(format!("the namespace refused us after connecting: {message}")))),
+                    None => Flow::End(Disconnect::TransportClose(Some(format!(
+                        "the namespace refused us after connecting: {message}"
+                    )))),
                 }
             }
             PacketKind::Disconnect => Flow::End(Disconnect::ServerDisconnect),
             PacketKind::Event | PacketKind::BinaryEvent => match packet.event() {
                 Err(e) => self.malformed(excerpt(text), e).await,
                 Ok(args) => {
-                    let event = WireEvent { name: args.name.into_owned(), payload: payload_of(&args.args), arg_count: args.args.len(), ack_id: packet.ack_id, attachments: Vec::new() };
+                    let event = WireEvent {
+                        name: args.name.into_owned(),
+                        payload: payload_of(&args.args),
+                        arg_count: args.args.len(),
+                        ack_id: packet.ack_id,
+                        attachments: Vec::new(),
+                    };
                     if packet.attachments > 0 {
-                        self.pending = Some(PendingBinary { event: Some(event), ack: None, want: packet.attachments, got: 0, raw: excerpt(text) });
+                        self.pending = Some(PendingBinary {
+                            event: Some(event),
+                            ack: None,
+                            want: packet.attachments,
+                            got: 0,
+                            raw: excerpt(text),
+                        });
                         return Flow::Go;
                     }
                     self.deliver(Inbound::Event(event)).await
@@ -308,7 +337,13 @@ impl Task {
             PacketKind::Ack | PacketKind::BinaryAck => match (packet.ack_id, packet.ack_args()) {
                 (Some(id), Ok(args)) => {
                     if packet.attachments > 0 {
-                        self.pending = Some(PendingBinary { event: None, ack: Some((id, args.to_owned())), want: packet.attachments, got: 0, raw: excerpt(text) });
+                        self.pending = Some(PendingBinary {
+                            event: None,
+                            ack: Some((id, args.to_owned())),
+                            want: packet.attachments,
+                            got: 0,
+                            raw: excerpt(text),
+                        });
                         return Flow::Go;
                     }
                     self.answer_ack(id, args.to_owned(), text).await
@@ -332,7 +367,9 @@ impl Task {
 
     async fn on_binary(&mut self, bytes: Vec<u8>) -> Flow {
         let Some(mut p) = self.pending.take() else {
-            return self.malformed(format!("<{} binary bytes>", bytes.len()), PacketError::UnexpectedBinary).await;
+            return self
+                .malformed(format!("<{} binary bytes>", bytes.len()), PacketError::UnexpectedBinary)
+                .await;
         };
         p.got += 1;
         if let Some(e) = p.event.as_mut() {

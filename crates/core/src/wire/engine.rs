@@ -92,7 +92,9 @@ impl<'a> EioPacket<'a> {
             EioPacket::Ping(d) => format!("2{d}"),
             EioPacket::Pong(d) => format!("3{d}"),
             EioPacket::Message(d) => format!("4{d}"),
-            EioPacket::Binary(b) => format!("b{}", base64::engine::general_purpose::STANDARD.encode(b)),
+            EioPacket::Binary(b) => {
+                format!("b{}", base64::engine::general_purpose::STANDARD.encode(b))
+            }
             EioPacket::Upgrade => "5".into(),
             EioPacket::Noop => "6".into(),
         }
@@ -192,7 +194,9 @@ pub fn split_v3_binary(mut body: &[u8]) -> Result<Vec<String>, FrameError> {
         out.push(match kind {
             0 => String::from_utf8(data.to_vec()).map_err(|_| FrameError::NotUtf8)?,
             1 => match data.split_first() {
-                Some((4, bin)) => format!("b4{}", base64::engine::general_purpose::STANDARD.encode(bin)),
+                Some((4, bin)) => {
+                    format!("b4{}", base64::engine::general_purpose::STANDARD.encode(bin))
+                }
                 _ => return Err(FrameError::BadLength),
             },
             _ => return Err(FrameError::BadLength),
@@ -226,7 +230,10 @@ mod tests {
     #[test]
     fn every_packet_type_round_trips() {
         for (text, packet) in [
-            (r#"0{"sid":"lv_VI97HAXpY6yYWAAAC"}"#, EioPacket::Open(r#"{"sid":"lv_VI97HAXpY6yYWAAAC"}"#)),
+            (
+                r#"0{"sid":"lv_VI97HAXpY6yYWAAAC"}"#,
+                EioPacket::Open(r#"{"sid":"lv_VI97HAXpY6yYWAAAC"}"#),
+            ),
             ("1", EioPacket::Close),
             ("2", EioPacket::Ping("")),
             ("2probe", EioPacket::Ping("probe")),
@@ -240,9 +247,16 @@ mod tests {
             assert_eq!(EioPacket::decode(EioVersion::V4, text).unwrap(), packet, "{text}");
             assert_eq!(packet.encode(), text);
         }
-        assert_eq!(EioPacket::decode(EioVersion::V3, "b4AQIDBA==").unwrap(), EioPacket::Binary(vec![1, 2, 3, 4]), "v3 base64 binary");
+        assert_eq!(
+            EioPacket::decode(EioVersion::V3, "b4AQIDBA==").unwrap(),
+            EioPacket::Binary(vec![1, 2, 3, 4]),
+            "v3 base64 binary"
+        );
         // v4 base64 may itself start with '4': never stripped.
-        assert_eq!(EioPacket::decode(EioVersion::V4, "b4A==").unwrap(), EioPacket::Binary(vec![0xe0]));
+        assert_eq!(
+            EioPacket::decode(EioVersion::V4, "b4A==").unwrap(),
+            EioPacket::Binary(vec![0xe0])
+        );
         assert_eq!(EioPacket::decode(EioVersion::V4, ""), Err(FrameError::Empty));
         assert_eq!(EioPacket::decode(EioVersion::V4, "9"), Err(FrameError::UnknownType('9')));
         assert_eq!(EioPacket::decode(EioVersion::V4, "b!!"), Err(FrameError::BadBase64));
@@ -276,7 +290,10 @@ mod tests {
         body.extend_from_slice(&[1, 5, 0xff, 4, 1, 2, 3, 4]);
         let p = split_v3_binary(&body).unwrap();
         assert_eq!(p[0], "4hello");
-        assert_eq!(EioPacket::decode(EioVersion::V3, &p[1]).unwrap(), EioPacket::Binary(vec![1, 2, 3, 4]));
+        assert_eq!(
+            EioPacket::decode(EioVersion::V3, &p[1]).unwrap(),
+            EioPacket::Binary(vec![1, 2, 3, 4])
+        );
         assert_eq!(split_v3_binary(&[0, 9, 0xff, b'4']), Err(FrameError::BadLength));
         assert_eq!(decode_ws_binary(EioVersion::V3, &[4, 7]).unwrap(), vec![7]);
         assert_eq!(decode_ws_binary(EioVersion::V4, &[4, 7]).unwrap(), vec![4, 7]);
@@ -285,8 +302,14 @@ mod tests {
     #[test]
     fn handshake_fields() {
         let h = Handshake::parse(r#"{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#).unwrap();
-        assert_eq!((h.sid.as_str(), h.ping_interval, h.max_payload), ("abc", 25000, Some(1_000_000)));
-        let v3 = Handshake::parse(r#"{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":5000}"#).unwrap();
+        assert_eq!(
+            (h.sid.as_str(), h.ping_interval, h.max_payload),
+            ("abc", 25000, Some(1_000_000))
+        );
+        let v3 = Handshake::parse(
+            r#"{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":5000}"#,
+        )
+        .unwrap();
         assert_eq!(v3.max_payload, None);
         assert!(Handshake::parse("<html>").is_err());
     }

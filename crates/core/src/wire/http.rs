@@ -69,7 +69,10 @@ fn cache_buster() -> String {
     format!("{:x}{:x}", crate::events::now_ms(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-fn with_headers(mut req: reqwest::RequestBuilder, headers: &[(String, String)]) -> reqwest::RequestBuilder {
+fn with_headers(
+    mut req: reqwest::RequestBuilder,
+    headers: &[(String, String)],
+) -> reqwest::RequestBuilder {
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }
@@ -77,26 +80,46 @@ fn with_headers(mut req: reqwest::RequestBuilder, headers: &[(String, String)]) 
 }
 
 /// GET `url` with `headers`; the body is read up to `limit` bytes.
-pub async fn get(http: &reqwest::Client, url: Url, headers: &[(String, String)], limit: usize) -> Result<HttpAnswer, HttpFailure> {
-    let resp = with_headers(http.get(url), headers).send().await.map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
+pub async fn get(
+    http: &reqwest::Client,
+    url: Url,
+    headers: &[(String, String)],
+    limit: usize,
+) -> Result<HttpAnswer, HttpFailure> {
+    let resp = with_headers(http.get(url), headers)
+        .send()
+        .await
+        .map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
     read(resp, limit).await
 }
 
 /// POST `body` (a text payload) to `url`.
-pub async fn post(http: &reqwest::Client, url: Url, headers: &[(String, String)], body: String, limit: usize) -> Result<HttpAnswer, HttpFailure> {
+pub async fn post(
+    http: &reqwest::Client,
+    url: Url,
+    headers: &[(String, String)],
+    body: String,
+    limit: usize,
+) -> Result<HttpAnswer, HttpFailure> {
     let req = http.post(url).header("content-type", "text/plain;charset=UTF-8").body(body);
-    let resp = with_headers(req, headers).send().await.map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
+    let resp = with_headers(req, headers)
+        .send()
+        .await
+        .map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
     read(resp, limit).await
 }
 
 async fn read(mut resp: reqwest::Response, limit: usize) -> Result<HttpAnswer, HttpFailure> {
     let status = resp.status().as_u16();
-    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_type =
+        resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
     if resp.content_length().is_some_and(|n| n as usize > limit) {
         return Err(HttpFailure::TooLarge(limit));
     }
     let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(256).min(1 << 20) as usize);
-    while let Some(chunk) = resp.chunk().await.map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))? {
+    while let Some(chunk) =
+        resp.chunk().await.map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?
+    {
         if buf.len() + chunk.len() > limit {
             return Err(HttpFailure::TooLarge(limit));
         }
@@ -117,7 +140,11 @@ async fn read(mut resp: reqwest::Response, limit: usize) -> Result<HttpAnswer, H
 /// One line of at most `n` characters, for evidence and error messages.
 pub fn excerpt(s: &str, n: usize) -> String {
     let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > n { format!("{}…", one_line.chars().take(n).collect::<String>()) } else { one_line }
+    if one_line.chars().count() > n {
+        format!("{}…", one_line.chars().take(n).collect::<String>())
+    } else {
+        one_line
+    }
 }
 
 /// Engine.IO's own refusal: `{"code":5,"message":"Unsupported protocol version"}` (the code
@@ -152,8 +179,15 @@ mod tests {
         assert!(u.as_str().contains("EIO=3&transport=polling"));
         let w = eio_url(&base, EioVersion::V4, "websocket", None);
         assert_eq!(w.query(), Some("EIO=4&transport=websocket"));
-        assert_ne!(eio_url(&base, EioVersion::V4, "polling", None), eio_url(&base, EioVersion::V4, "polling", None), "cache buster");
-        assert_eq!(engine_error_code(r#"{"code":5,"message":"Unsupported protocol version"}"#), Some(5));
+        assert_ne!(
+            eio_url(&base, EioVersion::V4, "polling", None),
+            eio_url(&base, EioVersion::V4, "polling", None),
+            "cache buster"
+        );
+        assert_eq!(
+            engine_error_code(r#"{"code":5,"message":"Unsupported protocol version"}"#),
+            Some(5)
+        );
         assert_eq!(engine_error_code(r#"{"code":"1","message":"Session ID unknown"}"#), Some(1));
         assert_eq!(engine_error_code("<html>"), None);
         assert_eq!(excerpt("a\n  b   c", 3), "a b…");

@@ -46,7 +46,11 @@ impl Reader {
                     Some(Err(e)) => Incoming::Failed(crate::error_text::error_chain(&e)),
                     Some(Ok(Message::Text(t))) => Incoming::Text(t.as_str().to_owned()),
                     Some(Ok(Message::Binary(b))) => Incoming::Binary(b.to_vec()),
-                    Some(Ok(Message::Close(frame))) => Incoming::Closed(frame.map(|f| format!("WebSocket close {} {}", u16::from(f.code), f.reason).trim_end().to_string())),
+                    Some(Ok(Message::Close(frame))) => Incoming::Closed(frame.map(|f| {
+                        format!("WebSocket close {} {}", u16::from(f.code), f.reason)
+                            .trim_end()
+                            .to_string()
+                    })),
                     // Control frames are answered by tungstenite itself.
                     Some(Ok(_)) => continue,
                 };
@@ -93,7 +97,11 @@ pub fn spawn_poller(target: PollTarget, bound: usize) -> mpsc::Receiver<Incoming
             };
             let item = match got {
                 Ok(a) if a.status == 200 => Incoming::Body(a.body),
-                Ok(a) => Incoming::Failed(format!("poll answered HTTP {}: {}", a.status, http::excerpt(&a.body.text(), 200))),
+                Ok(a) => Incoming::Failed(format!(
+                    "poll answered HTTP {}: {}",
+                    a.status,
+                    http::excerpt(&a.body.text(), 200)
+                )),
                 Err(e) => Incoming::Failed(format!("poll failed: {e}")),
             };
             let last = matches!(item, Incoming::Failed(_));
@@ -163,10 +171,18 @@ pub fn spawn_poll_writer(target: PollTarget) -> Writer {
                 next = rx.try_recv().ok();
             }
             let body = engine::encode_payload(target.version, &packets);
-            let sent = tokio::time::timeout(Duration::from_secs(if closing { 1 } else { 30 }), http::post(&target.http, target.url(), &target.headers, body, 64 << 10)).await;
+            let sent = tokio::time::timeout(
+                Duration::from_secs(if closing { 1 } else { 30 }),
+                http::post(&target.http, target.url(), &target.headers, body, 64 << 10),
+            )
+            .await;
             let problem = match sent {
                 Ok(Ok(a)) if a.status == 200 => None,
-                Ok(Ok(a)) => Some(format!("POST answered HTTP {}: {}", a.status, http::excerpt(&a.body.text(), 200))),
+                Ok(Ok(a)) => Some(format!(
+                    "POST answered HTTP {}: {}",
+                    a.status,
+                    http::excerpt(&a.body.text(), 200)
+                )),
                 Ok(Err(e)) => Some(format!("POST failed: {e}")),
                 Err(_) => Some("POST got no answer within 30 s".into()),
             };

@@ -81,7 +81,10 @@ impl<'a> Packet<'a> {
     /// Slice the header. Checks the JSON only where the type requires it (events and acks).
     pub fn decode(text: &'a str) -> Result<Packet<'a>, PacketError> {
         let bytes = text.as_bytes();
-        let kind = bytes.first().and_then(|&c| PacketKind::from_digit(c)).ok_or(PacketError::UnknownType)?;
+        let kind = bytes
+            .first()
+            .and_then(|&c| PacketKind::from_digit(c))
+            .ok_or(PacketError::UnknownType)?;
         let mut rest = &text[1..];
         let mut attachments = 0;
         if matches!(kind, PacketKind::BinaryEvent | PacketKind::BinaryAck) {
@@ -106,10 +109,18 @@ impl<'a> Packet<'a> {
             }
         }
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let ack_id = if digits > 0 { Some(rest[..digits].parse().map_err(|_| PacketError::BadAckId)?) } else { None };
+        let ack_id = if digits > 0 {
+            Some(rest[..digits].parse().map_err(|_| PacketError::BadAckId)?)
+        } else {
+            None
+        };
         rest = &rest[digits..];
         let data = if rest.is_empty() { None } else { Some(rest) };
-        if matches!(kind, PacketKind::Event | PacketKind::BinaryEvent | PacketKind::Ack | PacketKind::BinaryAck) && data.is_none() {
+        if matches!(
+            kind,
+            PacketKind::Event | PacketKind::BinaryEvent | PacketKind::Ack | PacketKind::BinaryAck
+        ) && data.is_none()
+        {
             return Err(PacketError::MissingData);
         }
         Ok(Packet { kind, namespace, ack_id, attachments, data })
@@ -126,7 +137,8 @@ impl<'a> Packet<'a> {
     pub fn ack_args(&self) -> Result<&'a RawValue, PacketError> {
         let data = self.data.ok_or(PacketError::MissingData)?;
         check_depth(data)?;
-        let raw: &RawValue = serde_json::from_str(data).map_err(|e| PacketError::BadJson(e.to_string()))?;
+        let raw: &RawValue =
+            serde_json::from_str(data).map_err(|e| PacketError::BadJson(e.to_string()))?;
         if !raw.get().starts_with('[') {
             return Err(PacketError::NotAnArray);
         }
@@ -199,7 +211,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for EventArgs<'a> {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EventArgs<'a>, A::Error> {
                 #[derive(Deserialize)]
                 struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
-                let Name(name) = seq.next_element()?.ok_or_else(|| de::Error::custom("empty event array"))?;
+                let Name(name) =
+                    seq.next_element()?.ok_or_else(|| de::Error::custom("empty event array"))?;
                 let mut args = Vec::with_capacity(seq.size_hint().unwrap_or(1));
                 while let Some(a) = seq.next_element::<&'a RawValue>()? {
                     args.push(a);
@@ -238,7 +251,12 @@ pub fn encode_disconnect(namespace: &str) -> String {
 }
 
 /// EVENT `name` with `args` (each a JSON value's text).
-pub fn encode_event(namespace: &str, ack_id: Option<u64>, name: &str, args: &[&RawValue]) -> String {
+pub fn encode_event(
+    namespace: &str,
+    ack_id: Option<u64>,
+    name: &str,
+    args: &[&RawValue],
+) -> String {
     let mut s = header(PacketKind::Event, namespace, ack_id);
     s.push('[');
     s.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
@@ -278,7 +296,10 @@ mod tests {
         let p = Packet::decode("0").unwrap();
         assert_eq!((p.kind, p.namespace, p.data), (PacketKind::Connect, "/", None));
         let p = Packet::decode(r#"0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#).unwrap();
-        assert_eq!((p.kind, p.namespace, p.data), (PacketKind::Connect, "/admin", Some(r#"{"sid":"oSO0OpakMV_3jnilAAAA"}"#)));
+        assert_eq!(
+            (p.kind, p.namespace, p.data),
+            (PacketKind::Connect, "/admin", Some(r#"{"sid":"oSO0OpakMV_3jnilAAAA"}"#))
+        );
         let p = Packet::decode("0/admin").unwrap();
         assert_eq!((p.namespace, p.data), ("/admin", None), "v4 servers omit the trailing comma");
         let p = Packet::decode("1/admin,").unwrap();
@@ -290,7 +311,10 @@ mod tests {
         let p = Packet::decode(r#"2/admin,456["project:delete",123]"#).unwrap();
         assert_eq!((p.namespace, p.ack_id), ("/admin", Some(456)));
         let p = Packet::decode(r#"3/admin,456[]"#).unwrap();
-        assert_eq!((p.kind, p.ack_id, p.ack_args().unwrap().get()), (PacketKind::Ack, Some(456), "[]"));
+        assert_eq!(
+            (p.kind, p.ack_id, p.ack_args().unwrap().get()),
+            (PacketKind::Ack, Some(456), "[]")
+        );
         let p = Packet::decode(r#"4{"message":"Not authorized"}"#).unwrap();
         assert_eq!((p.kind, p.refusal()), (PacketKind::ConnectError, "Not authorized".to_string()));
         let p = Packet::decode(r#"4/site,"Invalid origin""#).unwrap();
@@ -298,7 +322,10 @@ mod tests {
         let p = Packet::decode(r#"51-["hello",{"_placeholder":true,"num":0}]"#).unwrap();
         assert_eq!((p.kind, p.attachments), (PacketKind::BinaryEvent, 1));
         let p = Packet::decode(r#"61-/admin,456[{"_placeholder":true,"num":0}]"#).unwrap();
-        assert_eq!((p.kind, p.attachments, p.namespace, p.ack_id), (PacketKind::BinaryAck, 1, "/admin", Some(456)));
+        assert_eq!(
+            (p.kind, p.attachments, p.namespace, p.ack_id),
+            (PacketKind::BinaryAck, 1, "/admin", Some(456))
+        );
     }
 
     #[test]
@@ -306,8 +333,12 @@ mod tests {
         let p = Packet::decode(r#"2/s,["a\"b",{"x":[1,2]},"t"]"#).unwrap();
         let e = p.event().unwrap();
         assert_eq!(e.name, "a\"b");
-        assert_eq!(e.args.iter().map(|a| a.get()).collect::<Vec<_>>(), vec![r#"{"x":[1,2]}"#, r#""t""#]);
-        for name in ["message", "error", "open", "close", "connect", "disconnect", "connect_error"] {
+        assert_eq!(
+            e.args.iter().map(|a| a.get()).collect::<Vec<_>>(),
+            vec![r#"{"x":[1,2]}"#, r#""t""#]
+        );
+        for name in ["message", "error", "open", "close", "connect", "disconnect", "connect_error"]
+        {
             let text = format!(r#"2/s,["{name}",{{"seq":1}}]"#);
             let p = Packet::decode(&text).unwrap();
             assert_eq!((p.kind, p.event().unwrap().name.as_ref()), (PacketKind::Event, name));
@@ -316,7 +347,17 @@ mod tests {
 
     #[test]
     fn malformed_packets_are_errors_not_panics() {
-        for bad in ["", "9", "7[]", "2", "2/s,", "5[]", "5x-[]", "565-[]", "2/s,99999999999999999999999[\"a\"]"] {
+        for bad in [
+            "",
+            "9",
+            "7[]",
+            "2",
+            "2/s,",
+            "5[]",
+            "5x-[]",
+            "565-[]",
+            "2/s,99999999999999999999999[\"a\"]",
+        ] {
             assert!(Packet::decode(bad).is_err(), "{bad:?} should not decode");
         }
         for bad in [r#"2/s,["#, r#"2/s,[1,2]"#, r#"2/s,[]"#, r#"2/s,{"a":1}"#, r#"2/s,["a",]"#] {
@@ -324,12 +365,22 @@ mod tests {
             assert!(p.event().is_err(), "{bad:?} should not give an event");
         }
         let deep = format!(r#"2["deep",{}{}]"#, "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(Packet::decode(&deep).unwrap().event().unwrap_err(), PacketError::TooDeep(MAX_DEPTH), "nesting is limited");
+        assert_eq!(
+            Packet::decode(&deep).unwrap().event().unwrap_err(),
+            PacketError::TooDeep(MAX_DEPTH),
+            "nesting is limited"
+        );
         let ok = format!(r#"2["deep",{}{}]"#, "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
         assert!(Packet::decode(&ok).unwrap().event().is_ok(), "up to the limit is fine");
         let quoted = format!(r#"2["s","{}\"{}"]"#, "[".repeat(500), "{".repeat(500));
-        assert!(Packet::decode(&quoted).unwrap().event().is_ok(), "brackets inside strings do not count");
-        assert_eq!(Packet::decode("3/s,1{}").unwrap().ack_args().unwrap_err(), PacketError::NotAnArray);
+        assert!(
+            Packet::decode(&quoted).unwrap().event().is_ok(),
+            "brackets inside strings do not count"
+        );
+        assert_eq!(
+            Packet::decode("3/s,1{}").unwrap().ack_args().unwrap_err(),
+            PacketError::NotAnArray
+        );
     }
 
     #[test]
@@ -339,7 +390,15 @@ mod tests {
         assert_eq!(encode_connect("/", Some(raw(r#"{"token":"t"}"#))), r#"0{"token":"t"}"#);
         assert_eq!(encode_disconnect("/site"), "1/site,");
         assert_eq!(encode_event("/site", None, "ping", &[]), r#"2/site,["ping"]"#);
-        assert_eq!(encode_event("/", Some(7), "doc_subscribe", &[raw(r#""Raven Channel""#), raw(r#""general""#)]), r#"27["doc_subscribe","Raven Channel","general"]"#);
+        assert_eq!(
+            encode_event(
+                "/",
+                Some(7),
+                "doc_subscribe",
+                &[raw(r#""Raven Channel""#), raw(r#""general""#)]
+            ),
+            r#"27["doc_subscribe","Raven Channel","general"]"#
+        );
         assert_eq!(encode_ack("/s", 3, &[raw("1")]), "3/s,3[1]");
         let text = encode_event("/s", Some(12), "x\"y", &[raw(r#"{"a":1}"#)]);
         let p = Packet::decode(&text).unwrap();

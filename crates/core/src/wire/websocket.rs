@@ -8,7 +8,8 @@ use url::Url;
 
 use super::error::ConnectError;
 
-pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Frames larger than this break the WebSocket stream itself (tungstenite refuses them).
 /// Packets between the client's packet limit and this ceiling are read, reported and skipped.
@@ -18,7 +19,10 @@ pub const FRAME_CEILING: usize = 64 << 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpgradeError {
     /// An HTTP answer other than 101: status and the start of the body.
-    Refused { status: u16, body: String },
+    Refused {
+        status: u16,
+        body: String,
+    },
     /// No HTTP answer at all.
     Failed(String),
     Timeout(Duration),
@@ -27,7 +31,9 @@ pub enum UpgradeError {
 impl From<UpgradeError> for ConnectError {
     fn from(e: UpgradeError) -> ConnectError {
         match e {
-            UpgradeError::Refused { status, body } => ConnectError::Http { what: "the WebSocket upgrade", status, body },
+            UpgradeError::Refused { status, body } => {
+                ConnectError::Http { what: "the WebSocket upgrade", status, body }
+            }
             UpgradeError::Failed(m) => ConnectError::Transport(m),
             UpgradeError::Timeout(d) => ConnectError::Timeout(d),
         }
@@ -52,11 +58,19 @@ pub fn ws_url(url: &Url) -> Url {
 }
 
 /// Open a WebSocket to `url` (an Engine.IO URL with `transport=websocket`) sending `headers`.
-pub async fn connect(url: &Url, headers: &[(String, String)], accept_invalid_certs: bool, timeout: Duration) -> Result<Ws, UpgradeError> {
+pub async fn connect(
+    url: &Url,
+    headers: &[(String, String)],
+    accept_invalid_certs: bool,
+    timeout: Duration,
+) -> Result<Ws, UpgradeError> {
     let url = ws_url(url);
-    let mut req = url.as_str().into_client_request().map_err(|e| UpgradeError::Failed(e.to_string()))?;
+    let mut req =
+        url.as_str().into_client_request().map_err(|e| UpgradeError::Failed(e.to_string()))?;
     for (k, v) in headers {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v))
+        {
             req.headers_mut().insert(name, value);
         }
     }
@@ -74,13 +88,21 @@ pub async fn connect(url: &Url, headers: &[(String, String)], accept_invalid_cer
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(FRAME_CEILING);
     config.max_frame_size = Some(FRAME_CEILING);
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(req, Some(config), true, connector);
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(req, Some(config), true, connector);
     match tokio::time::timeout(timeout, connecting).await {
         Err(_) => Err(UpgradeError::Timeout(timeout)),
         Ok(Ok((ws, _))) => Ok(ws),
         Ok(Err(tungstenite::Error::Http(resp))) => {
-            let body = resp.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-            Err(UpgradeError::Refused { status: resp.status().as_u16(), body: super::http::excerpt(&body, 300) })
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            Err(UpgradeError::Refused {
+                status: resp.status().as_u16(),
+                body: super::http::excerpt(&body, 300),
+            })
         }
         Ok(Err(e)) => Err(UpgradeError::Failed(crate::error_text::error_chain(&e))),
     }

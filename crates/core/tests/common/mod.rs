@@ -23,7 +23,9 @@ pub async fn sim_with(config: SimConfig, faults: &[&str]) -> Sim {
     for k in faults {
         f.set(k).unwrap();
     }
-    Sim::start(SimOptions { config, faults: f, ..Default::default() }).await.expect("simulator starts")
+    Sim::start(SimOptions { config, faults: f, ..Default::default() })
+        .await
+        .expect("simulator starts")
 }
 
 pub async fn sim() -> Sim {
@@ -50,7 +52,12 @@ pub async fn sid_session(sim: &Sim, sid: &str, channels: &[&str]) -> Session {
 }
 
 /// Wait until the state matches, or panic with the last state seen.
-pub async fn wait_state(s: &Session, what: &str, secs: u64, pred: impl Fn(&LinkState) -> bool) -> LinkState {
+pub async fn wait_state(
+    s: &Session,
+    what: &str,
+    secs: u64,
+    pred: impl Fn(&LinkState) -> bool,
+) -> LinkState {
     let mut rx = s.state();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
@@ -70,7 +77,11 @@ pub async fn connected(s: &Session) -> LinkState {
 }
 
 /// Next event named `name`, within `secs`.
-pub async fn next_named(rx: &mut broadcast::Receiver<Arc<RealtimeEvent>>, name: &str, secs: u64) -> Arc<RealtimeEvent> {
+pub async fn next_named(
+    rx: &mut broadcast::Receiver<Arc<RealtimeEvent>>,
+    name: &str,
+    secs: u64,
+) -> Arc<RealtimeEvent> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {

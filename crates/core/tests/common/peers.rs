@@ -8,11 +8,18 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub fn peers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers").canonicalize().expect("tests/peers exists")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/peers")
+        .canonicalize()
+        .expect("tests/peers exists")
 }
 
 fn need(path: PathBuf) -> PathBuf {
-    assert!(path.exists(), "{} is missing: run scripts/test (it installs the test peers)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test (it installs the test peers)",
+        path.display()
+    );
     path
 }
 
@@ -87,7 +94,12 @@ pub fn node_frappe_v2(port: u16, ping_interval_ms: u64, ping_timeout_ms: u64) ->
     let (node, dir) = node();
     need(peers_dir().join("node_modules/socket.io-v2"));
     let mut c = Command::new(node);
-    c.current_dir(&dir).arg("frappe_like_server_v2.cjs").arg(port.to_string()).arg("raven.test").arg(ping_interval_ms.to_string()).arg(ping_timeout_ms.to_string());
+    c.current_dir(&dir)
+        .arg("frappe_like_server_v2.cjs")
+        .arg(port.to_string())
+        .arg("raven.test")
+        .arg(ping_interval_ms.to_string())
+        .arg(ping_timeout_ms.to_string());
     Peer::start(c)
 }
 
@@ -96,6 +108,10 @@ pub fn hostile(ping_interval_ms: u64, ping_timeout_ms: u64) -> Peer {
     let (node, dir) = node();
     need(peers_dir().join("node_modules/ws"));
     let mut c = Command::new(node);
-    c.current_dir(&dir).arg("hostile_server.mjs").arg("0").arg(ping_interval_ms.to_string()).arg(ping_timeout_ms.to_string());
+    c.current_dir(&dir)
+        .arg("hostile_server.mjs")
+        .arg("0")
+        .arg(ping_interval_ms.to_string())
+        .arg(ping_timeout_ms.to_string());
     Peer::start(c)
 }

@@ -1,0 +1,71 @@
+// The page's one store and its paint scheduler. Rust sends view models (labels, tones,
+// sanitised messages); views render them. Every piece of server text goes in through
+// textContent (rich messages are built node by node, see views/messages.js).
+export const { invoke, Channel } = window.__TAURI__.core;
+export const { listen } = window.__TAURI__.event;
+
+// Bounds of every in-page list (the UI says them where the list is shown).
+export const BOUNDS = {
+  logKept: 10000,      // event log entries kept in the page
+  logShown: 300,       // log rows rendered (the rest are counted, not drawn)
+  messagesPerChannel: 500,
+  messagesShown: 200,
+  runsShown: 60,       // run cards per environment column
+  keptInApp: { events: 1000, messages: 1000 },   // what Rust keeps for a new window (app_info)
+};
+
+export const S = {
+  envs: new Map(),           // name -> EnvView (profile, demo, active) + link (LinkView)
+  active: null,
+  runs: new Map(),           // env/id -> RunView
+  messages: new Map(),       // env -> Map(channel -> [MessageView])
+  unread: new Map(),         // env/channel -> n
+  channel: null,             // selected channel (null = all)
+  log: [], logDropped: 0, paused: false, pausedBuffer: [],
+  dropped: 0,
+  tab: "agents",
+  editing: null,
+  settings: null,
+  channelLists: new Map(),   // env -> [ChannelInfo] (fetched when the picker opens)
+};
+
+export const $ = (sel) => document.querySelector(sel);
+export function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("data-")) e.setAttribute(k, v);
+    else if (k === "title") e.title = v;
+    else e[k] = v;
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+// One formatter for the page: toLocaleTimeString() builds a new Intl formatter per call.
+const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+export const fmtTime = (ms) => timeFormat.format(ms);
+
+// ---- render scheduling: at most one paint per frame, whatever the event rate ----
+const renderers = new Map();   // part -> { tab, fn }
+const dirty = new Set();
+let frame = 0;
+const afterPaint = [];
+/** Register how a part is drawn; `tab` null = always visible. */
+export function view(part, tab, fn) { renderers.set(part, { tab, fn }); }
+/** `fn(t0)` after every paint, `t0` its start (`performance.now()`). */
+export function onPainted(fn) { afterPaint.push(fn); }
+export function mark(...parts) {
+  parts.forEach((p) => dirty.add(p));
+  if (!frame) frame = requestAnimationFrame(paint);
+}
+function paint() {
+  const t0 = performance.now();
+  frame = 0;
+  const d = new Set(dirty);
+  dirty.clear();
+  for (const [part, r] of renderers) {
+    if (r.tab === null ? (d.has(part) || part === "counts") : d.has(part) && S.tab === r.tab) r.fn();
+  }
+  for (const fn of afterPaint) fn(t0);
+}

@@ -1,0 +1,90 @@
+// Environments: the list and the form. The form sends a ProfileEdit to Rust (the core's one
+// edit function); fields it does not show (the namespace override) are kept there.
+import { S, $, el, invoke, mark, view } from "../store.js";
+
+view("envs", "envs", () => {
+  $("#env-list").replaceChildren(...[...S.envs.values()].map((v) => el("li", { class: v.profile.name === S.editing ? "selected" : "", onclick: () => editEnv(v.profile.name) },
+    el("span", { class: "pill small", "data-state": v.link?.state || "idle", "data-tone": v.link?.tone || "busy", text: v.link?.state || "idle" }),
+    el("span", { text: ` ${v.profile.name}${v.demo ? " (demo)" : ""} · ${v.profile.url || ""}` }))));
+});
+
+const form = $("#env-form");
+const lines = (v) => v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+function syncAuthFields() {
+  const a = form.auth.value;
+  form.querySelector(".for-login").hidden = a !== "login";
+  form.querySelector(".for-token").hidden = a !== "api_token";
+  form.querySelector(".for-secret").hidden = a === "none";
+  $("#tls-warning").hidden = !form.insecure.checked;
+}
+export function editEnv(name) {
+  const v = name ? S.envs.get(name) : null;
+  const p = v?.profile;
+  S.editing = v && !v.demo ? name : null;
+  $("#env-form-title").textContent = v ? (v.demo ? `${name} (the built-in demo: copy it to a new environment)` : `Edit ${name}`) : "New environment";
+  form.name.value = v && !v.demo ? p.name : "";
+  form.url.value = (p?.url || "").replace(/\/$/, "");
+  form.site.value = p?.site || "";
+  form.socket_port.value = p?.socket_port || "";
+  form.socket_path.value = p?.socket_path || "/socket.io/";
+  form.origin.value = p?.origin || "";
+  form.auth.value = p?.auth?.method || "sid";
+  form.user.value = p?.auth?.user || "";
+  form.key.value = p?.auth?.key || "";
+  form.secret.value = "";
+  form.secret.placeholder = v && !v.demo ? "leave empty to keep the stored secret" : "";
+  form.channels.value = (p?.subscriptions?.channels || []).join(", ");
+  form.doctypes.value = (p?.subscriptions?.doctypes || []).join(", ");
+  form.tasks.value = (p?.subscriptions?.tasks || []).join(", ");
+  form.headers.value = Object.entries(p?.extra_headers || {}).map(([k, val]) => `${k}: ${val}`).join("\n");
+  form.deployment.value = p?.deployment || "";
+  form.insecure.checked = p ? !p.verify_tls : false;
+  $("#env-remove").hidden = !S.editing;
+  $("#env-error").textContent = "";
+  $("#url-hint").textContent = "";
+  syncAuthFields();
+  mark("envs");
+}
+/** The form as a ProfileEdit (crates/core/src/profile_edit.rs). */
+export function formEdit() {
+  const headers = {};
+  for (const l of form.headers.value.split("\n").map((s) => s.trim()).filter(Boolean)) {
+    const i = l.indexOf(":");
+    if (i < 1) throw new Error(`header ${JSON.stringify(l)}: write it as Name: value`);
+    headers[l.slice(0, i).trim()] = l.slice(i + 1).trim();
+  }
+  return {
+    url: form.url.value.trim(),
+    auth: { method: form.auth.value, user: form.user.value || null, key: form.key.value || null },
+    site: form.site.value || null, socket_port: form.socket_port.value ? Number(form.socket_port.value) : null,
+    socket_path: form.socket_path.value || null, origin: form.origin.value || null,
+    channels: lines(form.channels.value), doctypes: lines(form.doctypes.value), tasks: lines(form.tasks.value),
+    extra_headers: headers, verify_tls: !form.insecure.checked, deployment: form.deployment.value || null,
+  };
+}
+form.auth.addEventListener("change", syncAuthFields);
+form.insecure.addEventListener("change", syncAuthFields);
+form.url.addEventListener("input", async () => {
+  const input = form.url.value;
+  if (!input.trim()) { $("#url-hint").textContent = ""; return; }
+  try { $("#url-hint").textContent = `→ ${await invoke("normalize_url", { input })}`; $("#url-hint").className = "hint"; }
+  catch (err) { $("#url-hint").textContent = String(err); $("#url-hint").className = "hint error"; }
+});
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const name = form.name.value.trim();
+  try {
+    await invoke("save_env", { name, edit: formEdit(), secret: form.secret.value || null });
+    form.secret.value = "";   // the secret is in the keyring now, not in the page
+    $("#env-error").textContent = "";
+    S.active = name;
+    S.channelLists.delete(name);
+    S.editing = name;
+  } catch (err) { $("#env-error").textContent = String(err.message || err); }
+});
+$("#env-remove").addEventListener("click", async () => {
+  if (!S.editing) return;
+  await invoke("remove_env", { name: S.editing });
+  editEnv(null);
+});
+$("#env-new").addEventListener("click", () => editEnv(null));

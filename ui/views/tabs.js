@@ -1,0 +1,19 @@
+// Tabs and the counters in them.
+import { S, $, mark, view } from "../store.js";
+
+export function showTab(tab) {
+  S.tab = tab;
+  document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
+  document.querySelectorAll(".tab").forEach((s) => s.classList.toggle("active", s.id === `tab-${tab}`));
+  mark("runs", "messages", "log", "envs");
+}
+document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+
+view("counts", null, () => {
+  let total = 0;
+  for (const n of S.unread.values()) total += n;
+  const b = $("#unread-total");
+  b.hidden = total === 0;
+  b.textContent = String(total);
+  $("#log-count").textContent = String(S.log.length + S.logDropped);
+});
