@@ -844,6 +844,22 @@ fn write_report(dir: &Path, r: &Value) {
         let l = &ui["render_latency_1k"];
         let fl = &ui["flood_10k"];
         md.push_str(&format!("\n## 7. UI path (release app under Xvfb, WebKitGTK, software rendering)\n\n- Emit → rendered at 1,000 events/s ({} events): p50 {} ms, p99 {} ms, max {} ms (marks taken in the webview after the paint that shows each event). Of that, emit → batch handed to the page: p50 {} ms, p99 {} ms; the page's own paint work: p50 {} ms, p99 {} ms per frame over {} frames.\n- At 10,000 events/s for 3 s: WebDriver round trip p50 {} ms, max {} ms; animation-frame gap p50 {} ms, max {} ms; {} log rows rendered (the log is capped; the rest are counted).\n", l["events"], f(&l["p50_ms"]), f(&l["p99_ms"]), f(&l["max_ms"]), f(&l["arrival_p50_ms"]), f(&l["arrival_p99_ms"]), f(&l["paint_p50_ms"]), f(&l["paint_p99_ms"]), l["paints"], f(&fl["webdriver_rtt_p50_ms"]), f(&fl["webdriver_rtt_max_ms"]), f(&fl["frame_gap_p50_ms"]), f(&fl["frame_gap_max_ms"]), fl["log_rows_rendered"]));
+        let m = &ui["memory_pss_mb"];
+        if !m.is_null() {
+            let row = |label: &str, v: &Value| {
+                format!(
+                    "| {label} | {} | {} | {} | {} |\n",
+                    f(&v["total"]),
+                    f(&v["by"]["sockeye"]),
+                    f(&v["by"]["WebKitWebProcess"]),
+                    f(&v["by"]["WebKitNetworkProcess"])
+                )
+            };
+            md.push_str("\nMemory, PSS from `/proc/*/smaps_rollup` (shared pages split among their users), the app and its WebKit processes, MB. For scale, a bare Tauri v2 window with a tray icon measures ~265 MB on this machine (app 80, WebKitWebProcess 156, WebKitNetworkProcess 29; issue 11).\n\n| when | total | sockeye | WebKitWebProcess | WebKitNetworkProcess |\n|---|---|---|---|---|\n");
+            md.push_str(&row("window open, after 35,000 events", &m["window_after_35k_events"]));
+            md.push_str(&row("window open, after 135,000 events", &m["window_after_135k_events"]));
+            md.push_str(&row("closed to the tray (webview destroyed)", &m["closed_to_tray"]));
+        }
     }
     md.push_str(&targets(r));
     // The analysis (profiles, where the time goes) is written by hand and kept across reruns.

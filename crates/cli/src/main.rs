@@ -4,6 +4,7 @@
 
 mod conn_args;
 mod diagnose_cmd;
+mod emit_cmd;
 mod env_cmd;
 mod sim_cmd;
 mod watch;
@@ -39,6 +40,8 @@ enum Cmd {
     Watch(watch::WatchArgs),
     /// Say exactly what is broken in a realtime link, and how to fix it.
     Diagnose(diagnose_cmd::DiagnoseArgs),
+    /// Emit one event (optionally with an ack) and print the answer.
+    Emit(emit_cmd::EmitArgs),
     /// Manage saved environments.
     #[command(subcommand)]
     Env(env_cmd::EnvCmd),
@@ -73,6 +76,7 @@ fn main() {
         match cli.cmd {
             Cmd::Watch(a) => watch::run(a).await,
             Cmd::Diagnose(a) => diagnose_cmd::run(a).await,
+            Cmd::Emit(a) => emit_cmd::run(a).await,
             Cmd::Env(c) => env_cmd::run(c).map(|()| 0),
             Cmd::Sim(a) => sim_cmd::run(a).await,
         }

@@ -342,3 +342,44 @@ async fn watch_json_into_a_stalled_pipe_loses_no_event() {
     assert_eq!(lagged, 0, "no skipped events in --json");
     assert_eq!(seqs, (1..=N as u64).collect::<Vec<_>>(), "every event, in order");
 }
+
+/// `emit`: an ack from a real Socket.IO v2 server (its `echo_ack` returns the arguments),
+/// Frappe's `pong` to `ping`, a missing ack, and bad JSON arguments.
+#[tokio::test]
+async fn emit_prints_acks_and_listens() {
+    use std::io::{BufRead, BufReader};
+    let peers = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
+    let mut server = Command::new("node")
+        .current_dir(&peers)
+        .args(["frappe_like_server_v2.cjs", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let url = format!("http://127.0.0.1:{}", line.trim().strip_prefix("listening ").unwrap());
+    let base = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> =
+            ["emit", "--url", &url, "--site", "raven.test", "--sid", "good-sid"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let o = watch(base(&["echo_ack", "1", r#"{"a":"b"}"#, "--ack", "5"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains(r#"ack [1,{"a":"b"}]"#), "{}", text(&o));
+    let o = watch(base(&["ping", "--listen", "1"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).lines().any(|l| l.starts_with("pong")), "{}", text(&o));
+    let o = watch(base(&["no_such_handler", "--ack", "0.5"])).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no ack in 0.5 s"), "{}", text(&o));
+    let o = watch(base(&["x", "{not json"])).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("argument 1 is not JSON"), "{}", text(&o));
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -49,6 +49,8 @@ impl RestAuth {
         if !session.next_attempt(before, within).await {
             return Err(RestAuthError::NoRelogin(within));
         }
+        // `wait_for` returns a read guard on the state: keep only whether it came, or the
+        // session could not publish its next state while we hold it.
         let settled = tokio::time::timeout_at(
             deadline,
             states.wait_for(|s| {
@@ -58,8 +60,9 @@ impl RestAuth {
                 )
             }),
         )
-        .await;
-        if settled.is_err() {
+        .await
+        .map(|r| r.is_ok());
+        if !matches!(settled, Ok(true)) {
             return Err(RestAuthError::NoRelogin(within));
         }
         self.headers()
