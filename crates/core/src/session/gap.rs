@@ -43,8 +43,12 @@ pub(super) struct Backfill {
     /// Live `message_created` events waiting for the gap's messages (only while a gap is open).
     pub held: Vec<RealtimeEvent>,
     pub fetch: Option<(JoinHandle<Fetched>, u64)>,
+    /// A priming burst (no gap) cut short by the link ending: its answers are still good
+    /// (asked before the gap began) and are applied at the next connect.
+    pending_prime: Option<JoinHandle<Fetched>>,
     /// The burst for this connection has been started (or was not needed).
     pub started: bool,
+    fetch_fills_gap: bool,
     last_save: Option<Instant>,
 }
 
@@ -69,7 +73,9 @@ impl Backfill {
             gap,
             held: Vec::new(),
             fetch: None,
+            pending_prime: None,
             started: false,
+            fetch_fills_gap: false,
             last_save: None,
         }
     }
@@ -136,6 +142,15 @@ impl Supervisor {
     /// REST cannot work with our credentials (Guest), if so.
     pub(super) async fn start_backfill(&mut self, refused: Option<String>, user: Option<&str>) {
         self.bf.started = true;
+        if let Some(task) = self.bf.pending_prime.take()
+            && let Ok(Ok(f)) = tokio::time::timeout(self.bf.options.timeout, task).await
+        {
+            for (channel, r) in f.primed {
+                if let Ok(c) = r {
+                    self.bf.ledger.prime(&channel, c);
+                }
+            }
+        }
         let channels = self.channels();
         let usable = self.bf.options.enabled && self.target.frappe && refused.is_none();
         let unknown = channels.iter().any(|c| self.bf.ledger.cursor(c).is_none());
@@ -165,8 +180,10 @@ impl Supervisor {
             self.target.base_url.clone(),
             self.target.headers(self.sid(), self.cookie_shim),
         );
-        let task = tokio::spawn(fetch(parts, work, self.bf.gap.is_some(), self.bf.options.clone()));
+        let gap = self.bf.gap.is_some();
+        let task = tokio::spawn(fetch(parts, work, gap, self.bf.options.clone()));
         self.bf.fetch = Some((task, now_ms()));
+        self.bf.fetch_fills_gap = gap;
     }
 
     /// Deliver a burst's result: cursors primed, then (for a gap) the marker, the recovered
@@ -175,22 +192,24 @@ impl Supervisor {
         let down_to_ms = self.bf.fetch.take().map(|(_, at)| at).unwrap_or_else(now_ms);
         let mut channels = Vec::new();
         for (channel, r) in f.primed {
-            match r {
-                Ok(c) => self.bf.ledger.prime(&channel, c),
-                Err(e) => channels.push(ChannelGap {
-                    channel_id: channel,
-                    recovered: 0,
-                    capped: false,
-                    error: Some(e.to_string()),
-                }),
-            }
+            let error = match r {
+                Ok(c) => {
+                    self.bf.ledger.prime(&channel, c);
+                    // Seen for the first time after the gap: nothing to compare with.
+                    "no earlier message known on this channel; missed ones cannot be told apart"
+                        .to_string()
+                }
+                Err(e) => e.to_string(),
+            };
+            channels.push(ChannelGap {
+                channel_id: channel,
+                recovered: 0,
+                capped: false,
+                error: Some(error),
+            });
         }
         let gap = self.bf.gap.take();
         if let Some(gap) = gap {
-            for c in &mut channels {
-                // A channel first seen now has no earlier position to compare with.
-                c.error = c.error.take().map(|e| format!("{e} (no earlier message known)"));
-            }
             let mut recovered = Vec::new();
             for (channel, r) in f.missed {
                 let mut cg =
@@ -269,7 +288,12 @@ impl Supervisor {
     /// A connection ended: abandon its burst, let the held messages through, keep the gap.
     pub(super) async fn link_ended(&mut self, stopping: bool) {
         if let Some((task, _)) = self.bf.fetch.take() {
-            task.abort();
+            if self.bf.fetch_fills_gap {
+                // Asked again, whole, at the next connect.
+                task.abort();
+            } else {
+                self.bf.pending_prime = Some(task);
+            }
         }
         self.release_held(false).await;
         self.bf.started = false;
