@@ -108,14 +108,27 @@ pub struct GapReport {
 impl GapReport {
     /// One line for people: "link down 10:31:02–10:31:09 · 3 messages recovered".
     pub fn summary(&self, clock: impl Fn(u64) -> String) -> String {
-        let what = if self.cause == "startup" { "not watching" } else { "link down" };
-        let mut s = format!("{what} {}–{}", clock(self.down_from_ms), clock(self.down_to_ms));
+        format!(
+            "{} {}–{} · {}",
+            self.what(),
+            clock(self.down_from_ms),
+            clock(self.down_to_ms),
+            self.detail()
+        )
+    }
+
+    /// What the window was: the link was down, or the app was not running.
+    pub fn what(&self) -> &'static str {
+        if self.cause == "startup" { "not watching" } else { "link down" }
+    }
+
+    /// The outcome without the window: "3 messages recovered", "could not recover: …".
+    pub fn detail(&self) -> String {
         if let Some(e) = &self.error {
-            s.push_str(&format!(" · could not recover: {e}"));
-            return s;
+            return format!("could not recover: {e}");
         }
         let n = self.recovered;
-        s.push_str(&format!(" · {n} message{} recovered", if n == 1 { "" } else { "s" }));
+        let mut s = format!("{n} message{} recovered", if n == 1 { "" } else { "s" });
         if self.capped {
             s.push_str(" (capped: older ones skipped)");
         }
