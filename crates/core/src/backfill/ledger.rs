@@ -84,6 +84,14 @@ impl Ledger {
         true
     }
 
+    /// A live message held back while its gap is fetched: noted now, so the fetched copy is
+    /// not the one shown (it arrived live; it is not "recovered").
+    pub fn note_live(&mut self, m: &RavenMessage) {
+        if self.live.len() < MAX_CHANNELS || self.live.contains_key(&m.channel_id) {
+            self.live.entry(m.channel_id.clone()).or_default().insert(&m.message_id);
+        }
+    }
+
     /// A message fetched over REST: false when it was already delivered (live or recovered).
     pub fn recovered(&mut self, m: &RavenMessage, now_ms: u64) -> bool {
         if self.live.get(&m.channel_id).is_some_and(|r| r.contains(&m.message_id)) {
@@ -155,6 +163,11 @@ mod tests {
         // The server sending the same live message twice is shown as sent.
         assert!(l.live(&msg("c", "2026-01-01 10:00:02.000000"), 5, true));
         assert!(l.live(&msg("c", "2026-01-01 10:00:02.000000"), 5, true));
+        // Held live while its gap was fetched: the live copy is the one shown.
+        let d = msg("d", "2026-01-01 10:00:03.000000");
+        l.note_live(&d);
+        assert!(!l.recovered(&d, 6));
+        assert!(l.live(&d, 7, true));
     }
 
     #[test]

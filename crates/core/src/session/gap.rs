@@ -210,6 +210,11 @@ impl Supervisor {
         }
         let gap = self.bf.gap.take();
         if let Some(gap) = gap {
+            for e in &self.bf.held {
+                if let EventKind::MessageCreated(m) = &e.kind {
+                    self.bf.ledger.note_live(m);
+                }
+            }
             let mut recovered = Vec::new();
             for (channel, r) in f.missed {
                 let mut cg =
