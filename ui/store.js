@@ -11,6 +11,7 @@ export const BOUNDS = {
   messagesPerChannel: 500,
   messagesShown: 200,
   runsShown: 60,       // run cards per environment column
+  gapsPerEnv: 50,      // gap markers kept per environment (shown in every channel's feed)
   keptInApp: { events: 1000, messages: 1000 },   // what Rust keeps for a new window (app_info)
 };
 
@@ -19,6 +20,7 @@ export const S = {
   active: null,
   runs: new Map(),           // env/id -> RunView
   messages: new Map(),       // env -> Map(channel -> [MessageView])
+  gaps: new Map(),           // env -> [MessageView with .gap] (gap markers)
   unread: new Map(),         // env/channel -> n
   channel: null,             // selected channel (null = all)
   log: [], logDropped: 0, paused: false, pausedBuffer: [],
@@ -45,6 +47,8 @@ export function el(tag, props = {}, ...children) {
 // One formatter for the page: toLocaleTimeString() builds a new Intl formatter per call.
 const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 export const fmtTime = (ms) => timeFormat.format(ms);
+/** "link down 10:31:02–10:31:09 · 3 messages recovered" (a GapView from Rust). */
+export const gapLine = (g) => `${g.what} ${fmtTime(g.down_from_ms)}–${fmtTime(g.down_to_ms)} · ${g.detail}`;
 
 // ---- render scheduling: at most one paint per frame, whatever the event rate ----
 const renderers = new Map();   // part -> { tab, fn }

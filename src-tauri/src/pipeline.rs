@@ -42,13 +42,17 @@ impl Serialize for UiEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let e = &self.0;
-        let mut st = s.serialize_struct("UiEvent", 5)?;
+        let mut st = s.serialize_struct("UiEvent", 8)?;
         st.serialize_field("name", &e.name)?;
         // Serialised as it is held (a JSON tree today, raw JSON text soon): never re-parsed.
         st.serialize_field("payload", &e.payload)?;
         st.serialize_field("room_hint", &e.room_hint)?;
         st.serialize_field("parse_note", &e.parse_note)?;
         st.serialize_field("received_at_ms", &e.received_at_ms)?;
+        st.serialize_field("recovered", &e.recovered)?;
+        st.serialize_field("polled", &e.polled)?;
+        // The gap marker's line, so the log shows it as the feed does.
+        st.serialize_field("gap", &sockeye_core::views::GapView::from_event(e))?;
         st.end()
     }
 }

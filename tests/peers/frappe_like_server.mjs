@@ -7,7 +7,12 @@
 // POST /__test/burst {room, event, count} (emits count events {seq: 1..count} back to back),
 // GET /__test/stats (logins, channel lists, connects, disconnects: what a well-behaved
 // client must keep low) and POST /__test/expire (forget every session, as a site does when
-// sids expire).
+// sids expire). Raven messages: POST /__test/message {channel_id, text, sender?} stores a
+// message (random 10-char name, Frappe `creation`) and publishes `message_created` to the
+// channel's doc room; GET /api/resource/Raven Message lists them like frappe.client.get_list
+// (filters, fields, order_by, limit_start, limit_page_length; 403 for a channel the user may
+// not read); POST /__test/realtime {up} takes the Socket.IO side down (engine connections
+// closed, new ones refused with 403) while the web side keeps answering.
 //
 // Usage: node frappe_like_server.mjs <port> [site]. Prints "listening <port>" when ready.
 import http from "node:http";
@@ -19,7 +24,9 @@ const USERS = { "test@example.com": { password: "admin", user_type: "System User
 const SESSIONS = { "good-sid": "test@example.com" };
 const TOKENS = { "key:secret": "test@example.com" };
 const PERMITTED = new Set(["Raven Channel/general", "Raven User/*"]);
-const STATS = { logins: 0, failed_logins: 0, channel_lists: 0, connects: 0, disconnects: 0, disconnect_reasons: [] };
+const MESSAGES = [];
+let REALTIME_UP = true;
+const STATS = { resource_lists: 0, logins: 0, failed_logins: 0, channel_lists: 0, connects: 0, disconnects: 0, disconnect_reasons: [] };
 
 const hostname = (v) => {
   if (!v) return undefined;
@@ -79,6 +86,60 @@ const server = http.createServer((req, res) => {
     if (who === "Guest") return send(403, { exc_type: "PermissionError", message: "Not permitted" });
     return send(200, { message: { channels: [{ name: "general", channel_name: "General" }, { name: "engineering", channel_name: "Engineering" }] } });
   }
+  if (url.pathname === "/api/resource/Raven Message" || url.pathname === "/api/resource/Raven%20Message") {
+    STATS.resource_lists++;
+    const who = whoIs(req.headers);
+    if (who === null) return send(401, { exc_type: "AuthenticationError" });
+    if (who === "Guest") return send(403, { exc_type: "PermissionError", message: "Not permitted" });
+    let filters, fields;
+    try {
+      filters = JSON.parse(url.searchParams.get("filters") || "[]");
+      fields = JSON.parse(url.searchParams.get("fields") || '["name"]');
+    } catch (e) {
+      return send(417, { exc_type: "ValidationError", message: String(e) });
+    }
+    if (!Array.isArray(filters)) filters = Object.entries(filters).map(([k, v]) => (Array.isArray(v) ? [k, v[0], v[1]] : [k, "=", v]));
+    const conds = filters.map((c) => (c.length === 4 ? c.slice(1) : c));
+    for (const [f, op, v] of conds) {
+      if (f === "channel_id" && op === "=" && !PERMITTED.has(`Raven Channel/${v}`)) return send(403, { exc_type: "PermissionError", message: `No permission for Raven Channel ${v}` });
+    }
+    const cmp = { "=": (a, b) => a === b, ">": (a, b) => a > b, ">=": (a, b) => a >= b, "<": (a, b) => a < b, "<=": (a, b) => a <= b };
+    let rows = MESSAGES.filter((m) => PERMITTED.has(`Raven Channel/${m.channel_id}`)).filter((m) => conds.every(([f, op, v]) => cmp[op] && cmp[op](String(m[f]), String(v))));
+    const [key, dir] = (url.searchParams.get("order_by") || "creation desc").split(/\s+/);
+    rows = rows.map((m, i) => [m, i]).sort((a, b) => (a[0][key] < b[0][key] ? -1 : a[0][key] > b[0][key] ? 1 : a[1] - b[1])).map(([m]) => m);
+    if ((dir || "desc").toLowerCase() === "desc") rows.reverse();
+    const start = Number(url.searchParams.get("limit_start") || 0);
+    const len = Number(url.searchParams.get("limit_page_length") || 20);
+    rows = rows.slice(start, len === 0 ? undefined : start + len);
+    const data = rows.map((m) => (fields.includes("*") ? m : Object.fromEntries(fields.map((f) => [f, m[f] ?? null]))));
+    return send(200, { data });
+  }
+  if (url.pathname === "/__test/message" && req.method === "POST") {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", async () => {
+      const { channel_id, text, sender } = JSON.parse(body);
+      const m = newMessage(channel_id, sender || "test@example.com", text);
+      MESSAGES.push(m);
+      const room = `doc:Raven Channel/${channel_id}`;
+      const nsp = io.of("/" + SITE);
+      const n = (await nsp.in(room).fetchSockets()).length;
+      nsp.to(room).emit("message_created", { channel_id, sender: m.owner, message_id: m.name, message_details: m });
+      send(200, { message_id: m.name, creation: m.creation, delivered_to: n });
+    });
+    return;
+  }
+  if (url.pathname === "/__test/realtime" && req.method === "POST") {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      REALTIME_UP = JSON.parse(body).up !== false;
+      // Engine-level close: clients see `transport close`, as when the Node process dies.
+      if (!REALTIME_UP) for (const c of Object.values(io.engine.clients)) c.close();
+      send(200, { up: REALTIME_UP });
+    });
+    return;
+  }
   if (url.pathname === "/__test/stats") return send(200, STATS);
   if (url.pathname === "/__test/expire" && req.method === "POST") {
     for (const k of Object.keys(SESSIONS)) if (k !== "good-sid") delete SESSIONS[k];
@@ -113,7 +174,24 @@ const server = http.createServer((req, res) => {
   if (!url.pathname.startsWith("/socket.io")) send(404, { error: "not found" });
 });
 
-const io = new Server(server, { cors: { origin: true, credentials: true } });
+// Frappe's `creation`: local date and time with microseconds, strictly increasing here.
+let lastCreation = "";
+const newMessage = (channel_id, owner, text) => {
+  const d = new Date();
+  const p = (n, w = 2) => String(n).padStart(w, "0");
+  let creation = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`;
+  if (creation <= lastCreation) creation = lastCreation.slice(0, -3) + p(Number(lastCreation.slice(-3)) + 1, 3);
+  lastCreation = creation;
+  const name = Array.from({ length: 10 }, () => "abcdefghijklmnopqrstuvwxyz0123456789"[Math.floor(Math.random() * 36)]).join("");
+  const content = text.replace(/<[^>]*>/g, "");
+  return { name, channel_id, owner, creation, modified: creation, modified_by: owner, text, content, message_type: "Text", file: null, is_reply: 0, linked_message: null, is_edited: 0, is_thread: 0, is_forwarded: 0, is_bot_message: 0, bot: null };
+};
+
+const io = new Server(server, {
+  cors: { origin: true, credentials: true },
+  // While "realtime is down" every Engine.IO request is refused; the web side answers on.
+  allowRequest: (req, cb) => cb(REALTIME_UP ? null : "realtime down", REALTIME_UP),
+});
 const nsp = io.of(/^\/.*$/);
 nsp.use((socket, next) => {
   const h = socket.request.headers;

@@ -148,6 +148,19 @@ await check("a server restart shows as a state change, then recovers", async () 
   await until("connected again", () => js("return document.querySelector('#pill').dataset.state === 'connected'"), 20000);
 });
 
+await check("the restart's gap is marked in the message feed and the event log", async () => {
+  // The demo's chat kept posting while the simulator was down; the app fetched what it missed.
+  await clickTab("messages");
+  await js("const c = [...document.querySelectorAll('#channels li')].find(li => li.textContent === 'All channels'); c && c.click(); return true;");
+  const line = await until("a gap marker", () => js("const g = document.querySelector('#messages .msg.gap'); return g && g.textContent"), 20000);
+  if (!/^link down \S+–\S+ · (\d+ messages? recovered|could not recover)/.test(line)) throw new Error(`marker: ${line}`);
+  await clickTab("log");
+  await js("const f = document.querySelector('#log-filter'); f.value = 'sockeye:gap'; f.dispatchEvent(new Event('input')); return true;");
+  const row = await until("the marker in the log", () => js("const r = document.querySelector('#log-rows tr[data-event=\"sockeye:gap\"] summary'); return r && r.textContent"), 10000);
+  if (!row.startsWith("link down ")) throw new Error(`log: ${row}`);
+  await js("const f = document.querySelector('#log-filter'); f.value = ''; f.dispatchEvent(new Event('input')); return true;");
+});
+
 await check("diagnostics run from the window", async () => {
   await clickTab("diagnostics");
   await js("document.querySelector('#diag-active').click(); return true;");

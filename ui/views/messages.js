@@ -1,6 +1,6 @@
 // Raven messages per channel, with unread counts, and the channel picker (the list is
 // fetched from Rust when the picker is opened, cached there per environment).
-import { S, $, el, fmtTime, invoke, mark, view, BOUNDS } from "../store.js";
+import { S, $, el, fmtTime, gapLine, invoke, mark, view, BOUNDS } from "../store.js";
 
 // The tags Rust's sanitiser keeps (sockeye_core::rich_text::TAGS); anything else is refused
 // here too, so the page never builds an element it was not meant to.
@@ -35,7 +35,17 @@ function messagesOf(env) {
   if (!S.messages.has(env)) S.messages.set(env, new Map());
   return S.messages.get(env);
 }
+let msgSeq = 0;
 export function addMessage(m) {
+  m.seq = ++msgSeq;
+  if (m.gap) {
+    // A gap marker belongs to every channel of its environment.
+    const list = S.gaps.get(m.env) || [];
+    list.push(m);
+    if (list.length > BOUNDS.gapsPerEnv) list.shift();
+    S.gaps.set(m.env, list);
+    return;
+  }
   const list = messagesOf(m.env).get(m.channel) || [];
   if (m.edited) {
     const i = list.findIndex((x) => x.id === m.id);
@@ -58,9 +68,10 @@ function clearUnread() {
   }
 }
 function messageRow(m) {
+  if (m.gap) return el("li", { class: "msg gap", "data-tone": m.gap.tone, "data-gap": "1", text: gapLine(m.gap) });
   const text = m.rich?.length ? el("div", { class: "msg-text rich" }, ...richNodes(m.rich)) : el("div", { class: "msg-text", text: m.content });
   return el("li", { class: "msg" + (m.bot ? " bot" : ""), "data-message-id": m.id || "" },
-    el("div", { class: "meta" }, el("strong", { class: "sender", text: m.sender }), el("span", { class: "muted", text: ` #${m.channel} · ${fmtTime(m.at_ms)}${m.edited ? " · edited" : ""}` })),
+    el("div", { class: "meta" }, el("strong", { class: "sender", text: m.sender }), el("span", { class: "muted", text: ` #${m.channel} · ${fmtTime(m.at_ms)}${m.edited ? " · edited" : ""}${m.recovered ? " · recovered" : ""}` })),
     text);
 }
 
@@ -79,9 +90,12 @@ view("messages", "messages", () => {
     }));
   $("#channel-title").textContent = S.channel ? `# ${S.channel}` : "All channels";
   const msgs = S.channel ? [...(byChannel.get(S.channel) || [])] : [...byChannel.values()].flat();
-  msgs.sort((a, b) => b.at_ms - a.at_ms);
+  const count = msgs.length;
+  msgs.push(...(S.gaps.get(env) || []));
+  // Newest first; items of the same millisecond by arrival (a marker, then what it recovered).
+  msgs.sort((a, b) => b.at_ms - a.at_ms || b.seq - a.seq);
   $("#messages").replaceChildren(...msgs.slice(0, BOUNDS.messagesShown).map(messageRow));
-  $("#messages-bounds").textContent = `showing ${Math.min(msgs.length, BOUNDS.messagesShown)} of ${msgs.length} · the page keeps ${BOUNDS.messagesPerChannel} per channel, the app ${BOUNDS.keptInApp.messages} for a reopened window`;
+  $("#messages-bounds").textContent = `showing ${Math.min(count, BOUNDS.messagesShown)} of ${count} · the page keeps ${BOUNDS.messagesPerChannel} per channel, the app ${BOUNDS.keptInApp.messages} for a reopened window`;
   clearUnread();
   renderPicker();
 });

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
+use sockeye_core::backfill::{BackfillOptions, GAP_EVENT, GapReport};
 use sockeye_core::events::{AiProgress, EventKind, RealtimeEvent};
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
@@ -27,6 +28,12 @@ struct EventLine<'a> {
     payload: &'a serde_json::value::RawValue,
     received_at: String,
     parse_note: Option<&'a str>,
+    /// Fetched over REST after a gap, not received live.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    recovered: bool,
+    /// Fetched by polling a progress endpoint while the link was down.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    polled: bool,
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +50,13 @@ pub struct WatchArgs {
     /// Exit 1 with the last state if `--count` was not reached in this many seconds.
     #[arg(long)]
     pub timeout: Option<f64>,
+    /// After a reconnect, do not fetch the Raven messages missed while the link was down
+    /// (the gap is still marked).
+    #[arg(long)]
+    pub no_backfill: bool,
+    /// At most this many missed messages per channel per gap (the newest are kept).
+    #[arg(long, default_value_t = 200)]
+    pub backfill_max: usize,
 }
 
 /// ANSI colours, only on a terminal and only without `NO_COLOR`.
@@ -74,8 +88,30 @@ fn iso(ms: u64) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
+fn clock_s(ms: u64) -> String {
+    let mut c = clock(ms);
+    c.truncate(8);
+    c
+}
+
 /// A short human summary of an event.
 pub fn summary(e: &RealtimeEvent) -> String {
+    if e.name == GAP_EVENT
+        && let Ok(r) = serde_json::from_str::<GapReport>(e.payload.get())
+    {
+        return r.summary(clock_s);
+    }
+    let text = summary_of_kind(e);
+    if e.recovered {
+        format!("{text}  (recovered)")
+    } else if e.polled {
+        format!("{text}  (polled)")
+    } else {
+        text
+    }
+}
+
+fn summary_of_kind(e: &RealtimeEvent) -> String {
     match &e.kind {
         EventKind::AiProgress(p) => match p {
             AiProgress::Thinking { message } => format!("thinking: {message}"),
@@ -196,7 +232,13 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
         return Err(CliError::Usage("watch takes one environment".into()));
     }
     let (_, target) = targets.remove(0);
-    let mut opts = SessionOptions { transports: args.conn.transports(), ..Default::default() };
+    let backfill = BackfillOptions {
+        enabled: !args.no_backfill,
+        max_per_gap: args.backfill_max,
+        ..Default::default()
+    };
+    let mut opts =
+        SessionOptions { transports: args.conn.transports(), backfill, ..Default::default() };
     let lossless = args.json.then(|| {
         let (tx, rx) = mpsc::channel(1024);
         opts.lossless = Some(tx);
@@ -251,12 +293,13 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                         seen += 1;
                         *stats.by_name.entry(e.name.clone()).or_default() += 1;
                         if args.json {
-                            let line = EventLine { kind: "event", name: &e.name, room_hint: e.room_hint.as_deref(), payload: &e.payload, received_at: iso(e.received_at_ms), parse_note: e.parse_note.as_deref() };
+                            let line = EventLine { kind: "event", name: &e.name, room_hint: e.room_hint.as_deref(), payload: &e.payload, received_at: iso(e.received_at_ms), parse_note: e.parse_note.as_deref(), recovered: e.recovered, polled: e.polled };
                             let _ = serde_json::to_writer(&mut out, &line);
                             let _ = out.write_all(b"\n");
                         } else {
                             let room = e.room_hint.clone().unwrap_or_default();
-                            let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), style.paint("36", &e.name), style.paint("90", &room), summary(&e));
+                            let name = if e.name == GAP_EVENT { style.paint("33", &e.name) } else { style.paint("36", &e.name) };
+                            let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), name, style.paint("90", &room), summary(&e));
                         }
                         // Flush when caught up: line by line when events trickle, in big writes
                         // under a flood.

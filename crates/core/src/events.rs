@@ -110,6 +110,12 @@ pub struct RealtimeEvent {
     pub seq: Option<u64>,
     /// Milliseconds since the Unix epoch.
     pub received_at_ms: u64,
+    /// Fetched over REST after a gap in the link (backfill), not received live.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
+    /// Fetched by polling a progress endpoint while the link was down, not received live.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub polled: bool,
 }
 
 pub fn now_ms() -> u64 {
@@ -489,6 +495,8 @@ impl RealtimeEvent {
             run_key,
             seq,
             received_at_ms: now_ms(),
+            recovered: false,
+            polled: false,
         }
     }
 

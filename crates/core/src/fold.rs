@@ -6,7 +6,7 @@ use crate::events::RealtimeEvent;
 use crate::notify::{self, Trigger};
 use crate::runs::{RunChange, RunTracker};
 use crate::state::{LinkState, StateSnapshot};
-use crate::views::{LinkView, MessageView, RunView};
+use crate::views::{GapView, LinkView, MessageView, RunView};
 
 /// Runs kept per environment (the oldest finished ones go first).
 pub const RUNS_KEPT: usize = 200;
@@ -55,10 +55,9 @@ impl EnvFold {
             trigger =
                 Some(Trigger::LinkLost { env: self.env.clone(), reason: snap.state.describe() });
             self.lost_notified = true;
-        } else if connected && self.lost_notified {
-            trigger = Some(Trigger::LinkRestored { env: self.env.clone() });
-            self.lost_notified = false;
         }
+        // "Restored" waits for the gap marker the session publishes once the link is
+        // settled, so it can say how many missed messages were recovered.
         if connected
             || matches!(
                 snap.state,
@@ -76,6 +75,17 @@ impl EnvFold {
     /// An event: the run it moved, the message it carries, the notifications it asks for.
     pub fn on_event(&mut self, e: &RealtimeEvent) -> EventOut {
         let mut out = EventOut::default();
+        if let Some(gap) = GapView::from_event(e) {
+            if self.lost_notified {
+                self.lost_notified = false;
+                out.triggers.push(Trigger::LinkRestored {
+                    env: self.env.clone(),
+                    detail: Some(gap.detail.clone()),
+                });
+            }
+            out.message = Some(MessageView::gap(&self.env, e, gap));
+            return out;
+        }
         if let Some(change) = self.runs.apply(e) {
             if let RunChange::Finished(r) = &change
                 && let Some(t) = notify::run_trigger(r)
@@ -86,7 +96,11 @@ impl EnvFold {
         }
         if let Some(m) = MessageView::of(&self.env, e) {
             if let crate::events::EventKind::MessageCreated(raven) = &e.kind {
-                out.triggers.push(notify::message_trigger(&self.env, raven, self.user.as_deref()));
+                let t = notify::message_trigger(&self.env, raven, self.user.as_deref());
+                // Recovered messages are counted in "link restored"; only mentions notify.
+                if !e.recovered || matches!(t, Trigger::Message { mention: true, .. }) {
+                    out.triggers.push(t);
+                }
             }
             out.message = Some(m);
         }
@@ -132,7 +146,23 @@ mod tests {
             .1;
         assert!(matches!(lost, Some(Trigger::LinkLost { .. })), "{lost:?}");
         assert!(f.on_state(&snap(LinkState::Connecting { attempt: 1 })).1.is_none());
-        assert!(matches!(f.on_state(&up()).1, Some(Trigger::LinkRestored { .. })));
+        assert!(f.on_state(&up()).1.is_none(), "restored waits for the gap marker");
+        let gap = RealtimeEvent::from_args(
+            crate::backfill::GAP_EVENT,
+            vec![serde_json::json!({"down_from_ms": 1, "down_to_ms": 2, "cause": "reconnect",
+                "recovered": 3, "capped": false, "channels": []})],
+            None,
+        );
+        let out = f.on_event(&gap);
+        match out.triggers.as_slice() {
+            [Trigger::LinkRestored { detail: Some(d), .. }] => {
+                assert_eq!(d, "3 messages recovered")
+            }
+            other => panic!("{other:?}"),
+        }
+        let item = out.message.expect("the marker is a feed item");
+        assert_eq!(item.content, "link down · 3 messages recovered");
+        assert!(f.on_event(&gap).triggers.is_empty(), "restored once");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`notify`]: the notification policy.
 
 pub mod auth;
+pub mod backfill;
 pub mod backoff;
 pub mod batch;
 pub mod config_file;

@@ -45,11 +45,32 @@ impl Default for NotifySettings {
 /// Something that may deserve a notification.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
-    RunComplete { env: String, run: String, summary: String },
-    RunError { env: String, run: String, message: String },
-    Message { env: String, channel: String, sender: String, text: String, mention: bool },
-    LinkLost { env: String, reason: String },
-    LinkRestored { env: String },
+    RunComplete {
+        env: String,
+        run: String,
+        summary: String,
+    },
+    RunError {
+        env: String,
+        run: String,
+        message: String,
+    },
+    Message {
+        env: String,
+        channel: String,
+        sender: String,
+        text: String,
+        mention: bool,
+    },
+    LinkLost {
+        env: String,
+        reason: String,
+    },
+    /// `detail`: what the backfill after it found ("3 messages recovered").
+    LinkRestored {
+        env: String,
+        detail: Option<String>,
+    },
 }
 
 impl Trigger {
@@ -59,7 +80,7 @@ impl Trigger {
             | Trigger::RunError { env, .. }
             | Trigger::Message { env, .. }
             | Trigger::LinkLost { env, .. }
-            | Trigger::LinkRestored { env } => env,
+            | Trigger::LinkRestored { env, .. } => env,
         }
     }
 }
@@ -157,10 +178,13 @@ impl NotifyPolicy {
                 body: clip(&reason, 200),
                 urgency: Urgency::Critical,
             },
-            Trigger::LinkRestored { .. } if s.link_restored => Notification {
+            Trigger::LinkRestored { detail, .. } if s.link_restored => Notification {
                 env: env.clone(),
                 title: format!("Realtime link restored · {env}"),
-                body: "Events are flowing again.".into(),
+                body: match detail {
+                    Some(d) => clip(&format!("Events are flowing again · {d}"), 200),
+                    None => "Events are flowing again.".into(),
+                },
                 urgency: Urgency::Normal,
             },
             Trigger::Message { channel, sender, text, mention: true, .. } if s.messages => {
@@ -376,7 +400,10 @@ mod tests {
             p.offer(Trigger::LinkLost { env: "prod".into(), reason: "x".into() }, t0).len(),
             1
         );
-        assert_eq!(p.offer(Trigger::LinkRestored { env: "prod".into() }, t0).len(), 1);
+        assert_eq!(
+            p.offer(Trigger::LinkRestored { env: "prod".into(), detail: None }, t0).len(),
+            1
+        );
         for _ in 0..50 {
             p.offer(msg("general", "bob", false), t0);
         }
@@ -409,6 +436,6 @@ mod tests {
             Urgency::Critical
         );
         p.settings.muted = true;
-        assert!(p.offer(Trigger::LinkRestored { env: "e".into() }, t0).is_empty());
+        assert!(p.offer(Trigger::LinkRestored { env: "e".into(), detail: None }, t0).is_empty());
     }
 }

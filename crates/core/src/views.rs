@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::backfill::{GAP_EVENT, GapReport};
 use crate::events::{EventKind, RealtimeEvent};
 use crate::rich_text::{self, RichNode};
 use crate::runs::{Run, RunStatus};
@@ -170,6 +171,45 @@ pub struct MessageView {
     pub content: String,
     /// The sanitised `text` (see [`rich_text`]); empty when the message had no HTML text.
     pub rich: Vec<RichNode>,
+    /// Fetched after a gap in the link, not received live.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
+    /// Set on the gap marker, an item of every channel's feed of the environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap: Option<GapView>,
+}
+
+/// A gap marker as the feed and the log show it: "link down 10:31:02–10:31:09 · 3 messages
+/// recovered" (the page formats the times in the user's zone).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GapView {
+    pub what: &'static str,
+    pub down_from_ms: u64,
+    pub down_to_ms: u64,
+    pub detail: String,
+    /// Warn when something could not be recovered.
+    pub tone: Tone,
+}
+
+impl GapView {
+    pub fn of(r: &GapReport) -> GapView {
+        let failed = r.error.is_some() || r.capped || r.channels.iter().any(|c| c.error.is_some());
+        GapView {
+            what: r.what(),
+            down_from_ms: r.down_from_ms,
+            down_to_ms: r.down_to_ms,
+            detail: r.detail(),
+            tone: if failed { Tone::Degraded } else { Tone::Ok },
+        }
+    }
+
+    /// The gap report a `sockeye:gap` event carries.
+    pub fn from_event(e: &RealtimeEvent) -> Option<GapView> {
+        if e.name != GAP_EVENT {
+            return None;
+        }
+        serde_json::from_str::<GapReport>(e.payload.get()).ok().map(|r| GapView::of(&r))
+    }
 }
 
 impl MessageView {
@@ -194,7 +234,26 @@ impl MessageView {
             edited,
             content,
             rich,
+            recovered: e.recovered,
+            gap: None,
         })
+    }
+
+    /// The feed item of a gap marker (channel empty: it belongs to every channel).
+    pub fn gap(env: &str, e: &RealtimeEvent, gap: GapView) -> MessageView {
+        MessageView {
+            env: env.into(),
+            channel: String::new(),
+            sender: String::new(),
+            id: format!("gap-{}", gap.down_from_ms),
+            at_ms: e.received_at_ms,
+            bot: false,
+            edited: false,
+            content: format!("{} · {}", gap.what, gap.detail),
+            rich: Vec::new(),
+            recovered: false,
+            gap: Some(gap),
+        }
     }
 }
 

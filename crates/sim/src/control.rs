@@ -29,6 +29,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/burst", post(burst_now))
         .route("/__sim/faults", get(get_faults).post(set_faults))
         .route("/__sim/restart", post(restart))
+        .route("/__sim/message", post(message))
 }
 
 fn bad_request(msg: impl std::fmt::Display) -> Response {
@@ -229,4 +230,25 @@ async fn restart(State(st): State<Arc<SimState>>, body: Option<Json<RestartReque
     let down = body.map(|Json(r)| r.down_ms).unwrap_or(0);
     let _ = st.restart_tx.send(Duration::from_millis(down));
     Json(json!({"restarting": true, "down_ms": down})).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewMessage {
+    channel_id: String,
+    text: String,
+    #[serde(default)]
+    sender: Option<String>,
+}
+
+/// A Raven message as the site would create it: stored (so REST lists it) and published to
+/// the channel's room (to whoever is connected; nobody, while realtime is down).
+async fn message(State(st): State<Arc<SimState>>, Json(m): Json<NewMessage>) -> Response {
+    let sender = m.sender.unwrap_or_else(|| crate::config::DEFAULT_USER.to_string());
+    let stored = crate::payloads::StoredMessage::new(&m.channel_id, &sender, &m.text);
+    let site = st.config().default_site.clone();
+    // Stored first: a client that hears the event and asks REST at once finds it.
+    st.store_message(stored.clone());
+    let n = crate::web::publish_message(&st, &site, &stored).await;
+    Json(json!({"message_id": stored.name, "creation": stored.creation, "delivered_to": n}))
+        .into_response()
 }

@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod payloads;
 pub mod proxy_faults;
 pub mod publish;
+pub mod resource;
 pub mod scenarios;
 pub mod server;
 pub mod state;

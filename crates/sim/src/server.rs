@@ -20,7 +20,7 @@ use crate::faults::Faults;
 use crate::publish::{self, PublishError, PublishRequest};
 use crate::scenarios::{self, ScenarioError, ScenarioParams};
 use crate::state::SimState;
-use crate::{control, handlers, proxy_faults, web};
+use crate::{control, handlers, proxy_faults, resource, web};
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]
@@ -106,6 +106,7 @@ impl Sim {
         handlers::register(&state);
         let router = Router::new()
             .merge(web::routes())
+            .merge(resource::routes())
             .merge(control::routes())
             .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
             .layer(layer)
@@ -142,6 +143,19 @@ impl Sim {
         let site = req.site.clone().unwrap_or_else(|| self.site());
         let n = self.state.emit(Some(&site), r.room.as_deref(), &r.event, &r.message).await;
         Ok((r.room, n))
+    }
+
+    /// A Raven message sent on `channel` by `sender`: stored (REST lists it) and published.
+    pub async fn send_message(
+        &self,
+        channel: &str,
+        sender: &str,
+        html: &str,
+    ) -> crate::payloads::StoredMessage {
+        let m = crate::payloads::StoredMessage::new(channel, sender, html);
+        self.state.store_message(m.clone());
+        crate::web::publish_message(&self.state, &self.site(), &m).await;
+        m
     }
 
     pub fn set_faults(&self, specs: &[&str]) -> Result<Faults, crate::faults::FaultError> {

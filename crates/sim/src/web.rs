@@ -27,7 +27,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/api/method/raven.api.raven_message.send_message", post(send_message))
 }
 
-fn frappe_error(status: StatusCode, exc_type: &str, message: &str) -> Response {
+pub(crate) fn frappe_error(status: StatusCode, exc_type: &str, message: &str) -> Response {
     (status, Json(json!({"exc_type": exc_type, "message": message}))).into_response()
 }
 
@@ -114,7 +114,7 @@ async fn ping() -> Json<Value> {
 // The error is the response itself, returned as is by every handler: boxing it would only
 // add a deref at each call.
 #[allow(clippy::result_large_err)]
-fn require_user(st: &SimState, headers: &HeaderMap) -> Result<String, Response> {
+pub(crate) fn require_user(st: &SimState, headers: &HeaderMap) -> Result<String, Response> {
     match auth::rest_user(&st.config(), headers) {
         Err(auth::Unauthorized) => Err(frappe_error(
             StatusCode::UNAUTHORIZED,
@@ -204,9 +204,9 @@ async fn send_message(
     m.is_reply = u8::from(f.get("is_reply").is_some_and(|v| v == "1" || v == "true"));
     m.linked_message = f.get("linked_message").cloned().filter(|s| !s.is_empty());
     let site = st.config().default_site.clone();
-    publish_message(&st, &site, &m).await;
     let details = m.details();
-    st.store_message(m);
+    st.store_message(m.clone());
+    publish_message(&st, &site, &m).await;
     Json(json!({"message": details})).into_response()
 }
 

@@ -8,6 +8,7 @@
 //! confirmed the user and the socket answered `ping` with `pong`; subscriptions live in server
 //! memory, so every (re)connect re-emits them; a refused CONNECT is final until the user acts.
 
+mod gap;
 mod serve;
 mod supervisor;
 
@@ -48,6 +49,8 @@ pub struct SessionOptions {
     /// A consumer that must see every event: the session waits for it (and so the socket
     /// does), instead of dropping events as the broadcast does for laggards.
     pub lossless: Option<mpsc::Sender<Arc<RealtimeEvent>>>,
+    /// Raven messages missed while the link was down: fetched and delivered after a gap.
+    pub backfill: crate::backfill::BackfillOptions,
 }
 
 impl Default for SessionOptions {
@@ -62,6 +65,7 @@ impl Default for SessionOptions {
             upgrade: false,
             max_packet: 16 << 20,
             lossless: None,
+            backfill: Default::default(),
         }
     }
 }

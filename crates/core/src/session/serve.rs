@@ -101,7 +101,7 @@ impl Supervisor {
     }
 
     /// Hand an event to every consumer; the lossless one is awaited (backpressure).
-    async fn publish(&self, event: RealtimeEvent) {
+    pub(super) async fn publish(&self, event: RealtimeEvent) {
         let event = Arc::new(event);
         if let Some(sink) = &self.options.lossless {
             let _ = sink.send(event.clone()).await;
@@ -110,7 +110,15 @@ impl Supervisor {
         let _ = self.events.send(event);
     }
 
+    /// Serve a connection; whatever ended it, the events it held are let through and the
+    /// time until the next one counts as a gap (unless stopping).
     pub(super) async fn serve(&mut self, live: Live, relogged: bool) -> LinkEnd {
+        let end = self.serve_link(live, relogged).await;
+        self.link_ended(matches!(end, LinkEnd::Stop(_))).await;
+        end
+    }
+
+    async fn serve_link(&mut self, live: Live, relogged: bool) -> LinkEnd {
         let Live { conn, fallback } = live;
         let (handle, mut inbound) = (conn.handle, conn.inbound);
         for sub in self.subscriptions.clone() {
@@ -155,7 +163,28 @@ impl Supervisor {
         // while events keep arriving is a busy link, not a dead or deaf one.
         let mut last_inbound = Instant::now();
         loop {
+            // Backfill starts once the identity is settled: the REST calls then use
+            // credentials the site has just accepted, and the subscriptions had time to land.
+            let settled = !self.target.frappe
+                || (f.identity != Identity::Pending
+                    && !matches!(f.pong, Pong::Waiting { first: true, .. }));
+            if !self.bf.started && settled {
+                let refused = match &f.identity {
+                    Identity::Guest => {
+                        Some("connected as Guest: the site shows Guest no messages".to_string())
+                    }
+                    Identity::Rejected(m) => {
+                        Some(format!("the site rejects our credentials ({m})"))
+                    }
+                    _ => None,
+                };
+                self.start_backfill(refused, user_label(&f.identity).as_deref()).await;
+            }
             tokio::select! {
+                done = async { (&mut self.bf.fetch.as_mut().expect("guarded").0).await }, if self.bf.fetch.is_some() => {
+                    let fetched = done.unwrap_or_else(|e| super::gap::Fetched::failed(format!("backfill task: {e}")));
+                    self.finish_backfill(fetched, user_label(&f.identity).as_deref()).await;
+                }
                 msg = inbound.recv() => match msg {
                     None => {
                         close(&handle).await;
@@ -172,7 +201,7 @@ impl Supervisor {
                             continue;
                         }
                         let event = RealtimeEvent::from_raw(&e.name, e.payload, user_label(&f.identity).as_deref());
-                        self.publish(event).await;
+                        self.deliver_live(event).await;
                     }
                     Some(Inbound::Malformed(m)) => {
                         last_inbound = Instant::now();
@@ -197,6 +226,7 @@ impl Supervisor {
                     self.set(self.live_state(&f));
                 }
                 _ = ticker.tick() => {
+                    self.bf.save(false);
                     if let Pong::Waiting { sent, first } = f.pong
                         && sent.elapsed() > self.options.pong_timeout
                         && last_inbound.elapsed() > self.options.pong_timeout

@@ -57,6 +57,8 @@ pub(crate) struct Supervisor {
     /// The Engine.IO version the server spoke last time (skips the v4 attempt on v2 servers).
     eio: Option<EioVersion>,
     shared: Arc<Shared>,
+    /// Cursors, the open gap and the burst that fills it.
+    pub(super) bf: super::gap::Backfill,
 }
 
 impl Supervisor {
@@ -74,7 +76,9 @@ impl Supervisor {
             !target.verify_tls,
             options.connect_timeout.min(Duration::from_secs(10)),
         );
+        let bf = super::gap::Backfill::new(options.backfill.clone());
         Supervisor {
+            bf,
             target,
             options,
             http,
