@@ -266,21 +266,9 @@ async fn diagnose_side_by_side_json_and_exit_codes() {
 #[tokio::test]
 async fn watch_json_into_a_stalled_pipe_loses_no_event() {
     use std::io::{BufRead, BufReader};
-    let peers = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
-    assert!(
-        peers.join("node_modules/socket.io").exists(),
-        "run scripts/test (it installs the test peers)"
-    );
-    let mut server = Command::new("node")
-        .current_dir(&peers)
-        .args(["frappe_like_server.mjs", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let server = NodePeer::start("frappe_like_server.mjs");
+    let url = server.url.clone();
     let mut line = String::new();
-    BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let url = format!("http://127.0.0.1:{}", line.trim().strip_prefix("listening ").unwrap());
     const N: usize = 30_000;
     let dir = tempfile::tempdir().unwrap();
     let mut watch = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"))
@@ -337,8 +325,7 @@ async fn watch_json_into_a_stalled_pipe_loses_no_event() {
         }
     }
     assert_eq!(watch.wait().unwrap().code(), Some(0));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert_eq!(lagged, 0, "no skipped events in --json");
     assert_eq!(seqs, (1..=N as u64).collect::<Vec<_>>(), "every event, in order");
 }
@@ -347,18 +334,8 @@ async fn watch_json_into_a_stalled_pipe_loses_no_event() {
 /// Frappe's `pong` to `ping`, a missing ack, and bad JSON arguments.
 #[tokio::test]
 async fn emit_prints_acks_and_listens() {
-    use std::io::{BufRead, BufReader};
-    let peers = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
-    let mut server = Command::new("node")
-        .current_dir(&peers)
-        .args(["frappe_like_server_v2.cjs", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let url = format!("http://127.0.0.1:{}", line.trim().strip_prefix("listening ").unwrap());
+    let server = NodePeer::start("frappe_like_server_v2.cjs");
+    let url = server.url.clone();
     let base = |extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> =
             ["emit", "--url", &url, "--site", "raven.test", "--sid", "good-sid"]
@@ -380,8 +357,44 @@ async fn emit_prints_acks_and_listens() {
     let o = watch(base(&["x", "{not json"])).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("argument 1 is not JSON"), "{}", text(&o));
-    let _ = server.kill();
-    let _ = server.wait();
+}
+
+/// A node peer from `tests/peers` on an ephemeral loopback port, killed when dropped.
+struct NodePeer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl NodePeer {
+    fn start(script: &str) -> NodePeer {
+        use std::io::{BufRead, BufReader};
+        let peers = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
+        assert!(
+            peers.join("node_modules/socket.io").exists(),
+            "run scripts/test (it installs the test peers)"
+        );
+        let mut child = Command::new("node")
+            .current_dir(&peers)
+            .args([script, "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}",
+            line.trim().strip_prefix("listening ").expect("the peer prints its port")
+        );
+        NodePeer { child, url }
+    }
+}
+
+impl Drop for NodePeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Until `n` sockets have joined `room` (bounded).

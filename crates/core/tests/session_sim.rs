@@ -172,6 +172,33 @@ async fn secret_mismatch_is_degraded_as_deaf() {
     sim.shutdown().await;
 }
 
+/// A first pong later than the timeout shows as deaf, then heals when the pong (or the answer
+/// to the next ping) comes: a busy server is not a secret mismatch for ever.
+#[tokio::test]
+async fn a_late_first_pong_heals_a_deaf_link() {
+    let sim = sim_with(SimConfig::default(), &["first_pong_delay_ms=2500"]).await;
+    let mut p = sockeye_core::Profile::new("late", &sim.url(), AuthMethod::Sid).unwrap();
+    p.site = Some("raven.test".into());
+    let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
+    let opts = sockeye_core::SessionOptions {
+        pong_timeout: Duration::from_millis(1000),
+        ping_every: Duration::from_millis(500),
+        ..fast_options()
+    };
+    let s = Session::spawn(t, opts);
+    let st = wait_state(&s, "deaf", 10, |s| matches!(s, LinkState::Degraded { .. })).await;
+    assert!(
+        matches!(st, LinkState::Degraded { ref reason, .. } if reason.contains("deaf")),
+        "{st:?}"
+    );
+    match connected(&s).await {
+        LinkState::Connected { user, .. } => assert_eq!(user.as_deref(), Some(USER)),
+        other => panic!("{other:?}"),
+    }
+    s.stop().await;
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn login_session_expiry_logs_in_again_by_itself() {
     let sim = sim().await;

@@ -228,22 +228,9 @@ async fn a_server_close_and_a_dead_server_are_typed() {
 /// `sockeye:malformed` event and a count in the state, and the link is never dropped.
 #[tokio::test]
 async fn a_session_on_a_hostile_link_stays_up_and_reports_every_bad_packet() {
-    use sockeye_core::session::{Session, SessionOptions};
     use sockeye_core::state::LinkState;
     let peer = hostile(25_000, 20_000);
-    // A generic (non-Frappe) server with a JWT `auth` payload: no identity or ping checks.
-    let mut p =
-        sockeye_core::Profile::new("hostile", &peer.url(), sockeye_core::AuthMethod::Jwt).unwrap();
-    p.namespace = Some("site".into());
-    let t = sockeye_core::target::resolve_with(
-        &p,
-        sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t")),
-    )
-    .await;
-    let s = Session::spawn(
-        t,
-        SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() },
-    );
+    let s = hostile_session(&peer).await;
     let mut events = s.events();
     let (mut good, mut malformed) = (Vec::new(), 0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -281,24 +268,8 @@ async fn a_session_on_a_hostile_link_stays_up_and_reports_every_bad_packet() {
 /// `Session::emit` with and without an ack, on the live link; refused at once without one.
 #[tokio::test]
 async fn session_emits_with_and_without_ack() {
-    use sockeye_core::session::{Session, SessionOptions};
     let peer = hostile(25_000, 20_000);
-    let mut p = sockeye_core::Profile::new(
-        "emit",
-        &format!("{}/", peer.url()),
-        sockeye_core::AuthMethod::Jwt,
-    )
-    .unwrap();
-    p.namespace = Some("site".into());
-    let t = sockeye_core::target::resolve_with(
-        &p,
-        sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t")),
-    )
-    .await;
-    let s = Session::spawn(
-        t,
-        SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() },
-    );
+    let s = hostile_session(&peer).await;
     common::connected(&s).await;
     let arg =
         || vec![serde_json::value::to_raw_value(&serde_json::json!({"k": [1, "two"]})).unwrap()];
@@ -307,4 +278,19 @@ async fn session_emits_with_and_without_ack() {
     assert!(s.emit("fire_and_forget", arg(), None).await.unwrap().is_none());
     s.stop().await;
     assert!(s.emit("late", arg(), None).await.is_err(), "no link, no emit");
+}
+
+/// A session to the hostile server as a generic (non-Frappe) Socket.IO server with a JWT
+/// `auth` payload: no identity or ping checks, namespace `/site`.
+async fn hostile_session(peer: &common::peers::Peer) -> sockeye_core::session::Session {
+    use sockeye_core::session::{Session, SessionOptions};
+    let mut p =
+        sockeye_core::Profile::new("hostile", &peer.url(), sockeye_core::AuthMethod::Jwt).unwrap();
+    p.namespace = Some("site".into());
+    let creds = sockeye_core::auth::Credentials::Jwt(sockeye_core::secrets::Secret::new("t"));
+    let t = sockeye_core::target::resolve_with(&p, creds).await;
+    Session::spawn(
+        t,
+        SessionOptions { connect_timeout: Duration::from_secs(5), ..Default::default() },
+    )
 }

@@ -36,6 +36,9 @@ pub struct Faults {
     pub secret_mismatch: bool,
     /// Delay of the auth callback to the web process, in milliseconds.
     pub auth_latency_ms: u64,
+    /// Delay of the first `pong` on each socket, in milliseconds (a server too busy to
+    /// answer in time once).
+    pub first_pong_delay_ms: u64,
     /// Emulate the bench/docker nginx: the client's Origin is replaced with `<scheme>://<Host>`
     /// and `X-Frappe-Site-Name` is forced to the default site.
     pub behind_nginx: bool,
@@ -67,6 +70,7 @@ impl Faults {
         "freeze",
         "secret_mismatch",
         "auth_latency_ms",
+        "first_pong_delay_ms",
         "behind_nginx",
         "eio3_only",
     ];
@@ -107,6 +111,7 @@ impl Faults {
             "freeze" => self.freeze = flag(value)?,
             "secret_mismatch" => self.secret_mismatch = flag(value)?,
             "auth_latency_ms" => self.auth_latency_ms = number(value)?,
+            "first_pong_delay_ms" => self.first_pong_delay_ms = number(value)?,
             "behind_nginx" => self.behind_nginx = flag(value)?,
             "eio3_only" => self.eio3_only = flag(value)?,
             other => return Err(FaultError::UnknownKnob(other.into())),

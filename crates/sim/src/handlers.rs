@@ -124,7 +124,12 @@ async fn on_site_connect(s: SocketRef, state: Arc<SimState>) {
 
 fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
     let open_docs = OpenDocs::default();
-    s.on("ping", async |s: SocketRef| {
+    let (st, first) = (state.clone(), Arc::new(std::sync::atomic::AtomicBool::new(true)));
+    s.on("ping", async move |s: SocketRef| {
+        let delay = st.faults().first_pong_delay_ms;
+        if delay > 0 && first.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
         // An empty array is an empty tuple to socketioxide: `["pong"]`, no arguments, as Node sends.
         let _ = s.emit("pong", &[(); 0]);
     });

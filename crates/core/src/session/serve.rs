@@ -29,9 +29,16 @@ enum Identity {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Pong {
     NotUsed,
-    Waiting { sent: Instant, first: bool },
+    Waiting {
+        sent: Instant,
+        first: bool,
+    },
     Answered,
-    Missing,
+    /// No pong within the timeout to the ping sent at `sent`: deaf, unless one still comes
+    /// (a late pong, or the answer to a later ping, heals it).
+    Missing {
+        sent: Instant,
+    },
 }
 
 /// The facts about the link that every state shows.
@@ -91,7 +98,7 @@ impl Supervisor {
         match (&f.identity, f.pong) {
             (Identity::Guest, _) => degraded("connected as Guest: the site does not accept our session (sid expired or invalid); log in again".into()),
             (Identity::Rejected(m), _) => degraded(format!("the site rejects our credentials over REST ({m})")),
-            (_, Pong::Missing) => degraded(format!(
+            (_, Pong::Missing { .. }) => degraded(format!(
                 "connected but deaf: no pong to ping within {:?}; the realtime server did not verify us with the web process (socket secret mismatch?)",
                 self.options.pong_timeout
             )),
@@ -112,6 +119,14 @@ impl Supervisor {
 
     /// Serve a connection; whatever ended it, the events it held are let through and the
     /// time until the next one counts as a gap (unless stopping).
+    fn emit_subscriptions(&self, handle: &Handle) {
+        for sub in &self.subscriptions {
+            let (event, args) = sub.emit_args();
+            let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
+            let _ = handle.emit(event, &refs);
+        }
+    }
+
     pub(super) async fn serve(&mut self, live: Live, relogged: bool) -> LinkEnd {
         let end = self.serve_link(live, relogged).await;
         self.link_ended(matches!(end, LinkEnd::Stop(_))).await;
@@ -121,11 +136,7 @@ impl Supervisor {
     async fn serve_link(&mut self, live: Live, relogged: bool) -> LinkEnd {
         let Live { conn, fallback } = live;
         let (handle, mut inbound) = (conn.handle, conn.inbound);
-        for sub in self.subscriptions.clone() {
-            let (event, args) = sub.emit_args();
-            let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
-            let _ = handle.emit(event, &refs);
-        }
+        self.emit_subscriptions(&handle);
         let mut f = Facts {
             transport: conn.info.transport,
             eio: conn.info.eio,
@@ -194,7 +205,12 @@ impl Supervisor {
                         last_inbound = Instant::now();
                         // Frappe answers `ping` with an argument-less `pong`; a `pong` with
                         // arguments is some app's event and is delivered like any other.
-                        if e.name == "pong" && e.arg_count == 0 && let Pong::Waiting { sent, .. } = f.pong {
+                        if e.name == "pong" && e.arg_count == 0 && let Pong::Waiting { sent, .. } | Pong::Missing { sent } = f.pong {
+                            if matches!(f.pong, Pong::Missing { .. }) {
+                                // What was deaf may have dropped our first packets with the
+                                // ping: join the rooms again (joining twice is harmless).
+                                self.emit_subscriptions(&handle);
+                            }
                             f.rtt = Some(sent.elapsed().as_millis() as u64);
                             f.pong = Pong::Answered;
                             self.set(self.live_state(&f));
@@ -232,19 +248,22 @@ impl Supervisor {
                         && last_inbound.elapsed() > self.options.pong_timeout
                     {
                         if first {
-                            f.pong = Pong::Missing;
+                            f.pong = Pong::Missing { sent };
                             self.set(self.live_state(&f));
                         } else {
                             close(&handle).await;
                             return LinkEnd::Lost(format!("no pong within {:?}: the link is dead", self.options.pong_timeout));
                         }
                     }
-                    if self.target.frappe && Instant::now() >= next_ping && matches!(f.pong, Pong::Answered | Pong::Missing) {
+                    if self.target.frappe && Instant::now() >= next_ping && matches!(f.pong, Pong::Answered | Pong::Missing { .. }) {
                         next_ping = Instant::now() + self.options.ping_every;
-                        if f.pong == Pong::Answered {
-                            let _ = handle.emit("ping", &[]);
-                            f.pong = Pong::Waiting { sent: Instant::now(), first: false };
-                        }
+                        let _ = handle.emit("ping", &[]);
+                        f.pong = match f.pong {
+                            // A deaf link is asked again (a busy machine can miss the first
+                            // deadline); it stays deaf until a pong comes, never "dead".
+                            Pong::Missing { .. } => Pong::Missing { sent: Instant::now() },
+                            _ => Pong::Waiting { sent: Instant::now(), first: false },
+                        };
                     }
                 }
                 cmd = self.commands.recv() => match cmd {

@@ -228,16 +228,26 @@ async fn open_websocket(
             )));
         }
     };
+    Ok(on_websocket(ws, handshake, version, Vec::new()))
+}
+
+/// A WebSocket that completed its handshake (directly or by upgrade), split into its halves.
+fn on_websocket(
+    ws: Ws,
+    handshake: Handshake,
+    version: EioVersion,
+    leftover: Vec<String>,
+) -> Opened {
     let (sink, stream) = ws.split();
-    Ok(Opened {
+    Opened {
         reader: Reader::Ws(stream),
         writer: io::spawn_ws_writer(sink),
         handshake,
         version,
         transport: Transport::Websocket,
         upgrade_failed: None,
-        leftover: Vec::new(),
-    })
+        leftover,
+    }
 }
 
 async fn next_text(ws: &mut Ws) -> Result<String, ConnectError> {
@@ -307,18 +317,7 @@ async fn open_polling(
     if opts.plan == TransportPlan::PollingThenUpgrade {
         if handshake.upgrades.iter().any(|u| u == "websocket") {
             match upgrade(opts, version, &handshake.sid, deadline).await {
-                Ok(ws) => {
-                    let (sink, stream) = ws.split();
-                    return Ok(Opened {
-                        reader: Reader::Ws(stream),
-                        writer: io::spawn_ws_writer(sink),
-                        handshake,
-                        version,
-                        transport: Transport::Websocket,
-                        upgrade_failed: None,
-                        leftover: packets,
-                    });
-                }
+                Ok(ws) => return Ok(on_websocket(ws, handshake, version, packets)),
                 Err(why) => upgrade_failed = Some(why),
             }
         } else {
