@@ -17,71 +17,20 @@
 "use strict";
 const http = require("node:http");
 const socketio = require("socket.io-v2");
+const { authenticate, onConnection, readBody: readJson, frappeRest } = require("./frappe_rules.cjs");
 
 const num = (v) => (v === undefined || v === "" ? undefined : Number(v));
 const port = Number(process.argv[2] || 0);
 const SITE = process.argv[3] || "raven.test";
 const PING_INTERVAL = num(process.argv[4]) ?? num(process.env.PING_INTERVAL) ?? 25000;
 const PING_TIMEOUT = num(process.argv[5]) ?? num(process.env.PING_TIMEOUT) ?? 5000;
-const USERS = { "test@example.com": { password: "admin", user_type: "System User" } };
-const SESSIONS = { "good-sid": "test@example.com" };
-const TOKENS = { "key:secret": "test@example.com" };
-const PERMITTED = new Set(["Raven Channel/general", "Raven User/*"]);
-
-const hostname = (v) => {
-  if (!v) return undefined;
-  let rest = v.includes("://") ? v.split("://")[1] : v;
-  return rest.split("/")[0].split(":")[0];
-};
-const cookieSid = (cookie) => {
-  for (const kv of (cookie || "").split(";")) {
-    const [k, v] = kv.trim().split("=");
-    if (k === "sid") return v;
-  }
-  return undefined;
-};
-// Who a request is: a two-part Authorization must validate (else null = rejected),
-// otherwise the sid resolves or silently becomes Guest.
-const whoIs = (headers) => {
-  const auth = headers["authorization"];
-  if (auth) {
-    const parts = auth.split(" ");
-    if (parts.length !== 2) return null;
-    if (parts[0].toLowerCase() === "token") return TOKENS[parts[1]] || null;
-    return null;
-  }
-  return SESSIONS[cookieSid(headers["cookie"])] || "Guest";
-};
-
-const readJson = (req, cb) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => cb(body));
-};
-
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, "http://x");
   const send = (status, obj, extra = {}) => {
     res.writeHead(status, { "content-type": "application/json", ...extra });
     res.end(JSON.stringify(obj));
   };
-  if (url.pathname === "/api/method/login" && req.method === "POST") {
-    readJson(req, (body) => {
-      const f = new URLSearchParams(body);
-      const u = USERS[f.get("usr")];
-      if (!u || u.password !== f.get("pwd")) return send(401, { message: "Invalid login credentials", exc_type: "AuthenticationError" });
-      const sid = "sid" + Math.random().toString(36).slice(2);
-      SESSIONS[sid] = f.get("usr");
-      send(200, { message: "Logged In" }, { "set-cookie": `sid=${sid}; Path=/; HttpOnly` });
-    });
-    return;
-  }
-  if (url.pathname === "/api/method/frappe.auth.get_logged_user") {
-    const who = whoIs(req.headers);
-    if (who === null) return send(401, { exc_type: "AuthenticationError" });
-    if (who === "Guest") return send(403, { exc_type: "PermissionError" });
-    return send(200, { message: who });
-  }
+  if (frappeRest(req, url, send)) return;
   if (url.pathname === "/__test/publish" && req.method === "POST") {
     readJson(req, (body) => {
       const { room, event, message } = JSON.parse(body);
@@ -115,30 +64,14 @@ const server = http.createServer((req, res) => {
 const io = socketio(server, { pingInterval: PING_INTERVAL, pingTimeout: PING_TIMEOUT, origins: "*:*" });
 const nsp = io.of(/^\/.*$/);
 nsp.use((socket, next) => {
-  const h = socket.request.headers;
-  const host = hostname(h.host);
-  let site = h["x-frappe-site-name"] ? hostname(h["x-frappe-site-name"]) : host === "localhost" || host === "127.0.0.1" ? SITE : hostname(h.origin) || host;
-  if (socket.nsp.name.slice(1) !== site) return next(new Error("Invalid namespace"));
-  if (hostname(h.host) !== hostname(h.origin)) return next(new Error("Invalid origin"));
-  if (!h.cookie && !h.authorization) return next(new Error("Missing cookie and authorization header. Either one needed for authentication."));
-  if (!cookieSid(h.cookie) && !h.authorization) return next(new Error("No authentication method used. Use cookie or authorization header."));
-  const who = whoIs(h);
-  if (who === null) return next(new Error("Unauthorized: TypeError: Cannot read properties of undefined (reading 'installed_apps')"));
-  socket.user = who;
-  socket.user_type = who === "Guest" ? "Website User" : USERS[who].user_type;
+  const r = authenticate(socket.request.headers, socket.nsp.name, SITE);
+  if (r.error) return next(new Error(r.error));
+  socket.user = r.user;
+  socket.user_type = r.user_type;
   next();
 });
 nsp.on("connection", (socket) => {
-  socket.join(`user:${socket.user}`);
-  socket.join("website");
-  if (socket.user_type === "System User") socket.join("all");
-  socket.on("ping", () => socket.emit("pong"));
-  socket.on("doc_subscribe", (doctype, docname) => {
-    if (socket.user !== "Guest" && (PERMITTED.has(`${doctype}/${docname}`) || PERMITTED.has(`${doctype}/*`))) socket.join(`doc:${doctype}/${docname}`);
-  });
-  socket.on("doctype_subscribe", (doctype) => {
-    if (socket.user !== "Guest" && PERMITTED.has(`${doctype}/*`)) socket.join(`doctype:${doctype}`);
-  });
+  onConnection(socket);
   socket.on("echo_ack", (...args) => {
     const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
     if (ack) ack(...args);
