@@ -174,10 +174,10 @@ pub async fn who_am_i(
     base: &Url,
     headers: &[(String, String)],
 ) -> Result<WhoAmI, AuthError> {
-    let mut req = http.get(api(base, "frappe.auth.get_logged_user"));
-    for (k, v) in headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
+    let req = crate::wire::http::with_headers(
+        http.get(api(base, "frappe.auth.get_logged_user")),
+        headers,
+    );
     let resp = req.send().await.map_err(|e| AuthError::Unreachable(e.to_string()))?;
     let status = resp.status().as_u16();
     let body = resp.text().await.unwrap_or_default();

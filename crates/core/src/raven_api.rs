@@ -49,10 +49,7 @@ pub async fn get_all_channels(
 ) -> Result<Vec<ChannelInfo>, RestError> {
     let mut url = base.clone();
     url.set_path("/api/method/raven.api.raven_channel.get_all_channels");
-    let mut req = http.get(url);
-    for (k, v) in headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
+    let req = crate::wire::http::with_headers(http.get(url), headers);
     let resp = req.send().await.map_err(|e| RestError::Failed(format!("channel list: {e}")))?;
     let status = resp.status().as_u16();
     let body = resp.text().await.unwrap_or_default();

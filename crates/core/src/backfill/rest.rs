@@ -82,10 +82,7 @@ impl MessageApi<'_> {
             .append_pair("order_by", order_by)
             .append_pair("limit_start", &start.to_string())
             .append_pair("limit_page_length", &len.to_string());
-        let mut req = self.http.get(url);
-        for (k, v) in self.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
+        let req = crate::wire::http::with_headers(self.http.get(url), self.headers);
         let resp = req.send().await.map_err(|e| FetchError::Failed(format!("request: {e}")))?;
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();

@@ -854,14 +854,14 @@ impl Runner<'_> {
             "Sockeye realtime check ({}): this message verifies that chat events reach subscribers; it can be deleted.",
             crate::events::now_ms()
         );
-        let mut req = self.http.post(u).form(&[
-            ("channel_id", channel),
-            ("text", text.as_str()),
-            ("is_reply", "0"),
-        ]);
-        for (k, v) in &self.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
+        let req = crate::wire::http::with_headers(
+            self.http.post(u).form(&[
+                ("channel_id", channel),
+                ("text", text.as_str()),
+                ("is_reply", "0"),
+            ]),
+            &self.headers,
+        );
         let sent = Instant::now();
         let resp = match req.send().await {
             Ok(r) => r,

@@ -152,10 +152,6 @@ impl Handle {
         let mut done = self.writer_done.clone();
         let _ = tokio::time::timeout(Duration::from_secs(2), done.wait_for(|d| *d)).await;
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.out.is_closed() || *self.writer_done.borrow()
-    }
 }
 
 fn network(e: HttpFailure) -> ConnectError {

@@ -59,9 +59,6 @@ pub enum ConnectError {
     /// An HTTP answer other than the Engine.IO one (polling request or WebSocket upgrade).
     #[error("HTTP {status} from {what}{}", body_note(body))]
     Http { what: &'static str, status: u16, body: String },
-    /// The server does not speak any Engine.IO version we do.
-    #[error("the server does not speak Engine.IO 3 or 4 ({0})")]
-    Unsupported(String),
     /// The answer was not Engine.IO at all (an HTML page, a proxy's interstitial…).
     #[error("not an Engine.IO answer: {0}")]
     NotEngineIo(String),

@@ -69,7 +69,9 @@ fn cache_buster() -> String {
     format!("{:x}{:x}", crate::events::now_ms(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-fn with_headers(
+/// `req` with every header of `headers`: the one place a request gets the session's
+/// credentials, Origin and extra headers (polling, REST, probes).
+pub fn with_headers(
     mut req: reqwest::RequestBuilder,
     headers: &[(String, String)],
 ) -> reqwest::RequestBuilder {
