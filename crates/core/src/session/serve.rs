@@ -52,6 +52,10 @@ struct Facts {
     rtt: Option<u64>,
 }
 
+/// How long events wait for the identity check, and how many (`serve`).
+const IDENTITY_HOLD: Duration = Duration::from_secs(2);
+const IDENTITY_HOLD_MAX: usize = 4096;
+
 /// The synthetic event that reports a skipped packet to every consumer (event log, watch).
 pub const MALFORMED_EVENT: &str = "sockeye:malformed";
 
@@ -119,6 +123,13 @@ impl Supervisor {
 
     /// Serve a connection; whatever ended it, the events it held are let through and the
     /// time until the next one counts as a gap (unless stopping).
+    /// Deliver the events held for the identity check, in order.
+    async fn release(&mut self, held: &mut Vec<(String, Box<RawValue>)>, user: Option<&str>) {
+        for (name, payload) in held.drain(..) {
+            self.deliver_live(RealtimeEvent::from_raw(&name, payload, user)).await;
+        }
+    }
+
     fn emit_subscriptions(&self, handle: &Handle) {
         for sub in &self.subscriptions {
             let (event, args) = sub.emit_args();
@@ -173,7 +184,11 @@ impl Supervisor {
         // Under a flood the server queues our `pong` behind thousands of events: a late pong
         // while events keep arriving is a busy link, not a dead or deaf one.
         let mut last_inbound = Instant::now();
-        loop {
+        // Events that arrive before the web process said who we are wait, briefly and
+        // bounded, so that they carry their room (`user:<user>` is known only then).
+        let mut held: Vec<(String, Box<RawValue>)> = Vec::new();
+        let hold_until = Instant::now() + IDENTITY_HOLD;
+        let end = loop {
             // Backfill starts once the identity is settled: the REST calls then use
             // credentials the site has just accepted, and the subscriptions had time to land.
             let settled = !self.target.frappe
@@ -199,7 +214,7 @@ impl Supervisor {
                 msg = inbound.recv() => match msg {
                     None => {
                         close(&handle).await;
-                        return LinkEnd::Lost("connection closed".into());
+                        break LinkEnd::Lost("connection closed".into());
                     }
                     Some(Inbound::Event(e)) => {
                         last_inbound = Instant::now();
@@ -216,6 +231,11 @@ impl Supervisor {
                             self.set(self.live_state(&f));
                             continue;
                         }
+                        if f.identity == Identity::Pending && held.len() < IDENTITY_HOLD_MAX && Instant::now() < hold_until {
+                            held.push((e.name, e.payload));
+                            continue;
+                        }
+                        self.release(&mut held, user_label(&f.identity).as_deref()).await;
                         let event = RealtimeEvent::from_raw(&e.name, e.payload, user_label(&f.identity).as_deref());
                         self.deliver_live(event).await;
                     }
@@ -225,8 +245,8 @@ impl Supervisor {
                         self.publish(malformed_event(&m)).await;
                         self.set(self.live_state(&f));
                     }
-                    Some(Inbound::Closed(Disconnect::ServerDisconnect)) => return LinkEnd::ServerDisconnect,
-                    Some(Inbound::Closed(d)) => return LinkEnd::Lost(d.to_string()),
+                    Some(Inbound::Closed(Disconnect::ServerDisconnect)) => break LinkEnd::ServerDisconnect,
+                    Some(Inbound::Closed(d)) => break LinkEnd::Lost(d.to_string()),
                 },
                 who = &mut who_rx, if f.identity == Identity::Pending => {
                     f.identity = match who {
@@ -235,14 +255,18 @@ impl Supervisor {
                         Ok(Ok(WhoAmI::Rejected(m))) => Identity::Rejected(m),
                         _ => Identity::Unknown,
                     };
+                    self.release(&mut held, user_label(&f.identity).as_deref()).await;
                     if f.identity == Identity::Guest && matches!(self.target.credentials, Credentials::Login { .. }) && !relogged {
                         close(&handle).await;
-                        return LinkEnd::Relogin;
+                        break LinkEnd::Relogin;
                     }
                     self.set(self.live_state(&f));
                 }
                 _ = ticker.tick() => {
                     self.bf.save(false);
+                    if !held.is_empty() && Instant::now() >= hold_until {
+                        self.release(&mut held, None).await;
+                    }
                     if let Pong::Waiting { sent, first } = f.pong
                         && sent.elapsed() > self.options.pong_timeout
                         && last_inbound.elapsed() > self.options.pong_timeout
@@ -252,7 +276,7 @@ impl Supervisor {
                             self.set(self.live_state(&f));
                         } else {
                             close(&handle).await;
-                            return LinkEnd::Lost(format!("no pong within {:?}: the link is dead", self.options.pong_timeout));
+                            break LinkEnd::Lost(format!("no pong within {:?}: the link is dead", self.options.pong_timeout));
                         }
                     }
                     if self.target.frappe && Instant::now() >= next_ping && matches!(f.pong, Pong::Answered | Pong::Missing { .. }) {
@@ -269,15 +293,15 @@ impl Supervisor {
                 cmd = self.commands.recv() => match cmd {
                     None => {
                         close(&handle).await;
-                        return LinkEnd::Lost("session dropped".into());
+                        break LinkEnd::Lost("session dropped".into());
                     }
                     Some(Command::ReconnectNow) => {
                         close(&handle).await;
-                        return LinkEnd::ReconnectNow;
+                        break LinkEnd::ReconnectNow;
                     }
                     Some(Command::Stop(done)) => {
                         close(&handle).await;
-                        return LinkEnd::Stop(done);
+                        break LinkEnd::Stop(done);
                     }
                     Some(Command::Subscribe(sub)) => {
                         let (event, args) = sub.emit_args();
@@ -303,6 +327,9 @@ impl Supervisor {
                     }
                 }
             }
-        }
+        };
+        // However the link ended, what was held is delivered.
+        self.release(&mut held, user_label(&f.identity).as_deref()).await;
+        end
     }
 }
