@@ -252,7 +252,11 @@ impl Manager {
                 matches!(e.profile.auth, AuthMethod::Login { .. }),
             )
         };
-        let http = sockeye_core::auth::http_client(!target.verify_tls, Duration::from_secs(5));
+        let http = sockeye_core::auth::http_client_for(
+            &[&target.base_url],
+            !target.verify_tls,
+            Duration::from_secs(5),
+        );
         let r = self.channels.get(name, refresh, &http, &target.base_url, &session, &rest).await;
         r.map_err(|e| {
             AppError::Invalid(if login {

@@ -82,33 +82,40 @@ pub enum WhoAmI {
     Rejected(String),
 }
 
-/// A reqwest client for one environment (TLS opt-out applied; no cookie jar: cookies are
+/// A reqwest client for one environment's URLs (TLS opt-out applied; no cookie jar: cookies are
 /// sent explicitly so nothing is kept between profiles).
-pub fn http_client(accept_invalid_certs: bool, timeout: Duration) -> reqwest::Client {
-    builder(accept_invalid_certs, timeout).build().expect("reqwest client with static settings")
-}
-
-/// A client for these URLs: the system trust store (several MB of certificates, parsed) is
-/// loaded only when one of them is https.
 pub fn http_client_for(
     urls: &[&Url],
     accept_invalid_certs: bool,
     timeout: Duration,
 ) -> reqwest::Client {
-    let tls = urls.iter().any(|u| matches!(u.scheme(), "https" | "wss"));
-    builder(accept_invalid_certs, timeout)
-        .tls_built_in_root_certs(tls)
+    http_client_builder(urls, accept_invalid_certs, timeout)
         .build()
         .expect("reqwest client with static settings")
 }
 
-fn builder(accept_invalid_certs: bool, timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .danger_accept_invalid_certs(accept_invalid_certs)
+/// The settings every Sockeye HTTP client shares (TLS, TCP_NODELAY, timeouts, user agent), for
+/// callers that add their own (diagnostics follow no redirects). The TLS configuration, and with
+/// it the system trust store, is loaded only when one of `urls` is https.
+pub fn http_client_builder(
+    urls: &[&Url],
+    accept_invalid_certs: bool,
+    timeout: Duration,
+) -> reqwest::ClientBuilder {
+    let mut builder = reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(timeout)
         .connect_timeout(timeout)
-        .user_agent(concat!("sockeye/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("sockeye/", env!("CARGO_PKG_VERSION")));
+    if urls.iter().any(|u| crate::tls::is_tls_scheme(u.scheme())) {
+        match crate::tls::client_config(!accept_invalid_certs) {
+            Ok(config) => builder = builder.use_preconfigured_tls((*config).clone()),
+            // Built anyway: plain http still works, and an https call fails naming the
+            // certificate it could not verify.
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+    builder
 }
 
 fn api(base: &Url, method: &str) -> Url {

@@ -30,6 +30,7 @@ pub mod session;
 pub mod session_rest;
 pub mod state;
 pub mod target;
+pub mod tls;
 pub mod url_rules;
 pub mod views;
 pub mod wire;

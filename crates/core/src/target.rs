@@ -74,7 +74,11 @@ pub async fn resolve_with(profile: &Profile, credentials: Credentials) -> Target
     let mut site = profile.site.clone();
     if site.is_none() && frappe {
         if is_loopback_host(profile.host()) || profile.host().parse::<std::net::IpAddr>().is_ok() {
-            let http = auth::http_client(!profile.verify_tls, Duration::from_millis(1500));
+            let http = auth::http_client_for(
+                &[&profile.url],
+                !profile.verify_tls,
+                Duration::from_millis(1500),
+            );
             site = auth::discover_site(&http, &profile.url).await;
         }
         site = site.or_else(|| Some(profile.host().to_string()));

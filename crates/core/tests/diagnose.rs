@@ -256,13 +256,16 @@ async fn row_15_mixed_content() {
 /// A TLS listener with a fresh self-signed certificate, accepting handshakes only.
 async fn self_signed_tls() -> u16 {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let identity = native_tls::Identity::from_pkcs8(
-        cert.cert.pem().as_bytes(),
-        cert.key_pair.serialize_pem().as_bytes(),
-    )
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
     .unwrap();
-    let acceptor =
-        tokio_native_tls::TlsAcceptor::from(native_tls::TlsAcceptor::new(identity).unwrap());
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {

@@ -11,7 +11,7 @@ use common::peers::{Peer, free_port, node_frappe};
 use common::*;
 use serde_json::Value;
 use sockeye_core::AuthMethod;
-use sockeye_core::auth::{Credentials, http_client};
+use sockeye_core::auth::{Credentials, http_client_for};
 use sockeye_core::raven_api::ChannelCache;
 use sockeye_core::secrets::Secret;
 use sockeye_core::session::Session;
@@ -45,7 +45,7 @@ async fn rest_calls_reuse_the_login_and_an_expired_sid_costs_one_relogin() {
     let peer = node_frappe(free_port());
     let (session, rest, target) = login_session(&peer, "admin").await;
     connected(&session).await;
-    let http = http_client(false, Duration::from_secs(5));
+    let http = http_client_for(&[], false, Duration::from_secs(5));
     let cache = ChannelCache::default();
     for _ in 0..5 {
         let list =

@@ -3,6 +3,7 @@
 //! Each function reads what a probe saw (status code, body, refusal text) and names the row
 //! with its hint. Kept apart from the I/O so every row is unit tested.
 
+use super::net::CertProblem;
 use serde::Serialize;
 
 /// The rows of the table. Every variant is one way a realtime link breaks.
@@ -276,18 +277,18 @@ pub fn mixed_content(site: &str, socket: &str) -> Finding {
     )
 }
 
-pub fn tls_error(detail: &str) -> Finding {
-    let what = if detail.contains("self signed") || detail.contains("self-signed") {
-        "a self-signed certificate"
-    } else if detail.contains("expired") {
-        "an expired certificate"
-    } else {
-        "a certificate that does not verify"
+pub fn tls_error(problem: &CertProblem, self_signed: bool) -> Finding {
+    let what = match problem {
+        CertProblem::UnknownIssuer if self_signed => "a self-signed certificate",
+        CertProblem::UnknownIssuer => "a certificate from an issuer this machine does not trust",
+        CertProblem::Expired => "an expired certificate",
+        CertProblem::WrongHost => "a certificate issued for another host name",
+        CertProblem::Other(_) => "a certificate that does not verify",
     };
     f(
         Symptom::TlsError,
         format!(
-            "TLS fails: {what} ({detail}). Install a valid certificate, or for a sandbox turn off TLS verification for this environment only."
+            "TLS fails: {what} ({problem}). Install a valid certificate, or for a sandbox turn off TLS verification for this environment only."
         ),
     )
 }
@@ -381,7 +382,8 @@ mod tests {
         );
         assert_eq!(classify_second_poll(200, "6"), None);
         assert!(port_closed(9000, &[9001]).hint.contains("Port 9001 answers"));
-        assert!(tls_error("self signed certificate").hint.contains("self-signed"));
+        assert!(tls_error(&CertProblem::UnknownIssuer, true).hint.contains("self-signed"));
+        assert!(tls_error(&CertProblem::Expired, false).hint.contains("expired"));
         assert_eq!(Symptom::TlsError.row(), Some(16));
     }
 }

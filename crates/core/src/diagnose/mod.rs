@@ -245,10 +245,9 @@ impl Runner<'_> {
                     (None, _) => {}
                     (Some(e), true) => {
                         p.status = Status::Fail;
-                        p = p.evidence(e.clone()).finding(hints::tls_error(&format!(
-                            "{e}{}",
-                            if info.self_signed { " (self-signed)" } else { "" }
-                        )));
+                        p = p
+                            .evidence(e.to_string())
+                            .finding(hints::tls_error(e, info.self_signed));
                         self.push(p);
                         self.skip_rest(
                             &[
@@ -265,7 +264,7 @@ impl Runner<'_> {
                     }
                     (Some(e), false) => {
                         p.status = Status::Warn;
-                        p = p.evidence(e.clone()).finding(Finding { symptom: hints::Symptom::TlsError, hint: "TLS verification is turned off for this environment and the certificate does not verify: acceptable for a sandbox only.".into() });
+                        p = p.evidence(e.to_string()).finding(Finding { symptom: hints::Symptom::TlsError, hint: "TLS verification is turned off for this environment and the certificate does not verify: acceptable for a sandbox only.".into() });
                     }
                 }
                 self.push(p);
@@ -275,7 +274,7 @@ impl Runner<'_> {
                 self.push(
                     Probe::new("tls", Status::Fail, ms(t))
                         .evidence(e.clone())
-                        .finding(hints::tls_error(&e)),
+                        .finding(hints::tls_error(&net::CertProblem::Other(e.clone()), false)),
                 );
                 self.skip_rest(
                     &["handshake", "second_poll", "namespace", "websocket", "pong", "identity"],
@@ -916,11 +915,9 @@ impl Runner<'_> {
 /// Run the probe chain against `target`.
 pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
     let started = Instant::now();
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(!target.verify_tls)
+    let urls = [&target.base_url, &target.socket_url];
+    let http = crate::auth::http_client_builder(&urls, !target.verify_tls, opts.probe_timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(opts.probe_timeout)
-        .connect_timeout(opts.probe_timeout)
         .user_agent(concat!("sockeye-diagnose/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("static client settings");

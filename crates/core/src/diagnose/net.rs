@@ -33,11 +33,26 @@ pub async fn connect(
     Err(last)
 }
 
+/// Why a certificate did not verify, as the hints tell the cases apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertProblem {
+    /// Not signed by a trusted root: self-signed, or a private CA this machine does not trust.
+    #[error("certificate issuer not trusted")]
+    UnknownIssuer,
+    #[error("certificate expired")]
+    Expired,
+    #[error("certificate not valid for this host name")]
+    WrongHost,
+    /// Anything else rustls refused (revoked, bad signature, no roots on this machine, ...).
+    #[error("{0}")]
+    Other(String),
+}
+
 /// What the TLS probe learnt.
 #[derive(Debug, Clone)]
 pub struct TlsInfo {
     /// `None` when verification passed.
-    pub verify_error: Option<String>,
+    pub verify_error: Option<CertProblem>,
     pub subject: Option<String>,
     pub issuer: Option<String>,
     pub days_to_expiry: Option<i64>,
@@ -62,20 +77,28 @@ fn cert_facts(der: &[u8]) -> (Option<String>, Option<String>, Option<i64>) {
     }
 }
 
-async fn handshake(
-    tcp: TcpStream,
-    host: &str,
-    verify: bool,
-) -> Result<tokio_native_tls::TlsStream<TcpStream>, String> {
-    let connector = native_tls::TlsConnector::builder()
-        .danger_accept_invalid_certs(!verify)
-        .danger_accept_invalid_hostnames(!verify)
-        .build()
-        .map_err(|e| e.to_string())?;
-    tokio_native_tls::TlsConnector::from(connector)
-        .connect(host, tcp)
-        .await
-        .map_err(|e| e.to_string())
+type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// A handshake on the same TLS configuration the session uses.
+async fn handshake(tcp: TcpStream, host: &str, verify: bool) -> Result<TlsStream, CertProblem> {
+    let config =
+        crate::tls::client_config(verify).map_err(|e| CertProblem::Other(e.to_string()))?;
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| CertProblem::Other(format!("{host}: {e}")))?;
+    let connecting = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
+    connecting.await.map_err(|e| {
+        use rustls::CertificateError as C;
+        match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::InvalidCertificate(c)) => match c {
+                C::UnknownIssuer => CertProblem::UnknownIssuer,
+                C::Expired | C::ExpiredContext { .. } => CertProblem::Expired,
+                C::NotValidForName | C::NotValidForNameContext { .. } => CertProblem::WrongHost,
+                other => CertProblem::Other(format!("{other:?}")),
+            },
+            Some(other) => CertProblem::Other(other.to_string()),
+            None => CertProblem::Other(e.to_string()),
+        }
+    })
 }
 
 /// Verify the server's certificate; when it does not verify, connect again without
@@ -99,8 +122,8 @@ pub async fn tls(addr: SocketAddr, host: &str, timeout: Duration) -> Result<TlsI
             (s, Some(e))
         }
     };
-    let der = stream.get_ref().peer_certificate().ok().flatten().and_then(|c| c.to_der().ok());
-    let (subject, issuer, days) = der.as_deref().map(cert_facts).unwrap_or((None, None, None));
+    let der = stream.get_ref().1.peer_certificates().and_then(|chain| chain.first());
+    let (subject, issuer, days) = der.map(|c| cert_facts(c.as_ref())).unwrap_or((None, None, None));
     let self_signed = subject.is_some() && subject == issuer;
     Ok(TlsInfo { verify_error, subject, issuer, days_to_expiry: days, self_signed })
 }

@@ -74,14 +74,11 @@ pub async fn connect(
             req.headers_mut().insert(name, value);
         }
     }
-    // Building a TLS connector loads the system trust store: only when the URL needs it.
-    let connector = if url.scheme() == "wss" {
-        let tls = native_tls::TlsConnector::builder()
-            .danger_accept_invalid_certs(accept_invalid_certs)
-            .danger_accept_invalid_hostnames(accept_invalid_certs)
-            .build()
-            .map_err(|e| UpgradeError::Failed(format!("TLS setup: {e}")))?;
-        Some(tokio_tungstenite::Connector::NativeTls(tls))
+    // The TLS configuration (and the system trust store) is loaded only when the URL needs it.
+    let connector = if crate::tls::is_tls_scheme(url.scheme()) {
+        let tls = crate::tls::client_config(!accept_invalid_certs)
+            .map_err(|e| UpgradeError::Failed(e.to_string()))?;
+        Some(tokio_tungstenite::Connector::Rustls(tls))
     } else {
         Some(tokio_tungstenite::Connector::Plain)
     };
