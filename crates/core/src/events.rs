@@ -141,10 +141,11 @@ struct AiWire<'a> {
     details: Option<Vec<Loose<'a>>>,
     #[serde(borrow, default)]
     error: Loose<'a>,
-    #[serde(flatten, borrow)]
-    meta: Meta<'a>,
 }
 
+/// The correlation fields any event may carry. Read in a second pass of its own rather than
+/// `#[serde(flatten)]`ed into the views: flatten makes serde buffer every other field of the
+/// payload as a tree, the very allocation per event the raw path exists to avoid.
 #[derive(Deserialize, Default)]
 struct Meta<'a> {
     #[serde(borrow, default)]
@@ -372,12 +373,13 @@ fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classi
     match name {
         "ai_progress" => {
             let w: AiWire<'_> = decode(raw)?;
+            let meta: Meta<'_> = decode(raw)?;
             let kind = EventKind::AiProgress(parse_ai_progress(&w)?);
             Ok(Classified {
                 kind,
                 room: user_room(),
-                run_key: w.meta.run_key(),
-                seq: w.meta.seq.as_plain_u64(),
+                run_key: meta.run_key(),
+                seq: meta.seq.as_plain_u64(),
             })
         }
         n if n.starts_with("agent:") => {

@@ -202,13 +202,18 @@ impl Task {
     }
 
     async fn on_body(&mut self, body: Body, pong_due: &mut Option<Instant>) -> Flow {
-        let packets: Vec<String> = match &body {
+        // The packets borrow from the body: no copy per packet before decoding.
+        let owned: Vec<String>;
+        let packets: Vec<&str> = match &body {
             Body::Text(t) => match engine::split_payload(self.settings.version, t) {
-                Ok(p) => p.into_iter().map(str::to_owned).collect(),
+                Ok(p) => p,
                 Err(e) => return Flow::End(Disconnect::ParseError(e)),
             },
             Body::Binary(b) => match engine::split_v3_binary(b) {
-                Ok(p) => p,
+                Ok(p) => {
+                    owned = p;
+                    owned.iter().map(String::as_str).collect()
+                }
                 Err(e) => return Flow::End(Disconnect::ParseError(e)),
             },
         };
@@ -216,7 +221,7 @@ impl Task {
             if p.starts_with('3') && self.client_pings() {
                 *pong_due = None;
             }
-            if let Flow::End(d) = self.on_text(&p).await {
+            if let Flow::End(d) = self.on_text(p).await {
                 return Flow::End(d);
             }
         }

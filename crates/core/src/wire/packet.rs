@@ -165,21 +165,30 @@ impl<'a> Packet<'a> {
 /// (a viewer, a tool) can then do so safely.
 pub const MAX_DEPTH: usize = 128;
 
-/// One pass over the text counting brackets outside strings.
+/// One pass over the text counting brackets outside strings. Strings, most of an event's
+/// bytes, are crossed with `memchr` to their closing quote instead of byte by byte.
 fn check_depth(json: &str) -> Result<(), PacketError> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in json.as_bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+    let bytes = json.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Skip to the quote that closes this string, past escaped characters.
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                        None => return Ok(()),
+                        Some(k) if bytes[i + k] == b'\\' => i += k + 2,
+                        Some(k) => {
+                            i += k;
+                            break;
+                        }
+                    }
+                    if i >= bytes.len() {
+                        return Ok(());
+                    }
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -189,6 +198,7 @@ fn check_depth(json: &str) -> Result<(), PacketError> {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     Ok(())
 }
@@ -376,6 +386,13 @@ mod tests {
         assert!(
             Packet::decode(&quoted).unwrap().event().is_ok(),
             "brackets inside strings do not count"
+        );
+        // An escaped backslash ends right before the closing quote: what follows is counted.
+        let after_escape =
+            format!(r#"2["s\\",{}{}]"#, "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(
+            Packet::decode(&after_escape).unwrap().event().unwrap_err(),
+            PacketError::TooDeep(MAX_DEPTH)
         );
         assert_eq!(
             Packet::decode("3/s,1{}").unwrap().ack_args().unwrap_err(),
