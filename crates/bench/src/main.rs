@@ -5,7 +5,7 @@
 //! The server runs as its own process (`sockeye-cli sim`) so clients and server do not share
 //! a runtime; reference clients run as child processes from `tests/peers`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -230,8 +230,7 @@ async fn sockeye_client(
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(e)) if e.name == event => {
                 let now = now_us();
-                let _ = serde_json::to_writer(&mut sink, &*e);
-                let _ = sink.write_all(b"\n");
+                let _ = sockeye_core::event_line::write_line(&mut sink, &e);
                 if let Some(at) = emitted_at_us(&e.payload) {
                     run.lat_us.push(now.saturating_sub(at));
                 }

@@ -18,24 +18,6 @@ use tokio::sync::{broadcast, mpsc};
 use crate::CliError;
 use crate::conn_args::ConnArgs;
 
-/// One `--json` event line, written straight from the event: the payload is the raw JSON
-/// the server sent, byte for byte.
-#[derive(serde::Serialize)]
-struct EventLine<'a> {
-    kind: &'static str,
-    name: &'a str,
-    room_hint: Option<&'a str>,
-    payload: &'a serde_json::value::RawValue,
-    received_at: String,
-    parse_note: Option<&'a str>,
-    /// Fetched over REST after a gap, not received live.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    recovered: bool,
-    /// Fetched by polling a progress endpoint while the link was down.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    polled: bool,
-}
-
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
@@ -80,12 +62,6 @@ fn clock(ms: u64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!("{:02}:{:02}:{:02}.{:03}", t.hour(), t.minute(), t.second(), t.millisecond())
-}
-
-fn iso(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 fn clock_s(ms: u64) -> String {
@@ -293,9 +269,7 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                         seen += 1;
                         *stats.by_name.entry(e.name.clone()).or_default() += 1;
                         if args.json {
-                            let line = EventLine { kind: "event", name: &e.name, room_hint: e.room_hint.as_deref(), payload: &e.payload, received_at: iso(e.received_at_ms), parse_note: e.parse_note.as_deref(), recovered: e.recovered, polled: e.polled };
-                            let _ = serde_json::to_writer(&mut out, &line);
-                            let _ = out.write_all(b"\n");
+                            let _ = sockeye_core::event_line::write_line(&mut out, &e);
                         } else {
                             let room = e.room_hint.clone().unwrap_or_default();
                             let name = if e.name == GAP_EVENT { style.paint("33", &e.name) } else { style.paint("36", &e.name) };

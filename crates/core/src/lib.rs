@@ -17,6 +17,7 @@ pub mod batch;
 pub mod config_file;
 pub mod diagnose;
 pub mod error_text;
+pub mod event_line;
 pub mod events;
 pub mod fold;
 pub mod notify;
