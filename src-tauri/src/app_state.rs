@@ -254,7 +254,7 @@ impl Manager {
         };
         let http = sockeye_core::auth::http_client_for(
             &[&target.base_url],
-            !target.verify_tls,
+            &target.tls,
             Duration::from_secs(5),
         );
         let r = self.channels.get(name, refresh, &http, &target.base_url, &session, &rest).await;

@@ -86,20 +86,19 @@ pub enum WhoAmI {
 /// sent explicitly so nothing is kept between profiles).
 pub fn http_client_for(
     urls: &[&Url],
-    accept_invalid_certs: bool,
+    tls: &crate::tls::TlsSettings,
     timeout: Duration,
 ) -> reqwest::Client {
-    http_client_builder(urls, accept_invalid_certs, timeout)
-        .build()
-        .expect("reqwest client with static settings")
+    http_client_builder(urls, tls, timeout).build().expect("reqwest client with static settings")
 }
 
 /// The settings every Sockeye HTTP client shares (TLS, TCP_NODELAY, timeouts, user agent), for
 /// callers that add their own (diagnostics follow no redirects). The TLS configuration, and with
-/// it the system trust store, is loaded only when one of `urls` is https.
+/// it the system trust store, is loaded only when one of `urls` is https; a settings file that
+/// cannot be used then leaves the client without it (the save-time check names the file).
 pub fn http_client_builder(
     urls: &[&Url],
-    accept_invalid_certs: bool,
+    tls: &crate::tls::TlsSettings,
     timeout: Duration,
 ) -> reqwest::ClientBuilder {
     let mut builder = reqwest::Client::builder()
@@ -108,7 +107,7 @@ pub fn http_client_builder(
         .connect_timeout(timeout)
         .user_agent(concat!("sockeye/", env!("CARGO_PKG_VERSION")));
     if urls.iter().any(|u| crate::tls::is_tls_scheme(u.scheme())) {
-        match crate::tls::client_config(!accept_invalid_certs) {
+        match crate::tls::client_config(tls) {
             Ok(config) => builder = builder.use_preconfigured_tls((*config).clone()),
             // Built anyway: plain http still works, and an https call fails naming the
             // certificate it could not verify.

@@ -1,6 +1,7 @@
 //! Environment profiles: everything needed to reach one realtime server, minus secrets.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -88,6 +89,16 @@ pub struct Profile {
     /// TLS certificate verification. Off only by explicit opt-out (self-signed sandboxes).
     #[serde(default = "yes")]
     pub verify_tls: bool,
+    /// More trusted roots for this environment (a PEM bundle: a private CA), on top of the
+    /// system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) presented on every TLS connection; goes with `client_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM, unencrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra_headers: BTreeMap<String, String>,
     /// Overrides the inferred deployment type.
@@ -114,6 +125,8 @@ pub enum ProfileError {
     BadPath(String),
     #[error("header {0:?} is not a valid HTTP header name or value")]
     BadHeader(String),
+    #[error("client_cert and client_key go together: set both or neither")]
+    HalfClientIdentity,
 }
 
 impl Profile {
@@ -130,6 +143,9 @@ impl Profile {
             auth,
             subscriptions: Subscriptions::default(),
             verify_tls: true,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
             extra_headers: BTreeMap::new(),
             deployment: None,
         };
@@ -155,7 +171,25 @@ impl Profile {
                 return Err(ProfileError::BadHeader(k.clone()));
             }
         }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            return Err(ProfileError::HalfClientIdentity);
+        }
         Ok(())
+    }
+
+    /// How this environment's TLS connections are made (polling, WebSocket, REST alike).
+    pub fn tls_settings(&self) -> crate::tls::TlsSettings {
+        crate::tls::TlsSettings {
+            verify: self.verify_tls,
+            ca_file: self.ca_file.clone(),
+            client_identity: match (&self.client_cert, &self.client_key) {
+                (Some(cert), Some(key)) => Some(crate::tls::ClientIdentity {
+                    cert_file: cert.clone(),
+                    key_file: key.clone(),
+                }),
+                _ => None,
+            },
+        }
     }
 
     pub fn host(&self) -> &str {

@@ -24,7 +24,8 @@ pub struct Target {
     pub origin: String,
     pub credentials: Credentials,
     pub subscriptions: Subscriptions,
-    pub verify_tls: bool,
+    /// Verification, private CA, client certificate.
+    pub tls: crate::tls::TlsSettings,
     pub extra_headers: Vec<(String, String)>,
     /// Frappe sites get identity checks and `ping`→`pong`.
     pub frappe: bool,
@@ -76,7 +77,7 @@ pub async fn resolve_with(profile: &Profile, credentials: Credentials) -> Target
         if is_loopback_host(profile.host()) || profile.host().parse::<std::net::IpAddr>().is_ok() {
             let http = auth::http_client_for(
                 &[&profile.url],
-                !profile.verify_tls,
+                &profile.tls_settings(),
                 Duration::from_millis(1500),
             );
             site = auth::discover_site(&http, &profile.url).await;
@@ -102,7 +103,7 @@ pub async fn resolve_with(profile: &Profile, credentials: Credentials) -> Target
         origin: profile.origin.clone().unwrap_or_else(|| origin_of(&profile.url)),
         credentials,
         subscriptions: profile.subscriptions.clone(),
-        verify_tls: profile.verify_tls,
+        tls: profile.tls_settings(),
         extra_headers: profile.extra_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         frappe,
     }

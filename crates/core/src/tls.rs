@@ -8,20 +8,75 @@
 //! TLS-related runs until an https/wss URL needs it, and the system trust store is read once per
 //! process, the first time one does.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-/// Why no TLS configuration could be built.
+/// Why no TLS configuration could be built. Each names the file and the problem, so a
+/// profile saved with a bad path says so at once instead of at the first https connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TlsError {
     /// The system trust store gave no usable certificate (no `ca-certificates` package, an
     /// unreadable `SSL_CERT_FILE`, …): https sites cannot be verified.
     #[error("no trusted root certificates in the system store ({0}); install ca-certificates")]
     NoRoots(String),
+    #[error("cannot read {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    /// The file has no PEM block of the kind expected (`CERTIFICATE`, `PRIVATE KEY`).
+    #[error("{path} holds no {what} (PEM expected)")]
+    NoPem { path: String, what: &'static str },
+    #[error("{path}: {reason}")]
+    Rejected { path: String, reason: String },
+}
+
+/// A client certificate and its private key (PEM files; the key unencrypted), presented on
+/// every TLS connection of the environment: polling, WebSocket and REST alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientIdentity {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// How an environment's TLS connections are set up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TlsSettings {
+    /// Verify the server's certificate (the environment may opt out, for a sandbox).
+    pub verify: bool,
+    /// More trusted roots (a PEM bundle: a private CA), on top of the system's.
+    pub ca_file: Option<PathBuf>,
+    pub client_identity: Option<ClientIdentity>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings { verify: true, ca_file: None, client_identity: None }
+    }
+}
+
+impl TlsSettings {
+    /// Only the verification choice, with the system roots and no client certificate.
+    pub fn verify(verify: bool) -> Self {
+        TlsSettings { verify, ..TlsSettings::default() }
+    }
+
+    /// Read and parse every file these settings name, as a save-time check.
+    pub fn check_files(&self) -> Result<(), TlsError> {
+        if let Some(ca) = &self.ca_file {
+            read_certs(ca)?;
+        }
+        if let Some(id) = &self.client_identity {
+            read_certs(&id.cert_file)?;
+            read_key(&id.key_file)?;
+        }
+        Ok(())
+    }
 }
 
 /// Does this URL scheme need TLS?
@@ -29,33 +84,82 @@ pub fn is_tls_scheme(scheme: &str) -> bool {
     matches!(scheme, "https" | "wss")
 }
 
-/// The client configuration for an environment: verified against the system's roots, or, when
-/// the environment opts out of verification, accepting any certificate (still encrypted).
-///
-/// Both are built once per process and shared, so TLS sessions resume across reconnects.
-pub fn client_config(verify: bool) -> Result<Arc<ClientConfig>, TlsError> {
-    static VERIFIED: OnceLock<Result<Arc<ClientConfig>, TlsError>> = OnceLock::new();
-    static UNVERIFIED: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    if verify {
-        VERIFIED
-            .get_or_init(|| {
-                let roots = system_roots()?;
-                Ok(Arc::new(builder().with_root_certificates(roots).with_no_client_auth()))
-            })
-            .clone()
-    } else {
-        Ok(UNVERIFIED
-            .get_or_init(|| {
-                let verifier = Arc::new(AcceptAnyCertificate(provider()));
-                Arc::new(
-                    builder()
-                        .dangerous()
-                        .with_custom_certificate_verifier(verifier)
-                        .with_no_client_auth(),
-                )
-            })
-            .clone())
+/// The client configuration for these settings. Built once per distinct settings (and file
+/// contents' modification times) and shared, so TLS sessions resume across reconnects.
+pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsError> {
+    type Key = (TlsSettings, Vec<Option<SystemTime>>);
+    static CONFIGS: OnceLock<Mutex<HashMap<Key, Arc<ClientConfig>>>> = OnceLock::new();
+    let files = [
+        settings.ca_file.as_deref(),
+        settings.client_identity.as_ref().map(|i| i.cert_file.as_path()),
+        settings.client_identity.as_ref().map(|i| i.key_file.as_path()),
+    ];
+    let stamps = files
+        .iter()
+        .map(|f| f.and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()))
+        .collect();
+    let key = (settings.clone(), stamps);
+    let configs = CONFIGS.get_or_init(Default::default);
+    if let Some(c) = configs.lock().expect("tls configs").get(&key) {
+        return Ok(c.clone());
     }
+    let config = Arc::new(build(settings)?);
+    configs.lock().expect("tls configs").insert(key, config.clone());
+    Ok(config)
+}
+
+fn build(settings: &TlsSettings) -> Result<ClientConfig, TlsError> {
+    let verifying = if settings.verify {
+        let mut roots = (*system_roots()?).clone();
+        if let Some(ca) = &settings.ca_file {
+            for cert in read_certs(ca)? {
+                roots.add(cert).map_err(|e| TlsError::Rejected {
+                    path: ca.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        builder().with_root_certificates(roots)
+    } else {
+        let verifier = Arc::new(AcceptAnyCertificate(provider()));
+        builder().dangerous().with_custom_certificate_verifier(verifier)
+    };
+    match &settings.client_identity {
+        None => Ok(verifying.with_no_client_auth()),
+        Some(id) => {
+            let (certs, key) = (read_certs(&id.cert_file)?, read_key(&id.key_file)?);
+            verifying.with_client_auth_cert(certs, key).map_err(|e| TlsError::Rejected {
+                path: id.key_file.display().to_string(),
+                reason: format!("does not go with {}: {e}", id.cert_file.display()),
+            })
+        }
+    }
+}
+
+fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| TlsError::Unreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read_pem(path)?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok).collect();
+    if certs.is_empty() {
+        return Err(TlsError::NoPem { path: path.display().to_string(), what: "certificate" });
+    }
+    Ok(certs)
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem = read_pem(path)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            TlsError::NoPem { path: path.display().to_string(), what: "unencrypted private key" }
+        }
+        other => TlsError::Rejected { path: path.display().to_string(), reason: other.to_string() },
+    })
 }
 
 /// ring, named explicitly: with a process-wide default, a dependency that enables another
@@ -73,15 +177,24 @@ fn builder() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier> {
 
 /// The platform's roots (`/etc/ssl/certs`, `SSL_CERT_FILE`, `SSL_CERT_DIR`), as curl and the
 /// browsers on the same machine see them, so a private CA installed system-wide is trusted.
-fn system_roots() -> Result<RootCertStore, TlsError> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = RootCertStore::empty();
-    let (added, _unparsable) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        let why = found.errors.first().map_or_else(|| "none found".to_string(), |e| e.to_string());
-        return Err(TlsError::NoRoots(why));
-    }
-    Ok(roots)
+/// Read once per process, the first time a verified https/wss connection needs them.
+fn system_roots() -> Result<Arc<RootCertStore>, TlsError> {
+    static ROOTS: OnceLock<Result<Arc<RootCertStore>, TlsError>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = RootCertStore::empty();
+            let (added, _unparsable) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                let why = found
+                    .errors
+                    .first()
+                    .map_or_else(|| "none found".to_string(), |e| e.to_string());
+                return Err(TlsError::NoRoots(why));
+            }
+            Ok(Arc::new(roots))
+        })
+        .clone()
 }
 
 /// The environment's "do not verify TLS" opt-out: any certificate is accepted, but the
@@ -140,10 +253,29 @@ mod tests {
 
     #[test]
     fn configs_are_built_once_and_shared() {
-        let a = client_config(false).unwrap();
-        let b = client_config(false).unwrap();
+        let a = client_config(&TlsSettings::verify(false)).unwrap();
+        let b = client_config(&TlsSettings::verify(false)).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert!(a.alpn_protocols.is_empty(), "no ALPN: HTTP/1.1 and WebSocket only");
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not pem").unwrap();
+        let s = TlsSettings { ca_file: Some(junk.clone()), ..TlsSettings::default() };
+        let e = s.check_files().unwrap_err();
+        assert!(matches!(e, TlsError::NoPem { .. }), "{e}");
+        assert!(e.to_string().contains("junk.pem"));
+        let missing = TlsSettings {
+            client_identity: Some(ClientIdentity {
+                cert_file: dir.path().join("nope.pem"),
+                key_file: junk,
+            }),
+            ..TlsSettings::default()
+        };
+        assert!(matches!(missing.check_files().unwrap_err(), TlsError::Unreadable { .. }));
     }
 
     #[test]

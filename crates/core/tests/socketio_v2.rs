@@ -89,7 +89,7 @@ async fn a_v2_refusal_is_shown_verbatim_and_acks_work() {
         auth: None,
         plan: TransportPlan::PollingThenUpgrade,
         version: None,
-        accept_invalid_certs: false,
+        tls: Default::default(),
         timeout: Duration::from_secs(5),
         max_packet: 1 << 20,
         http: reqwest::Client::new(),

@@ -27,7 +27,7 @@ fn options(
         auth: None,
         plan,
         version,
-        accept_invalid_certs: false,
+        tls: Default::default(),
         timeout: Duration::from_secs(5),
         max_packet: 16 << 20,
         http: reqwest::Client::new(),

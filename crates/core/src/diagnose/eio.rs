@@ -123,10 +123,10 @@ pub fn event_packet(namespace: &str, name: &str) -> String {
 pub async fn ws_upgrade(
     url: Url,
     headers: &[(String, String)],
-    accept_invalid_certs: bool,
+    tls: &crate::tls::TlsSettings,
     timeout: Duration,
 ) -> Result<Ws, UpgradeError> {
-    websocket::connect(&url, headers, accept_invalid_certs, timeout).await
+    websocket::connect(&url, headers, tls, timeout).await
 }
 
 /// Next text frame within `timeout`, answering Engine.IO pings on the way. `Err` when the

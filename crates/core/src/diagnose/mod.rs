@@ -219,7 +219,7 @@ impl Runner<'_> {
             return true;
         }
         let t = Instant::now();
-        match net::tls(addr, &host, self.opts.probe_timeout).await {
+        match net::tls(addr, &host, &self.target.tls, self.opts.probe_timeout).await {
             Ok(info) => {
                 let mut p = Probe::new("tls", Status::Pass, ms(t));
                 if let Some(s) = &info.subject {
@@ -231,7 +231,7 @@ impl Runner<'_> {
                 if info.self_signed {
                     p = p.evidence("self-signed");
                 }
-                match (&info.verify_error, self.target.verify_tls) {
+                match (&info.verify_error, self.target.tls.verify) {
                     (None, _) if info.days_to_expiry.is_some_and(|d| d < 14) => {
                         p.status = Status::Warn;
                         p = p.finding(Finding {
@@ -540,9 +540,7 @@ impl Runner<'_> {
         let t = Instant::now();
         let url =
             eio::eio_url(&self.target.socket_url, engine.version, "websocket", Some(&engine.sid));
-        match eio::ws_upgrade(url, &self.headers, !self.target.verify_tls, self.opts.probe_timeout)
-            .await
-        {
+        match eio::ws_upgrade(url, &self.headers, &self.target.tls, self.opts.probe_timeout).await {
             Err(eio::UpgradeError::Refused { status, body }) => {
                 let p = Probe::new("websocket", Status::Fail, ms(t))
                     .evidence(format!("upgrade → HTTP {status} {}", eio::excerpt(&body, 80)))
@@ -916,7 +914,7 @@ impl Runner<'_> {
 pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
     let started = Instant::now();
     let urls = [&target.base_url, &target.socket_url];
-    let http = crate::auth::http_client_builder(&urls, !target.verify_tls, opts.probe_timeout)
+    let http = crate::auth::http_client_builder(&urls, &target.tls, opts.probe_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("sockeye-diagnose/", env!("CARGO_PKG_VERSION")))
         .build()

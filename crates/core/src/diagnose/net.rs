@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use crate::tls::TlsSettings;
+
 /// DNS lookup of `host:port`.
 pub async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
     match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
@@ -80,9 +82,13 @@ fn cert_facts(der: &[u8]) -> (Option<String>, Option<String>, Option<i64>) {
 type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
 /// A handshake on the same TLS configuration the session uses.
-async fn handshake(tcp: TcpStream, host: &str, verify: bool) -> Result<TlsStream, CertProblem> {
+async fn handshake(
+    tcp: TcpStream,
+    host: &str,
+    settings: &TlsSettings,
+) -> Result<TlsStream, CertProblem> {
     let config =
-        crate::tls::client_config(verify).map_err(|e| CertProblem::Other(e.to_string()))?;
+        crate::tls::client_config(settings).map_err(|e| CertProblem::Other(e.to_string()))?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| CertProblem::Other(format!("{host}: {e}")))?;
     let connecting = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
@@ -103,19 +109,28 @@ async fn handshake(tcp: TcpStream, host: &str, verify: bool) -> Result<TlsStream
 
 /// Verify the server's certificate; when it does not verify, connect again without
 /// verification only to read the certificate for the evidence.
-pub async fn tls(addr: SocketAddr, host: &str, timeout: Duration) -> Result<TlsInfo, String> {
+pub async fn tls(
+    addr: SocketAddr,
+    host: &str,
+    settings: &TlsSettings,
+    timeout: Duration,
+) -> Result<TlsInfo, String> {
+    // The environment's own settings (its CA, its client certificate), verifying; then, only
+    // to read the certificate for the evidence, the same without verification.
+    let verifying = TlsSettings { verify: true, ..settings.clone() };
+    let reading = TlsSettings { verify: false, ..settings.clone() };
     let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| "TCP timeout".to_string())?
         .map_err(|e| e.to_string())?;
-    let verified = tokio::time::timeout(timeout, handshake(tcp, host, true))
+    let verified = tokio::time::timeout(timeout, handshake(tcp, host, &verifying))
         .await
         .map_err(|_| format!("no TLS answer within {timeout:?}"))?;
     let (stream, verify_error) = match verified {
         Ok(s) => (s, None),
         Err(e) => {
             let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-            let s = tokio::time::timeout(timeout, handshake(tcp, host, false))
+            let s = tokio::time::timeout(timeout, handshake(tcp, host, &reading))
                 .await
                 .map_err(|_| "TLS timeout".to_string())?
                 .map_err(|e2| format!("{e}; without verification: {e2}"))?;

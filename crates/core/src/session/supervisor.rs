@@ -73,7 +73,7 @@ impl Supervisor {
     ) -> Supervisor {
         let http = auth::http_client_for(
             &[&target.base_url, &target.socket_url],
-            !target.verify_tls,
+            &target.tls,
             options.connect_timeout.min(Duration::from_secs(10)),
         );
         let bf = super::gap::Backfill::new(options.backfill.clone());
@@ -273,7 +273,7 @@ impl Supervisor {
                     .and_then(|a| serde_json::value::to_raw_value(&a).ok()),
                 plan,
                 version: self.eio,
-                accept_invalid_certs: !self.target.verify_tls,
+                tls: self.target.tls.clone(),
                 timeout: self.options.connect_timeout,
                 max_packet: self.options.max_packet,
                 http: self.http.clone(),

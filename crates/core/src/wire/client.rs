@@ -66,7 +66,8 @@ pub struct ConnectOptions {
     pub plan: TransportPlan,
     /// A version seen before; `None` tries 4, then 3 if the server asks.
     pub version: Option<EioVersion>,
-    pub accept_invalid_certs: bool,
+    /// Verification, private CA, client certificate (WebSocket; polling uses `http`'s).
+    pub tls: crate::tls::TlsSettings,
     /// For the whole open: handshake, upgrade and namespace answer.
     pub timeout: Duration,
     /// Socket.IO packets larger than this are reported and skipped.
@@ -208,7 +209,7 @@ async fn open_websocket(
     let mut ws = websocket::connect(
         &url,
         &opts.headers,
-        opts.accept_invalid_certs,
+        &opts.tls,
         deadline.saturating_duration_since(Instant::now()),
     )
     .await?;
@@ -341,7 +342,7 @@ async fn upgrade(
 ) -> Result<Ws, String> {
     let url = http::eio_url(&opts.socket_url, version, "websocket", Some(sid));
     let left = deadline.saturating_duration_since(Instant::now());
-    let mut ws = websocket::connect(&url, &opts.headers, opts.accept_invalid_certs, left)
+    let mut ws = websocket::connect(&url, &opts.headers, &opts.tls, left)
         .await
         .map_err(|e| e.to_string())?;
     ws.send(Message::Text("2probe".into())).await.map_err(|e| e.to_string())?;

@@ -61,7 +61,7 @@ pub fn ws_url(url: &Url) -> Url {
 pub async fn connect(
     url: &Url,
     headers: &[(String, String)],
-    accept_invalid_certs: bool,
+    tls: &crate::tls::TlsSettings,
     timeout: Duration,
 ) -> Result<Ws, UpgradeError> {
     let url = ws_url(url);
@@ -76,8 +76,8 @@ pub async fn connect(
     }
     // The TLS configuration (and the system trust store) is loaded only when the URL needs it.
     let connector = if crate::tls::is_tls_scheme(url.scheme()) {
-        let tls = crate::tls::client_config(!accept_invalid_certs)
-            .map_err(|e| UpgradeError::Failed(e.to_string()))?;
+        let tls =
+            crate::tls::client_config(tls).map_err(|e| UpgradeError::Failed(e.to_string()))?;
         Some(tokio_tungstenite::Connector::Rustls(tls))
     } else {
         Some(tokio_tungstenite::Connector::Plain)
