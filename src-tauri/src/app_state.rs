@@ -99,16 +99,13 @@ impl Manager {
     /// Start watching `profile` (replacing a session of the same name).
     pub fn start(&self, profile: Profile, target: Target, demo: bool) {
         let name = profile.name.clone();
+        let mut options = SessionOptions::for_profile(&profile);
         // Cursors of the Raven messages seen survive restarts beside the config, so the time
-        // the app was closed is backfilled too (bounded by the backfill's lookback).
-        let backfill = sockeye_core::backfill::BackfillOptions {
-            // The demo's simulator starts empty every time: nothing to remember.
-            state_file: (!demo)
-                .then(|| sockeye_core::backfill::store::path_for(&self.config_path, &target.name)),
-            ..Default::default()
-        };
-        let session =
-            Session::spawn(target.clone(), SessionOptions { backfill, ..Default::default() });
+        // the app was closed is backfilled too (bounded by the profile's startup window). The
+        // demo's simulator starts empty every time: nothing to remember.
+        options.backfill.state_file = (!demo)
+            .then(|| sockeye_core::backfill::store::path_for(&self.config_path, &target.name));
+        let session = Session::spawn(target.clone(), options);
         let rest = session_rest::for_session(&session);
         let forwarder = tauri::async_runtime::spawn(pipeline::forward(
             name.clone(),

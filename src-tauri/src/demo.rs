@@ -30,6 +30,9 @@ pub async fn start(m: &Arc<Manager>) -> Result<(), String> {
     p.site = Some(sim.site());
     p.subscriptions.channels = vec!["general".into(), "engineering".into()];
     p.subscriptions.doctypes = vec!["Raven User".into()];
+    // The simulator answers agent progress over REST too: stop its realtime side (its
+    // `bad_gateway` knob) and the demo's runs keep moving, polled.
+    p.progress_endpoint = Some(sockeye_sim::progress::PROGRESS_METHOD.into());
     let target = sockeye_core::target::resolve_with(
         &p,
         Credentials::Sid(Secret::new(sockeye_sim::config::DEFAULT_SID)),

@@ -42,7 +42,7 @@ impl Serialize for UiEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let e = &self.0;
-        let mut st = s.serialize_struct("UiEvent", 8)?;
+        let mut st = s.serialize_struct("UiEvent", 9)?;
         st.serialize_field("name", &e.name)?;
         // Serialised as it is held (a JSON tree today, raw JSON text soon): never re-parsed.
         st.serialize_field("payload", &e.payload)?;
@@ -53,6 +53,9 @@ impl Serialize for UiEvent {
         st.serialize_field("polled", &e.polled)?;
         // The gap marker's line, so the log shows it as the feed does.
         st.serialize_field("gap", &sockeye_core::views::GapView::from_event(e))?;
+        // A progress-fallback report's sentence ("realtime down: polling … for 2 open runs").
+        let fallback = sockeye_core::progress::FallbackReport::from_event(e).map(|r| r.summary());
+        st.serialize_field("fallback", &fallback)?;
         st.end()
     }
 }

@@ -12,7 +12,12 @@
 // channel's doc room; GET /api/resource/Raven Message lists them like frappe.client.get_list
 // (filters, fields, order_by, limit_start, limit_page_length; 403 for a channel the user may
 // not read); POST /__test/realtime {up} takes the Socket.IO side down (engine connections
-// closed, new ones refused with 403) while the web side keeps answering.
+// closed, new ones refused with 403) while the web side keeps answering. Agent progress:
+// POST /__test/progress {conversation_id, update, user?} records an `ai_progress` update
+// (with `conversation_id`, without `seq`: the other shape a client must deduplicate) and
+// publishes it to the user's room; GET /api/method/ai_assistant.api.get_progress
+// ?conversation_id=… answers {"message": {"updates": [...]}} with the run's updates so far,
+// counted in /__test/stats as `progress_polls`.
 //
 // Usage: node frappe_like_server.mjs <port> [site]. Prints "listening <port>" when ready.
 import http from "node:http";
@@ -24,8 +29,9 @@ const { SESSIONS, PERMITTED, whoIs, authenticate, onConnection, frappeRest } = r
 const port = Number(process.argv[2] || 0);
 const SITE = process.argv[3] || "raven.test";
 const MESSAGES = [];
+const RUNS = new Map(); // conversation_id -> { user, updates }
 let REALTIME_UP = true;
-const STATS = { resource_lists: 0, logins: 0, failed_logins: 0, channel_lists: 0, connects: 0, disconnects: 0, disconnect_reasons: [] };
+const STATS = { progress_polls: 0, resource_lists: 0, logins: 0, failed_logins: 0, channel_lists: 0, connects: 0, disconnects: 0, disconnect_reasons: [] };
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, "http://x");
@@ -68,6 +74,35 @@ const server = http.createServer((req, res) => {
     rows = rows.slice(start, len === 0 ? undefined : start + len);
     const data = rows.map((m) => (fields.includes("*") ? m : Object.fromEntries(fields.map((f) => [f, m[f] ?? null]))));
     return send(200, { data });
+  }
+  if (url.pathname === "/api/method/ai_assistant.api.get_progress") {
+    STATS.progress_polls++;
+    const who = whoIs(req.headers);
+    if (who === null) return send(401, { exc_type: "AuthenticationError" });
+    if (who === "Guest") return send(403, { exc_type: "PermissionError", message: "Not permitted" });
+    const id = url.searchParams.get("conversation_id");
+    if (!id) return send(417, { exc_type: "ValidationError", message: "conversation_id is required" });
+    const run = RUNS.get(id);
+    if (run && run.user !== who) return send(403, { exc_type: "PermissionError", message: "Not permitted" });
+    return send(200, { message: { updates: run ? run.updates : [] } });
+  }
+  if (url.pathname === "/__test/progress" && req.method === "POST") {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", async () => {
+      const { conversation_id, update, user } = JSON.parse(body);
+      const owner = user || "test@example.com";
+      if (!RUNS.has(conversation_id)) RUNS.set(conversation_id, { user: owner, updates: [] });
+      const payload = { ...update, conversation_id };
+      // Recorded before it is published, as a site stores before it emits.
+      RUNS.get(conversation_id).updates.push(payload);
+      const room = `user:${owner}`;
+      const nsp = io.of("/" + SITE);
+      const n = (await nsp.in(room).fetchSockets()).length;
+      nsp.to(room).emit("ai_progress", payload);
+      send(200, { conversation_id, delivered_to: n });
+    });
+    return;
   }
   if (url.pathname === "/__test/message" && req.method === "POST") {
     let body = "";

@@ -10,6 +10,7 @@ view("envs", "envs", () => {
 
 const form = $("#env-form");
 const lines = (v) => v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+const num = (v) => (v.trim() === "" ? null : Number(v));
 function syncAuthFields() {
   const a = form.auth.value;
   form.querySelector(".for-login").hidden = a !== "login";
@@ -39,6 +40,11 @@ export function editEnv(name) {
   form.headers.value = Object.entries(p?.extra_headers || {}).map(([k, val]) => `${k}: ${val}`).join("\n");
   form.deployment.value = p?.deployment || "";
   form.insecure.checked = p ? !p.verify_tls : false;
+  // Empty numbers are sent as null: Rust keeps the current value (its default for a new one).
+  form.backfill_enabled.checked = p?.backfill?.enabled ?? true;
+  form.backfill_max_per_gap.value = p?.backfill?.max_per_gap ?? "";
+  form.backfill_startup_window_hours.value = p?.backfill?.startup_window_hours ?? "";
+  form.progress_endpoint.value = p?.progress_endpoint || "";
   $("#env-remove").hidden = !S.editing;
   $("#env-error").textContent = "";
   $("#url-hint").textContent = "";
@@ -60,6 +66,8 @@ export function formEdit() {
     socket_path: form.socket_path.value || null, origin: form.origin.value || null,
     channels: lines(form.channels.value), doctypes: lines(form.doctypes.value), tasks: lines(form.tasks.value),
     extra_headers: headers, verify_tls: !form.insecure.checked, deployment: form.deployment.value || null,
+    backfill_enabled: form.backfill_enabled.checked, backfill_max_per_gap: num(form.backfill_max_per_gap.value),
+    backfill_startup_window_hours: num(form.backfill_startup_window_hours.value), progress_endpoint: form.progress_endpoint.value.trim() || null,
   };
 }
 form.auth.addEventListener("change", syncAuthFields);

@@ -9,7 +9,7 @@ let logSeq = 0;
 const LV = { key: null, shown: [], seen: 0, matched: 0, reset: true };
 
 export function addLog(env, ev) {
-  const entry = { seq: ++logSeq, env, name: ev.name, room: ev.room_hint || "", at: ev.received_at_ms, payload: ev.payload, note: ev.parse_note, gap: ev.gap, mark: ev.recovered ? "recovered" : ev.polled ? "polled" : "" };
+  const entry = { seq: ++logSeq, env, name: ev.name, room: ev.room_hint || "", at: ev.received_at_ms, payload: ev.payload, note: ev.parse_note, gap: ev.gap, fallback: ev.fallback, mark: ev.recovered ? "recovered" : ev.polled ? "polled" : "" };
   if (S.paused) {
     S.pausedBuffer.push(entry);
     if (S.pausedBuffer.length > BOUNDS.logKept + LOG_SLACK) { const cut = S.pausedBuffer.length - BOUNDS.logKept; S.pausedBuffer.splice(0, cut); S.logDropped += cut; }
@@ -36,14 +36,15 @@ function logMatches(e, name, q) {
 }
 function logRow(e) {
   if (e.row) return e.row;
-  // A gap marker reads as a sentence; recovered and polled events say where they came from.
-  const head = e.gap ? gapLine(e.gap) : (e.mark ? `(${e.mark}) ` : "") + JSON.stringify(e.payload).slice(0, 120);
+  // Gap markers and progress-fallback reports read as sentences; recovered and polled events
+  // say where they came from.
+  const head = e.gap ? gapLine(e.gap) : e.fallback || (e.mark ? `(${e.mark}) ` : "") + JSON.stringify(e.payload).slice(0, 120);
   const det = el("details", {}, el("summary", { text: head }));
   det.addEventListener("toggle", () => {
     if (det.open && !det.querySelector("pre")) det.insertBefore(el("pre", { class: "json", text: JSON.stringify(e.payload, null, 2) }), det.children[1] || null);
   });
   if (e.note) det.append(el("div", { class: "warning", text: e.note }));
-  e.row = el("tr", { "data-event": e.name, ...(e.gap ? { class: "gap", "data-tone": e.gap.tone } : {}) }, el("td", { text: fmtTime(e.at) }), el("td", { text: e.env }), el("td", { text: e.name }), el("td", { text: e.room }), el("td", {}, det));
+  e.row = el("tr", { "data-event": e.name, ...(e.gap ? { class: "gap", "data-tone": e.gap.tone } : e.fallback ? { class: "gap" } : {}) }, el("td", { text: fmtTime(e.at) }), el("td", { text: e.env }), el("td", { text: e.name }), el("td", { text: e.room }), el("td", {}, det));
   return e.row;
 }
 

@@ -87,6 +87,22 @@ pub struct EditArgs {
     /// vps_prod | sandbox | local | custom (default: inferred from the host).
     #[arg(long)]
     deployment: Option<String>,
+    /// A method answering agent progress (`ai_assistant.api.get_progress`), polled while
+    /// realtime is down; "" turns polling off.
+    #[arg(long, value_name = "METHOD")]
+    progress_endpoint: Option<String>,
+    /// Do not fetch the Raven messages missed while the link was down.
+    #[arg(long)]
+    no_backfill: bool,
+    /// Fetch missed Raven messages again (`edit` only).
+    #[arg(long, conflicts_with = "no_backfill")]
+    backfill: bool,
+    /// At most this many missed messages per channel per gap (the newest are kept).
+    #[arg(long, value_name = "N")]
+    backfill_max: Option<usize>,
+    /// At start, backfill the time the app was closed up to this many hours back (0: never).
+    #[arg(long, value_name = "HOURS")]
+    backfill_startup_hours: Option<u32>,
 }
 
 impl EditArgs {
@@ -125,6 +141,16 @@ impl EditArgs {
                 Some(parse_header_lines(&self.headers).map_err(usage)?)
             },
             deployment: self.deployment.as_deref().map(parse_deployment).transpose()?.map(Some),
+            progress_endpoint: self.progress_endpoint.map(Some),
+            backfill_enabled: if self.no_backfill {
+                Some(false)
+            } else if self.backfill {
+                Some(true)
+            } else {
+                None
+            },
+            backfill_max_per_gap: self.backfill_max,
+            backfill_startup_window_hours: self.backfill_startup_hours,
             ..Default::default()
         })
     }

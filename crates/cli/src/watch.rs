@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
-use sockeye_core::backfill::{BackfillOptions, GAP_EVENT, GapReport};
+use sockeye_core::backfill::{GAP_EVENT, GapReport};
 use sockeye_core::events::{AiProgress, EventKind, RealtimeEvent};
+use sockeye_core::progress::FallbackReport;
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
 
@@ -33,12 +34,17 @@ pub struct WatchArgs {
     #[arg(long)]
     pub timeout: Option<f64>,
     /// After a reconnect, do not fetch the Raven messages missed while the link was down
-    /// (the gap is still marked).
+    /// (the gap is still marked). Default: the environment's setting (on).
     #[arg(long)]
     pub no_backfill: bool,
     /// At most this many missed messages per channel per gap (the newest are kept).
-    #[arg(long, default_value_t = 200)]
-    pub backfill_max: usize,
+    /// Default: the environment's setting (200).
+    #[arg(long, value_name = "N")]
+    pub backfill_max: Option<usize>,
+    /// Poll this method (`ai_assistant.api.get_progress`) for open agent runs while realtime
+    /// is down. Default: the environment's setting (none).
+    #[arg(long, value_name = "METHOD")]
+    pub progress_endpoint: Option<String>,
 }
 
 /// ANSI colours, only on a terminal and only without `NO_COLOR`.
@@ -76,6 +82,9 @@ pub fn summary(e: &RealtimeEvent) -> String {
         && let Ok(r) = serde_json::from_str::<GapReport>(e.payload.get())
     {
         return r.summary(clock_s);
+    }
+    if let Some(r) = FallbackReport::from_event(e) {
+        return r.summary();
     }
     let text = summary_of_kind(e);
     if e.recovered {
@@ -207,14 +216,22 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
     if targets.len() != 1 {
         return Err(CliError::Usage("watch takes one environment".into()));
     }
-    let (_, target) = targets.remove(0);
-    let backfill = BackfillOptions {
-        enabled: !args.no_backfill,
-        max_per_gap: args.backfill_max,
-        ..Default::default()
+    let (mut profile, target) = targets.remove(0);
+    // The flags override the environment's settings; the profile's rules check them.
+    if args.no_backfill {
+        profile.backfill.enabled = false;
+    }
+    if let Some(n) = args.backfill_max {
+        profile.backfill.max_per_gap = n;
+    }
+    if let Some(e) = &args.progress_endpoint {
+        profile.progress_endpoint = Some(e.clone()).filter(|e| !e.is_empty());
+    }
+    profile.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut opts = SessionOptions {
+        transports: args.conn.transports(),
+        ..SessionOptions::for_profile(&profile)
     };
-    let mut opts =
-        SessionOptions { transports: args.conn.transports(), backfill, ..Default::default() };
     let lossless = args.json.then(|| {
         let (tx, rx) = mpsc::channel(1024);
         opts.lossless = Some(tx);
@@ -272,7 +289,8 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                             let _ = sockeye_core::event_line::write_line(&mut out, &e);
                         } else {
                             let room = e.room_hint.clone().unwrap_or_default();
-                            let name = if e.name == GAP_EVENT { style.paint("33", &e.name) } else { style.paint("36", &e.name) };
+                            let note = e.name == GAP_EVENT || e.name == sockeye_core::progress::PROGRESS_EVENT;
+                            let name = style.paint(if note { "33" } else { "36" }, &e.name);
                             let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), name, style.paint("90", &room), summary(&e));
                         }
                         // Flush when caught up: line by line when events trickle, in big writes

@@ -1,31 +1,12 @@
 //! The `sockeye-cli` binary end to end: `env` against a temporary config file, `watch`
 //! against a simulator on loopback.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::process::{Command, Stdio};
+
+use common::*;
 use sockeye_sim::{ScenarioParams, Sim, SimOptions};
-
-fn cli(args: &[&str], config: &std::path::Path, stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"));
-    cmd.args(args)
-        .env("SOCKEYE_CONFIG", config)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("binary runs");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 #[test]
 fn env_add_list_show_remove_and_bad_input() {
@@ -91,17 +72,6 @@ fn a_broken_config_is_reported_with_its_line_and_kept() {
     assert_eq!(o.status.code(), Some(3));
     assert!(text(&o).contains("line 3"), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), broken);
-}
-
-async fn watch(args: Vec<String>) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("none.toml");
-    tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        cli(&a, &cfg, None)
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -395,94 +365,4 @@ impl Drop for NodePeer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Until `n` sockets have joined `room` (bounded).
-async fn joined(sim: &Sim, room: &str, n: usize) {
-    for _ in 0..200 {
-        let count =
-            sim.state().socket_infos().iter().filter(|s| s.rooms.iter().any(|r| r == room)).count();
-        if count >= n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{n} sockets did not join {room}: {:?}", sim.state().socket_infos());
-}
-
-#[tokio::test]
-async fn watch_shows_recovered_messages_and_the_gap_marker_in_both_forms() {
-    let sim = Sim::start(SimOptions::default()).await.unwrap();
-    let url = sim.url();
-    let args = |json: bool| {
-        let mut a: Vec<String> =
-            ["watch", "--url", &url, "--sid", "good-sid", "--channel", "general"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-        // before, the marker, two recovered, after.
-        a.extend(["--count", "5", "--timeout", "30"].map(String::from));
-        if json {
-            a.push("--json".into());
-        }
-        a
-    };
-    let human = tokio::spawn(watch(args(false)));
-    let json = tokio::spawn(watch(args(true)));
-    let room = "doc:Raven Channel/general";
-    joined(&sim, room, 2).await;
-    sim.send_message("general", "bob@example.com", "<p>before</p>").await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    sim.set_faults(&["bad_gateway=true"]).unwrap();
-    sim.drop_connections();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let a = sim.send_message("general", "bob@example.com", "<p>missed one</p>").await;
-    let b = sim.send_message("general", "bob@example.com", "<p>missed two</p>").await;
-    sim.set_faults(&["bad_gateway=false"]).unwrap();
-    joined(&sim, room, 2).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    sim.send_message("general", "bob@example.com", "<p>after</p>").await;
-    let (human, json) = (human.await.unwrap(), json.await.unwrap());
-
-    let out = text(&human);
-    assert_eq!(human.status.code(), Some(0), "{out}");
-    let gap: Vec<&str> = out.lines().filter(|l| l.contains("sockeye:gap")).collect();
-    assert_eq!(gap.len(), 1, "{out}");
-    // "before" is recovered too when the drop beat its live delivery (a loaded machine): the
-    // marker's count is whatever was recovered, and both missed messages are among them.
-    let recovered = out.lines().filter(|l| l.ends_with("(recovered)")).count();
-    assert!((2..=3).contains(&recovered), "{out}");
-    let count = format!("{recovered} messages recovered");
-    assert!(gap[0].contains("link down ") && gap[0].contains(&count), "{out}");
-    for m in ["missed one", "missed two"] {
-        let line = out.lines().find(|l| l.contains(m)).unwrap_or_else(|| panic!("{m}: {out}"));
-        assert!(line.ends_with("(recovered)"), "{line}");
-    }
-    // Posted after the reconnect: shown once (live, or fetched if the backfill's query was
-    // later than the post on a loaded machine; never both).
-    assert_eq!(out.lines().filter(|l| l.contains(": after")).count(), 1, "{out}");
-
-    assert_eq!(json.status.code(), Some(0), "{}", text(&json));
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
-        .filter(|v: &serde_json::Value| v["kind"] == "event")
-        .collect();
-    let marker: Vec<_> = events.iter().filter(|v| v["name"] == "sockeye:gap").collect();
-    assert_eq!(marker.len(), 1);
-    let recovered: Vec<&str> = events
-        .iter()
-        .filter(|v| v["recovered"] == true)
-        .map(|v| v["payload"]["message_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(marker[0]["payload"]["recovered"], recovered.len());
-    assert_eq!(recovered[recovered.len() - 2..], [a.name.as_str(), b.name.as_str()], "in order");
-    assert!(
-        events
-            .iter()
-            .filter(|v| v["name"] == "message_created")
-            .all(|v| v["recovered"] == true || v.get("recovered").is_none()),
-        "live events carry no recovered field"
-    );
-    sim.shutdown().await;
 }

@@ -59,6 +59,12 @@ fn cli_app_cli_keeps_every_field() {
             "X-Frappe-Site-Name: erp",
             "--deployment",
             "vps_prod",
+            "--progress-endpoint",
+            "ai_assistant.api.get_progress",
+            "--backfill-max",
+            "50",
+            "--backfill-startup-hours",
+            "6",
         ],
         &cfg,
     ));
@@ -69,13 +75,17 @@ fn cli_app_cli_keeps_every_field() {
     std::fs::write(&cfg, text).unwrap();
     let before = Config::load(&cfg).unwrap().get("prod").unwrap().clone();
     assert_eq!(before.namespace.as_deref(), Some("custom-ns"));
+    assert_eq!(before.progress_endpoint.as_deref(), Some("ai_assistant.api.get_progress"));
+    assert_eq!((before.backfill.max_per_gap, before.backfill.startup_window_hours), (50, 6));
 
     // The app's form: what the page sends (ui/views/envs.js `formEdit`), with a new channel
     // list and TLS unchanged; namespace is not on the form.
     let form = r#"{"url": "https://erp.example.com", "auth": {"method": "login", "user": "me@example.com", "key": null},
         "site": "erp.example.com", "socket_port": null, "socket_path": "/rt/socket.io/", "origin": "https://www.example.com",
         "channels": ["general", "engineering"], "doctypes": ["Raven User"], "tasks": ["t-1"],
-        "extra_headers": {"X-Frappe-Site-Name": "erp"}, "verify_tls": true, "deployment": "vps_prod"}"#;
+        "extra_headers": {"X-Frappe-Site-Name": "erp"}, "verify_tls": true, "deployment": "vps_prod",
+        "backfill_enabled": true, "backfill_max_per_gap": 50, "backfill_startup_window_hours": null,
+        "progress_endpoint": "ai_assistant.api.get_progress"}"#;
     let edit: ProfileEdit = serde_json::from_str(form).unwrap();
     let mut c = Config::load(&cfg).unwrap();
     edit_profile(&mut c, "prod", edit, EditMode::Upsert).unwrap();
@@ -90,6 +100,13 @@ fn cli_app_cli_keeps_every_field() {
     let after_cli = Config::load(&cfg).unwrap().get("prod").unwrap().clone();
     expected.verify_tls = false;
     assert_eq!(after_cli, expected);
+    ok(cli(&["env", "edit", "prod", "--no-backfill", "--progress-endpoint", ""], &cfg));
+    let after_off = Config::load(&cfg).unwrap().get("prod").unwrap().clone();
+    expected.backfill.enabled = false;
+    expected.progress_endpoint = None;
+    assert_eq!(after_off, expected, "backfill off and polling off; the rest kept");
+    let o = cli(&["env", "edit", "prod", "--progress-endpoint", "/api/method/x"], &cfg);
+    assert_eq!(o.status.code(), Some(3), "a path is not a method name");
     assert_eq!(after_cli.auth, AuthMethod::Login { user: "me@example.com".into() });
     assert_eq!(after_cli.deployment, Some(DeploymentType::VpsProd));
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// One step of an AI agent's `ai_progress` stream (room `user:<user>`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AiProgress {
     /// The model is reasoning.
@@ -33,6 +33,13 @@ pub enum AiProgress {
     Error { message: String },
     /// A type this version does not know (tolerated, shown as is).
     Unknown { kind: String },
+}
+
+impl AiProgress {
+    /// The run is over after this step (complete or failed): nothing more will come.
+    pub fn ends_run(&self) -> bool {
+        matches!(self, AiProgress::Complete { .. } | AiProgress::Error { .. })
+    }
 }
 
 /// An `agent:*` event from a FastAPI + python-socketio agent server.

@@ -8,6 +8,7 @@
 //! - [`events`]: the typed event model (raw JSON always kept).
 //! - [`diagnose`]: the probe chain that names what is broken and how to fix it.
 //! - [`runs`]: agent runs correlated into cards; [`batch`]: batching for the UI.
+//! - [`backfill`], [`progress`]: what REST recovers of what the realtime link missed.
 //! - [`notify`]: the notification policy.
 
 pub mod auth;
@@ -23,6 +24,7 @@ pub mod fold;
 pub mod notify;
 pub mod profile;
 pub mod profile_edit;
+pub mod progress;
 pub mod raven_api;
 pub mod rich_text;
 pub mod runs;

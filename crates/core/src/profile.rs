@@ -61,6 +61,31 @@ pub struct Subscriptions {
     pub tasks: Vec<String>,
 }
 
+/// Raven messages fetched over REST after a gap in the link (see [`crate::backfill`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackfillSettings {
+    /// Fetch the messages missed while the link was down (the gap is marked either way).
+    pub enabled: bool,
+    /// At most this many messages per channel per gap; the newest are kept.
+    pub max_per_gap: usize,
+    /// When the app starts, the time it was closed is backfilled up to this many hours back
+    /// (0: not at all).
+    pub startup_window_hours: u32,
+}
+
+impl BackfillSettings {
+    /// Bounds that keep one gap from flooding the feed or the site.
+    pub const MAX_PER_GAP: usize = 5_000;
+    pub const MAX_STARTUP_WINDOW_HOURS: u32 = 24 * 30;
+}
+
+impl Default for BackfillSettings {
+    fn default() -> Self {
+        BackfillSettings { enabled: true, max_per_gap: 200, startup_window_hours: 24 }
+    }
+}
+
 /// One environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -104,6 +129,23 @@ pub struct Profile {
     /// Overrides the inferred deployment type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentType>,
+    /// A whitelisted method answering an agent run's progress over REST
+    /// (`ai_assistant.api.get_progress`), polled while realtime is down (see
+    /// [`crate::progress`]). None: no polling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_endpoint: Option<String>,
+    #[serde(default)]
+    pub backfill: BackfillSettings,
+}
+
+/// `app.module.function`: what Frappe routes under `/api/method/`. Nothing else goes into
+/// the path (no `/`, `?` or `..`), so the name cannot point the poll anywhere else.
+fn is_method_name(s: &str) -> bool {
+    s.len() <= 200
+        && s.split('.').count() >= 2
+        && s.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }
 
 fn default_path() -> String {
@@ -127,6 +169,14 @@ pub enum ProfileError {
     BadHeader(String),
     #[error("client_cert and client_key go together: set both or neither")]
     HalfClientIdentity,
+    #[error(
+        "progress endpoint must be a dotted method name like ai_assistant.api.get_progress, got {0:?}"
+    )]
+    BadProgressEndpoint(String),
+    #[error("backfill: at most {max} messages per gap can be asked for, and at least 1 (turn backfill off instead), got {0}", max = BackfillSettings::MAX_PER_GAP)]
+    BadBackfillMax(usize),
+    #[error("backfill: the startup window is at most {max} hours, got {0}", max = BackfillSettings::MAX_STARTUP_WINDOW_HOURS)]
+    BadStartupWindow(u32),
 }
 
 impl Profile {
@@ -148,6 +198,8 @@ impl Profile {
             client_key: None,
             extra_headers: BTreeMap::new(),
             deployment: None,
+            progress_endpoint: None,
+            backfill: BackfillSettings::default(),
         };
         p.validate()?;
         Ok(p)
@@ -174,6 +226,18 @@ impl Profile {
         if self.client_cert.is_some() != self.client_key.is_some() {
             return Err(ProfileError::HalfClientIdentity);
         }
+        if let Some(e) = &self.progress_endpoint
+            && !is_method_name(e)
+        {
+            return Err(ProfileError::BadProgressEndpoint(e.clone()));
+        }
+        let b = &self.backfill;
+        if b.max_per_gap == 0 || b.max_per_gap > BackfillSettings::MAX_PER_GAP {
+            return Err(ProfileError::BadBackfillMax(b.max_per_gap));
+        }
+        if b.startup_window_hours > BackfillSettings::MAX_STARTUP_WINDOW_HOURS {
+            return Err(ProfileError::BadStartupWindow(b.startup_window_hours));
+        }
         Ok(())
     }
 
@@ -198,5 +262,36 @@ impl Profile {
 
     pub fn deployment_type(&self, production_hosts: &[String]) -> DeploymentType {
         self.deployment.unwrap_or_else(|| DeploymentType::infer(self.host(), production_hosts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_settings_are_validated_and_old_files_get_defaults() {
+        let mut p = Profile::new("p", "https://erp.example.com", AuthMethod::Sid).unwrap();
+        assert_eq!(p.backfill, BackfillSettings::default());
+        p.progress_endpoint = Some("ai_assistant.api.get_progress".into());
+        assert!(p.validate().is_ok());
+        for bad in ["get_progress", "a..b", "a.b/../c", "a.b?x=1", "a.b c", ""] {
+            p.progress_endpoint = Some(bad.into());
+            assert!(
+                matches!(p.validate(), Err(ProfileError::BadProgressEndpoint(_))),
+                "{bad:?} accepted"
+            );
+        }
+        p.progress_endpoint = None;
+        p.backfill.max_per_gap = 0;
+        assert!(matches!(p.validate(), Err(ProfileError::BadBackfillMax(0))));
+        p.backfill.max_per_gap = 50;
+        p.backfill.startup_window_hours = 10_000;
+        assert!(matches!(p.validate(), Err(ProfileError::BadStartupWindow(_))));
+        let old: Profile = toml::from_str(
+            "name = \"p\"\nurl = \"https://erp.example.com/\"\n[auth]\nmethod = \"sid\"\n",
+        )
+        .unwrap();
+        assert_eq!((old.backfill, old.progress_endpoint), (BackfillSettings::default(), None));
     }
 }

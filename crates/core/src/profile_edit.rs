@@ -44,6 +44,12 @@ pub struct ProfileEdit {
     pub extra_headers: Option<BTreeMap<String, String>>,
     #[serde(deserialize_with = "present")]
     pub deployment: Option<Option<DeploymentType>>,
+    /// The progress endpoint polled while realtime is down; `null` (or blank) turns it off.
+    #[serde(deserialize_with = "present")]
+    pub progress_endpoint: Option<Option<String>>,
+    pub backfill_enabled: Option<bool>,
+    pub backfill_max_per_gap: Option<usize>,
+    pub backfill_startup_window_hours: Option<u32>,
 }
 
 /// A present field (even `null`) is `Some(..)`; an absent one stays `None` via `default`.
@@ -175,6 +181,18 @@ impl ProfileEdit {
         if let Some(v) = self.deployment {
             p.deployment = v;
         }
+        if let Some(v) = self.progress_endpoint {
+            p.progress_endpoint = blank(v);
+        }
+        if let Some(v) = self.backfill_enabled {
+            p.backfill.enabled = v;
+        }
+        if let Some(v) = self.backfill_max_per_gap {
+            p.backfill.max_per_gap = v;
+        }
+        if let Some(v) = self.backfill_startup_window_hours {
+            p.backfill.startup_window_hours = v;
+        }
         p.validate()?;
         Ok(p)
     }
@@ -251,6 +269,25 @@ mod tests {
         expected.subscriptions.channels = vec!["general".into(), "eng".into()];
         expected.verify_tls = false;
         assert_eq!(after, expected);
+        let edit: ProfileEdit = serde_json::from_str(
+            r#"{"progress_endpoint": " ai_assistant.api.get_progress ", "backfill_max_per_gap": 50}"#,
+        )
+        .unwrap();
+        let after = edit.apply("prod", Some(&expected)).unwrap();
+        assert_eq!(after.progress_endpoint.as_deref(), Some("ai_assistant.api.get_progress"));
+        assert_eq!((after.backfill.max_per_gap, after.backfill.enabled), (50, true));
+        let off: ProfileEdit =
+            serde_json::from_str(r#"{"progress_endpoint": null, "backfill_enabled": false}"#)
+                .unwrap();
+        let after = off.apply("prod", Some(&after)).unwrap();
+        assert_eq!((after.progress_endpoint, after.backfill.enabled), (None, false));
+        assert_eq!(after.backfill.max_per_gap, 50, "kept");
+        let bad: ProfileEdit =
+            serde_json::from_str(r#"{"progress_endpoint": "/api/method/x"}"#).unwrap();
+        assert!(matches!(
+            bad.apply("prod", Some(&expected)),
+            Err(EditError::Profile(ProfileError::BadProgressEndpoint(_)))
+        ));
     }
 
     #[test]

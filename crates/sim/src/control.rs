@@ -30,6 +30,8 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/faults", get(get_faults).post(set_faults))
         .route("/__sim/restart", post(restart))
         .route("/__sim/message", post(message))
+        .route("/__sim/progress", post(progress))
+        .route("/__sim/stats", get(stats))
 }
 
 fn bad_request(msg: impl std::fmt::Display) -> Response {
@@ -251,4 +253,33 @@ async fn message(State(st): State<Arc<SimState>>, Json(m): Json<NewMessage>) -> 
     let n = crate::web::publish_message(&st, &site, &stored).await;
     Json(json!({"message_id": stored.name, "creation": stored.creation, "delivered_to": n}))
         .into_response()
+}
+
+#[derive(Deserialize)]
+struct NewProgress {
+    /// The run (published as `task_id`).
+    task_id: String,
+    /// The update without `task_id`/`seq`/`ts` (added, as for scripted runs).
+    update: Value,
+    #[serde(default)]
+    user: Option<String>,
+}
+
+/// The next update of an agent run: recorded (the progress endpoint lists it) and published
+/// to the user's room (to whoever is connected; nobody, while realtime is down).
+async fn progress(State(st): State<Arc<SimState>>, Json(p): Json<NewProgress>) -> Response {
+    if !p.update.is_object() {
+        return bad_request(
+            "update must be an object such as {\"type\": \"thinking\", \"message\": \"…\"}",
+        );
+    }
+    let user = p.user.unwrap_or_else(|| crate::config::DEFAULT_USER.to_string());
+    let (payload, n) = crate::progress::publish_progress(&st, &user, &p.task_id, p.update).await;
+    Json(json!({"task_id": p.task_id, "seq": payload["seq"], "delivered_to": n})).into_response()
+}
+
+/// Request counters a well-behaved client keeps low.
+async fn stats(State(st): State<Arc<SimState>>) -> Json<Value> {
+    let polls = st.progress_polls.load(std::sync::atomic::Ordering::Relaxed);
+    Json(json!({"progress_polls": polls}))
 }

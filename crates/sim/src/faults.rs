@@ -44,6 +44,9 @@ pub struct Faults {
     pub behind_nginx: bool,
     /// Socket.IO server answers 400 `Unsupported protocol version` to EIO=4 (a v2/EIO3 server).
     pub eio3_only: bool,
+    /// The site has no agent progress method (its app is not installed): the progress
+    /// endpoint answers 404 with Frappe's HTML page.
+    pub progress_missing: bool,
 }
 
 /// A `K=V` string that does not name a knob or has a bad value.
@@ -73,6 +76,7 @@ impl Faults {
         "first_pong_delay_ms",
         "behind_nginx",
         "eio3_only",
+        "progress_missing",
     ];
 
     /// Apply one `K=V` (or bare `K`, meaning `K=true`).
@@ -114,6 +118,7 @@ impl Faults {
             "first_pong_delay_ms" => self.first_pong_delay_ms = number(value)?,
             "behind_nginx" => self.behind_nginx = flag(value)?,
             "eio3_only" => self.eio3_only = flag(value)?,
+            "progress_missing" => self.progress_missing = flag(value)?,
             other => return Err(FaultError::UnknownKnob(other.into())),
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! A Frappe-compatible realtime simulator.
 //!
 //! Speaks Engine.IO v4 / Socket.IO v5 through socketioxide with the Frappe auth pipeline
-//! ([`auth`]), rooms and handlers ([`handlers`]), the web endpoints a client needs ([`web`]),
+//! ([`auth`]), rooms and handlers ([`handlers`]), the web endpoints a client needs ([`web`],
+//! [`resource`], [`progress`]),
 //! `publish_realtime` semantics ([`publish`]), a control API ([`control`]), scenarios
 //! ([`scenarios`]) and fault knobs acting at the HTTP ([`proxy_faults`]), TCP ([`conn`]) and
 //! auth levels ([`faults`]). The behavioural spec is `simulator-spec.md`.
@@ -14,6 +15,7 @@ pub mod faults;
 pub mod handlers;
 pub mod jwt;
 pub mod payloads;
+pub mod progress;
 pub mod proxy_faults;
 pub mod publish;
 pub mod resource;

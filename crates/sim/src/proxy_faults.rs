@@ -19,6 +19,11 @@ const NOT_FOUND_HTML: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta cha
 const BAD_GATEWAY_HTML: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 const NGROK_HTML: &str = "<!DOCTYPE html><html><head><title>ngrok</title></head><body><div id=\"root\">You are about to visit 127.0.0.1: ... This website is served for free through ngrok.com. <button>Visit Site</button> ERR_NGROK_6024</div></body></html>";
 
+/// Frappe's "Page Not Found" page, as a site answers a path (or method) it does not have.
+pub fn not_found_page() -> Response {
+    (StatusCode::NOT_FOUND, Html(NOT_FOUND_HTML)).into_response()
+}
+
 fn query_has(req: &Request, key: &str, value: Option<&str>) -> bool {
     req.uri().query().is_some_and(|q| {
         url::form_urlencoded::parse(q.as_bytes())
@@ -44,7 +49,7 @@ pub async fn layer(State(st): State<Arc<SimState>>, req: Request, next: Next) ->
     }
     let f = st.faults();
     if f.route_missing {
-        return (StatusCode::NOT_FOUND, Html(NOT_FOUND_HTML)).into_response();
+        return not_found_page();
     }
     if f.bad_gateway {
         return (StatusCode::BAD_GATEWAY, Html(BAD_GATEWAY_HTML)).into_response();

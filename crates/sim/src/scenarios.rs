@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::{DEFAULT_USER, Mode};
-use crate::payloads::{StoredMessage, agent_event, ai_progress, random_name};
+use crate::payloads::{StoredMessage, agent_event, random_name};
 use crate::state::SimState;
 use crate::web::publish_message;
 
@@ -70,10 +70,10 @@ fn site(st: &SimState) -> String {
     st.config().default_site.clone()
 }
 
-async fn progress(st: &SimState, p: &ScenarioParams, task: &str, seq: &mut u64, body: Value) {
-    *seq += 1;
-    let room = format!("user:{}", p.user);
-    st.emit(Some(&site(st)), Some(&room), "ai_progress", &ai_progress(task, *seq, body)).await;
+/// One update of a run: recorded (the progress endpoint answers from it, realtime up or
+/// down), then published to the user's room.
+async fn progress(st: &SimState, p: &ScenarioParams, task: &str, body: Value) {
+    crate::progress::publish_progress(st, &p.user, task, body).await;
 }
 
 const PLAN_STEPS: &[(&str, &str)] = &[
@@ -89,19 +89,11 @@ pub async fn ai_run(st: Arc<SimState>, p: ScenarioParams, fail: bool) {
     let task = format!("task-{}-{}", RUN_COUNTER.fetch_add(1, Ordering::Relaxed), random_name());
     let n = p.n.clamp(1, PLAN_STEPS.len() as u64) as usize;
     let steps = &PLAN_STEPS[..n];
-    let mut seq = 0;
-    progress(
-        &st,
-        &p,
-        &task,
-        &mut seq,
-        json!({"type": "thinking", "message": "Analyzing request..."}),
-    )
-    .await;
+    progress(&st, &p, &task, json!({"type": "thinking", "message": "Analyzing request..."})).await;
     gap(&p, 600, 1500).await;
     let plan: Vec<String> =
         steps.iter().enumerate().map(|(i, (s, _))| format!("{}. {s}", i + 1)).collect();
-    progress(&st, &p, &task, &mut seq, json!({"type": "plan", "message": plan.join("\n")})).await;
+    progress(&st, &p, &task, json!({"type": "plan", "message": plan.join("\n")})).await;
     for (i, (label, detail)) in steps.iter().enumerate() {
         let step = i + 1;
         gap(&p, 300, 900).await;
@@ -109,28 +101,20 @@ pub async fn ai_run(st: Arc<SimState>, p: ScenarioParams, fail: bool) {
             &st,
             &p,
             &task,
-            &mut seq,
             json!({"type": "working", "step": step, "total": n, "message": label}),
         )
         .await;
         gap(&p, 500, 1500).await;
         if fail && step == n.min(2) {
-            progress(&st, &p, &task, &mut seq, json!({"type": "step_complete", "step": step, "total": n, "message": label, "error": "Model timed out"})).await;
+            progress(&st, &p, &task, json!({"type": "step_complete", "step": step, "total": n, "message": label, "error": "Model timed out"})).await;
             gap(&p, 200, 500).await;
-            progress(
-                &st,
-                &p,
-                &task,
-                &mut seq,
-                json!({"type": "error", "message": "Model timed out"}),
-            )
-            .await;
+            progress(&st, &p, &task, json!({"type": "error", "message": "Model timed out"})).await;
             return;
         }
-        progress(&st, &p, &task, &mut seq, json!({"type": "step_complete", "step": step, "total": n, "message": label, "details": [detail]})).await;
+        progress(&st, &p, &task, json!({"type": "step_complete", "step": step, "total": n, "message": label, "details": [detail]})).await;
     }
     gap(&p, 300, 700).await;
-    progress(&st, &p, &task, &mut seq, json!({"type": "complete", "message": "Done"})).await;
+    progress(&st, &p, &task, json!({"type": "complete", "message": "Done"})).await;
 }
 
 const CHAT: &[(&str, &str)] = &[

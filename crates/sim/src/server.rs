@@ -20,7 +20,7 @@ use crate::faults::Faults;
 use crate::publish::{self, PublishError, PublishRequest};
 use crate::scenarios::{self, ScenarioError, ScenarioParams};
 use crate::state::SimState;
-use crate::{control, handlers, proxy_faults, resource, web};
+use crate::{control, handlers, progress, proxy_faults, resource, web};
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]
@@ -102,11 +102,14 @@ impl Sim {
             scenarios: Mutex::new(Vec::new()),
             shutdown: CancellationToken::new(),
             restart_tx,
+            runs: Mutex::new(Default::default()),
+            progress_polls: Default::default(),
         });
         handlers::register(&state);
         let router = Router::new()
             .merge(web::routes())
             .merge(resource::routes())
+            .merge(progress::routes())
             .merge(control::routes())
             .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
             .layer(layer)
@@ -156,6 +159,18 @@ impl Sim {
         self.state.store_message(m.clone());
         crate::web::publish_message(&self.state, &self.site(), &m).await;
         m
+    }
+
+    /// The next `ai_progress` update of agent run `run` for the default user: recorded (the
+    /// progress endpoint lists it, with its `seq`) and published. Returns the payload sent.
+    pub async fn send_progress(&self, run: &str, body: serde_json::Value) -> serde_json::Value {
+        let user = crate::config::DEFAULT_USER;
+        crate::progress::publish_progress(&self.state, user, run, body).await.0
+    }
+
+    /// How many times the progress endpoint was called.
+    pub fn progress_polls(&self) -> u64 {
+        self.state.progress_polls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn set_faults(&self, specs: &[&str]) -> Result<Faults, crate::faults::FaultError> {

@@ -33,6 +33,10 @@ pub struct SimState {
     pub shutdown: CancellationToken,
     /// Asks the server task to restart (drop everything, stay down for the duration).
     pub restart_tx: tokio::sync::mpsc::UnboundedSender<std::time::Duration>,
+    /// Every `ai_progress` update of the site's runs (the progress endpoint answers from it).
+    pub runs: Mutex<crate::progress::RunLog>,
+    /// Calls of the progress endpoint so far (tests check a client polls only when it must).
+    pub progress_polls: std::sync::atomic::AtomicU64,
 }
 
 /// One connected socket, as `GET /__sim/sockets` lists it.

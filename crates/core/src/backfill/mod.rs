@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 pub use ledger::Ledger;
 pub use rest::FetchError;
 
+use crate::profile::BackfillSettings;
+
 /// The synthetic event that marks a gap in the link (in the same stream as live events).
 pub const GAP_EVENT: &str = "sockeye:gap";
 
@@ -44,16 +46,24 @@ pub struct BackfillOptions {
     pub state_file: Option<PathBuf>,
 }
 
-impl Default for BackfillOptions {
-    fn default() -> Self {
+impl BackfillOptions {
+    /// The options a profile's settings ask for (page size, timeout and state file fixed).
+    pub fn from_settings(s: &BackfillSettings) -> BackfillOptions {
         BackfillOptions {
-            enabled: true,
-            max_per_gap: 200,
+            enabled: s.enabled,
+            max_per_gap: s.max_per_gap,
             page_size: 100,
-            startup_lookback: Duration::from_secs(24 * 3600),
+            startup_lookback: Duration::from_secs(u64::from(s.startup_window_hours) * 3600),
             timeout: Duration::from_secs(20),
             state_file: None,
         }
+    }
+}
+
+impl Default for BackfillOptions {
+    /// The defaults of a profile's settings: one place says them.
+    fn default() -> Self {
+        BackfillOptions::from_settings(&BackfillSettings::default())
     }
 }
 

@@ -276,8 +276,12 @@ impl Supervisor {
     }
 
     /// A live event: Raven messages are deduplicated against recovered ones (and held while
-    /// a gap is being fetched); everything else is published as is.
+    /// a gap is being fetched), agent progress against polled updates; everything else is
+    /// published as is.
     pub(super) async fn deliver_live(&mut self, e: RealtimeEvent) {
+        if !self.admit_live_progress(&e) {
+            return;
+        }
         if let EventKind::MessageCreated(m) = &e.kind {
             if self.bf.gap.is_some() && self.bf.held.len() < HOLD_MAX {
                 self.bf.held.push(e);

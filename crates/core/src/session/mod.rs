@@ -9,6 +9,7 @@
 //! memory, so every (re)connect re-emits them; a refused CONNECT is final until the user acts.
 
 mod gap;
+mod progress;
 mod serve;
 mod supervisor;
 
@@ -51,6 +52,8 @@ pub struct SessionOptions {
     pub lossless: Option<mpsc::Sender<Arc<RealtimeEvent>>>,
     /// Raven messages missed while the link was down: fetched and delivered after a gap.
     pub backfill: crate::backfill::BackfillOptions,
+    /// Agent progress polled over REST while the link is down (off without an endpoint).
+    pub progress: crate::progress::ProgressOptions,
 }
 
 impl Default for SessionOptions {
@@ -66,6 +69,20 @@ impl Default for SessionOptions {
             max_packet: 16 << 20,
             lossless: None,
             backfill: Default::default(),
+            progress: Default::default(),
+        }
+    }
+}
+
+impl SessionOptions {
+    /// The defaults with what `profile` sets: its backfill settings and progress endpoint.
+    pub fn for_profile(profile: &crate::profile::Profile) -> SessionOptions {
+        SessionOptions {
+            backfill: crate::backfill::BackfillOptions::from_settings(&profile.backfill),
+            progress: crate::progress::ProgressOptions::for_endpoint(
+                profile.progress_endpoint.clone(),
+            ),
+            ..Default::default()
         }
     }
 }
@@ -135,6 +152,25 @@ pub(crate) struct Shared {
     pub attempted: tokio::sync::Notify,
 }
 
+impl Shared {
+    /// Headers for a REST call with the session's credentials: the sid of its own login
+    /// (never a new login), or its token; and the Origin.
+    pub fn rest_headers(&self, target: &Target) -> Vec<(String, String)> {
+        let sid = self.sid.lock().ok().and_then(|s| s.clone());
+        target.headers(sid.as_ref(), self.cookie_shim.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// [`Shared::rest_headers`], or `None` while a login session has no sid yet (a REST call
+    /// then would only be Guest).
+    pub fn rest_credentials(&self, target: &Target) -> Option<Vec<(String, String)>> {
+        let has_sid = self.sid.lock().ok().is_some_and(|s| s.is_some());
+        if matches!(target.credentials, crate::auth::Credentials::Login { .. }) && !has_sid {
+            return None;
+        }
+        Some(self.rest_headers(target))
+    }
+}
+
 /// A handle to a running session. Cheap to clone; the task stops with [`Session::stop`] or
 /// when every handle is dropped.
 #[derive(Clone)]
@@ -201,21 +237,13 @@ impl Session {
     /// Headers for a REST call to the site with this session's credentials: the sid of its
     /// own login (never a new login), or its token; and the Origin.
     pub fn rest_headers(&self) -> Vec<(String, String)> {
-        let sid = self.shared.sid.lock().ok().and_then(|s| s.clone());
-        self.target.headers(
-            sid.as_ref(),
-            self.shared.cookie_shim.load(std::sync::atomic::Ordering::Relaxed),
-        )
+        self.shared.rest_headers(&self.target)
     }
 
     /// [`Session::rest_headers`], or `None` while a login session has no sid yet (a REST call
     /// then would only be Guest).
     pub fn rest_credentials(&self) -> Option<Vec<(String, String)>> {
-        let has_sid = self.shared.sid.lock().ok().is_some_and(|s| s.is_some());
-        if matches!(self.target.credentials, crate::auth::Credentials::Login { .. }) && !has_sid {
-            return None;
-        }
-        Some(self.rest_headers())
+        self.shared.rest_credentials(&self.target)
     }
 
     /// Connection attempts made so far.

@@ -211,6 +211,7 @@ impl Supervisor {
                     let fetched = done.unwrap_or_else(|e| super::gap::Fetched::failed(format!("backfill task: {e}")));
                     self.finish_backfill(fetched, user_label(&f.identity).as_deref()).await;
                 }
+                polled = super::progress::next_polled(&mut self.progress) => self.deliver_polled(polled).await,
                 msg = inbound.recv() => match msg {
                     None => {
                         close(&handle).await;

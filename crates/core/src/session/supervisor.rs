@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::progress::next_polled;
 use super::{Command, SessionOptions, Shared, Subscription};
 use crate::auth::{self, AuthError, Credentials};
 use crate::events::{RealtimeEvent, now_ms};
@@ -59,6 +60,8 @@ pub(crate) struct Supervisor {
     shared: Arc<Shared>,
     /// Cursors, the open gap and the burst that fills it.
     pub(super) bf: super::gap::Backfill,
+    /// Agent progress polled while the link is down, when the profile names an endpoint.
+    pub(super) progress: Option<super::progress::Fallback>,
 }
 
 impl Supervisor {
@@ -77,8 +80,16 @@ impl Supervisor {
             options.connect_timeout.min(Duration::from_secs(10)),
         );
         let bf = super::gap::Backfill::new(options.backfill.clone());
+        let progress = super::progress::Fallback::start(
+            &options.progress,
+            &target,
+            &shared,
+            http.clone(),
+            state.subscribe(),
+        );
         Supervisor {
             bf,
+            progress,
             target,
             options,
             http,
@@ -179,6 +190,7 @@ impl Supervisor {
             loop {
                 tokio::select! {
                     _ = &mut sleep => break,
+                    polled = next_polled(&mut self.progress) => self.deliver_polled(polled).await,
                     cmd = self.commands.recv() => match cmd.and_then(Command::refuse_emit) {
                         None => if self.commands.is_closed() { return },
                         Some(Command::Stop(done)) => return self.stopped(done),
@@ -194,7 +206,14 @@ impl Supervisor {
     /// Park until asked to reconnect; false when stopped or every handle is gone.
     async fn wait_for_reconnect(&mut self) -> bool {
         loop {
-            let Some(cmd) = self.commands.recv().await else { return false };
+            let cmd = tokio::select! {
+                polled = next_polled(&mut self.progress) => {
+                    self.deliver_polled(polled).await;
+                    continue;
+                }
+                cmd = self.commands.recv() => cmd,
+            };
+            let Some(cmd) = cmd else { return false };
             match cmd.refuse_emit() {
                 None | Some(Command::Emit { .. }) => {}
                 Some(Command::Stop(done)) => {
@@ -284,6 +303,7 @@ impl Supervisor {
             let connected = loop {
                 tokio::select! {
                     r = &mut connecting => break r,
+                    polled = next_polled(&mut self.progress) => self.deliver_polled(polled).await,
                     cmd = self.commands.recv() => match cmd {
                         // Joined after the connect, with the rest.
                         Some(Command::Subscribe(s)) => { self.subscriptions.insert(s); }

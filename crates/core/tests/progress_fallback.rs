@@ -1,0 +1,233 @@
+//! Agent progress while realtime is down, against the simulator: its runs keep going (and
+//! being recorded) while `/socket.io/` answers 502; the session polls the progress endpoint
+//! for the runs still open, shows what it fetched once, marked polled, in the run's timeline,
+//! stops when the link is back or the run ends, never polls while the link is healthy, and
+//! asks a refusing endpoint once.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use sockeye_core::events::RealtimeEvent;
+use sockeye_core::progress::{FallbackReport, FallbackState, ProgressOptions};
+use sockeye_core::runs::{RunStatus, RunTracker};
+use sockeye_core::session::{Session, SessionOptions};
+use sockeye_core::{AuthMethod, auth::Credentials, secrets::Secret};
+use sockeye_sim::Sim;
+use sockeye_sim::progress::PROGRESS_METHOD;
+use tokio::sync::mpsc;
+
+/// Every event of a session, in order (the lossless queue).
+struct Stream {
+    rx: mpsc::Receiver<Arc<RealtimeEvent>>,
+    seen: Vec<Arc<RealtimeEvent>>,
+}
+
+impl Stream {
+    async fn until(&mut self, what: &str, secs: u64, done: impl Fn(&[Arc<RealtimeEvent>]) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while !done(&self.seen) {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(e)) => self.seen.push(e),
+                _ => panic!("{what}: not within {secs} s; seen: {:#?}", lines(&self.seen)),
+            }
+        }
+    }
+    async fn settle(&mut self, ms: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            self.seen.push(e);
+        }
+    }
+}
+
+fn lines(seen: &[Arc<RealtimeEvent>]) -> Vec<String> {
+    seen.iter()
+        .map(|e| {
+            let mark = if e.polled { " (polled)" } else { "" };
+            format!("{} {}{mark}", e.name, e.payload.get())
+        })
+        .collect()
+}
+
+/// The `ai_progress` updates of `run`, as (seq, polled).
+fn updates(seen: &[Arc<RealtimeEvent>], run: &str) -> Vec<(u64, bool)> {
+    seen.iter()
+        .filter(|e| e.name == "ai_progress" && e.run_key.as_deref() == Some(run))
+        .map(|e| (e.seq.expect("the simulator numbers updates"), e.polled))
+        .collect()
+}
+
+fn reports(seen: &[Arc<RealtimeEvent>]) -> Vec<FallbackReport> {
+    seen.iter().filter_map(|e| FallbackReport::from_event(e)).collect()
+}
+
+/// Quick pacing for tests (the defaults: 3 s before the first poll, 1 s backing off to 5 s).
+fn fast(endpoint: &str) -> ProgressOptions {
+    ProgressOptions {
+        start_after: Duration::from_millis(400),
+        first_interval: Duration::from_millis(200),
+        max_interval: Duration::from_millis(800),
+        ..ProgressOptions::for_endpoint(Some(endpoint.into()))
+    }
+}
+
+async fn session(sim: &Sim, progress: ProgressOptions) -> (Session, Stream) {
+    let creds = Credentials::Sid(Secret::new("good-sid"));
+    let t = target(&sim.url(), AuthMethod::Sid, creds, &[]).await;
+    let (tx, rx) = mpsc::channel(10_000);
+    let s = Session::spawn(t, SessionOptions { lossless: Some(tx), progress, ..fast_options() });
+    (s, Stream { rx, seen: Vec::new() })
+}
+
+/// The realtime process stops behind a live web process.
+async fn realtime_down(sim: &Sim, s: &Session) {
+    sim.set_faults(&["bad_gateway=true"]).unwrap();
+    sim.drop_connections();
+    wait_state(s, "link lost", 10, |st| !st.is_connected()).await;
+}
+
+async fn realtime_up(sim: &Sim, s: &Session) {
+    sim.set_faults(&["bad_gateway=false"]).unwrap();
+    s.reconnect_now();
+    connected(s).await;
+}
+
+fn fold(seen: &[Arc<RealtimeEvent>], run: &str) -> sockeye_core::runs::Run {
+    let mut t = RunTracker::new("test", 50);
+    for e in seen {
+        t.apply(e);
+    }
+    t.runs().find(|r| r.id == run).cloned().expect("the run is in the timeline")
+}
+
+#[tokio::test]
+async fn updates_missed_while_realtime_is_down_arrive_polled_once_and_polling_stops_when_it_is_back()
+ {
+    let sim = sim().await;
+    let (s, mut st) = session(&sim, fast(PROGRESS_METHOD)).await;
+    connected(&s).await;
+    let run = "conv-1";
+    sim.send_progress(run, json!({"type": "thinking", "message": "Analyzing request..."})).await;
+    sim.send_progress(run, json!({"type": "plan", "message": "1. Read\n2. Edit"})).await;
+    st.until("the live start", 5, |seen| updates(seen, run).len() == 2).await;
+    // Healthy with an open run for longer than the fallback's delay: never a poll.
+    st.settle(1_500).await;
+    assert_eq!(sim.progress_polls(), 0, "polled while healthy");
+
+    realtime_down(&sim, &s).await;
+    sim.send_progress(run, json!({"type": "working", "step": 1, "total": 2, "message": "Read"}))
+        .await;
+    sim.send_progress(
+        run,
+        json!({"type": "step_complete", "step": 1, "total": 2, "message": "Read"}),
+    )
+    .await;
+    st.until("the polled updates", 10, |seen| updates(seen, run).len() == 4).await;
+    assert_eq!(updates(&st.seen, run), vec![(1, false), (2, false), (3, true), (4, true)]);
+
+    realtime_up(&sim, &s).await;
+    st.until("polling stopped", 10, |seen| {
+        reports(seen).iter().any(|r| r.state == FallbackState::Stopped)
+    })
+    .await;
+    let polls_when_back = sim.progress_polls();
+    assert!(polls_when_back >= 1);
+    sim.send_progress(run, json!({"type": "working", "step": 2, "total": 2, "message": "Edit"}))
+        .await;
+    sim.send_progress(run, json!({"type": "complete", "message": "Done"})).await;
+    st.until("the live end", 5, |seen| updates(seen, run).len() == 6).await;
+    // Longer than the longest poll interval: nothing is asked once the link is back.
+    st.settle(2_000).await;
+    assert_eq!(sim.progress_polls(), polls_when_back, "polled after the link was back");
+
+    let got = updates(&st.seen, run);
+    let mut count: HashMap<u64, usize> = HashMap::new();
+    for (seq, _) in &got {
+        *count.entry(*seq).or_default() += 1;
+    }
+    assert!(count.values().all(|n| *n == 1), "duplicates: {:#?}", lines(&st.seen));
+    assert_eq!(got[4..], [(5, false), (6, false)], "live again after the outage");
+    let r = fold(&st.seen, run);
+    assert_eq!((r.status, r.events, r.gaps), (RunStatus::Complete, 6, 0), "{r:?}");
+    assert_eq!(r.steps[0].done, Some(true), "step 1 completed from polling");
+    let states: Vec<FallbackState> = reports(&st.seen).iter().map(|r| r.state).collect();
+    assert_eq!(states, [FallbackState::Polling, FallbackState::Stopped]);
+    let stopped = &reports(&st.seen)[1];
+    assert_eq!(stopped.fetched, 2);
+    assert!(stopped.reason.as_deref().unwrap_or_default().contains("realtime is back"));
+    s.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_scripted_run_that_ends_while_realtime_is_down_completes_from_polling_alone() {
+    let sim = sim().await;
+    let (s, mut st) = session(&sim, fast(PROGRESS_METHOD)).await;
+    connected(&s).await;
+    let params = sockeye_sim::ScenarioParams { n: 3, pace: 0.2, ..Default::default() };
+    sim.run_scenario("ai_run", params).unwrap();
+    st.until("the run's first update", 10, |seen| seen.iter().any(|e| e.name == "ai_progress"))
+        .await;
+    let run = st.seen.iter().find_map(|e| e.run_key.clone()).expect("scripted runs are keyed");
+    realtime_down(&sim, &s).await;
+    // The scenario goes on while nobody listens; polling brings the rest, ending in complete.
+    st.until("the run completes", 20, |seen| {
+        seen.iter().any(|e| e.polled && e.payload.get().contains("\"complete\""))
+    })
+    .await;
+    st.until("polling stopped", 10, |seen| {
+        reports(seen).iter().any(|r| r.state == FallbackState::Stopped)
+    })
+    .await;
+    let polls_after = sim.progress_polls();
+    st.settle(2_000).await;
+    assert_eq!(sim.progress_polls(), polls_after, "a finished run is not polled");
+    assert!(!s.state().borrow().state.is_connected(), "still down");
+    let r = fold(&st.seen, &run);
+    assert_eq!(r.status, RunStatus::Complete, "{r:?}");
+    assert_eq!((r.steps.len(), r.gaps), (3, 0), "{r:?}");
+    let seqs: Vec<u64> = updates(&st.seen, &run).iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "each once, in order");
+    let stopped = reports(&st.seen).pop().unwrap();
+    assert!(stopped.reason.unwrap().contains("no open run"));
+    s.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_endpoint_that_answers_404_is_asked_once_and_the_reason_is_reported() {
+    let sim = sim().await;
+    sim.set_faults(&["progress_missing"]).unwrap();
+    let (s, mut st) = session(&sim, fast(PROGRESS_METHOD)).await;
+    connected(&s).await;
+    sim.send_progress("conv-2", json!({"type": "thinking", "message": "hmm"})).await;
+    st.until("the live start", 5, |seen| updates(seen, "conv-2").len() == 1).await;
+    realtime_down(&sim, &s).await;
+    sim.send_progress("conv-2", json!({"type": "working", "step": 1, "total": 3, "message": "w"}))
+        .await;
+    st.until("the refusal", 10, |seen| {
+        reports(seen).iter().any(|r| r.state == FallbackState::Refused)
+    })
+    .await;
+    st.settle(2_000).await;
+    assert_eq!(sim.progress_polls(), 1, "asked once");
+    let refused: Vec<FallbackReport> =
+        reports(&st.seen).into_iter().filter(|r| r.state == FallbackState::Refused).collect();
+    assert_eq!(refused.len(), 1, "reported once");
+    let why = refused[0].reason.clone().unwrap_or_default();
+    assert!(why.contains("404") && why.contains("Page Not Found"), "{why}");
+    assert!(refused[0].summary().contains("not polled again"));
+    // Down again later in the same session: still not asked.
+    realtime_up(&sim, &s).await;
+    realtime_down(&sim, &s).await;
+    st.settle(1_500).await;
+    assert_eq!(sim.progress_polls(), 1);
+    assert!(st.seen.iter().all(|e| !e.polled));
+    s.stop().await;
+    sim.shutdown().await;
+}
