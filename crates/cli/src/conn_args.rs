@@ -51,6 +51,8 @@ pub struct ConnArgs {
     /// Do not verify TLS certificates (self-signed sandboxes only).
     #[arg(long)]
     pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsFiles,
     /// Restrict to one transport (default: websocket, falling back to polling).
     #[arg(long, value_parser = ["websocket", "polling"])]
     pub transport: Option<String>,
@@ -60,6 +62,40 @@ pub struct ConnArgs {
     /// Doctypes to subscribe to (`doctype_subscribe`).
     #[arg(long = "doctype", value_name = "DT")]
     pub doctypes: Vec<String>,
+}
+
+/// The TLS files of an environment, as flags (`env add|edit` and every connecting command).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TlsFiles {
+    /// PEM bundle of more trusted roots (a private CA), on top of the system's ("" clears).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<String>,
+    /// Client certificate (PEM) presented on every TLS connection; needs --client-key.
+    #[arg(long, value_name = "PEM")]
+    pub client_cert: Option<String>,
+    /// The client certificate's private key (PEM, unencrypted).
+    #[arg(long, value_name = "PEM")]
+    pub client_key: Option<String>,
+}
+
+impl TlsFiles {
+    /// Lay the given files over `p` and check them: a file that cannot be read or parsed is
+    /// a usage error naming it.
+    fn apply(&self, mut p: Profile) -> Result<Profile, CliError> {
+        let path = |s: &String| (!s.trim().is_empty()).then(|| s.trim().into());
+        if let Some(v) = &self.ca_file {
+            p.ca_file = path(v);
+        }
+        if let Some(v) = &self.client_cert {
+            p.client_cert = path(v);
+        }
+        if let Some(v) = &self.client_key {
+            p.client_key = path(v);
+        }
+        p.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+        p.tls_settings().check_files().map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok(p)
+    }
 }
 
 impl ConnArgs {
@@ -112,11 +148,11 @@ impl ConnArgs {
         p.origin = self.origin.clone();
         p.socket_port = self.socket_port;
         p.verify_tls = !self.insecure;
-        Ok((p, creds))
+        Ok((self.tls.apply(p)?, creds))
     }
 
     /// Apply the overriding flags to a saved profile.
-    fn overlay(&self, mut p: Profile) -> Profile {
+    fn overlay(&self, mut p: Profile) -> Result<Profile, CliError> {
         if self.site.is_some() {
             p.site = self.site.clone();
         }
@@ -129,7 +165,7 @@ impl ConnArgs {
         if self.insecure {
             p.verify_tls = false;
         }
-        p
+        self.tls.apply(p)
     }
 
     /// Every target these flags name (several with `--env A --env B`), plus the deployment
@@ -157,7 +193,7 @@ impl ConnArgs {
             }));
         }
         for name in names {
-            let mut p = self.overlay(config.get(&name)?.clone());
+            let mut p = self.overlay(config.get(&name)?.clone())?;
             self.add_subscriptions(&mut p);
             let t = target::resolve(&p, &KeyringStore).await?;
             out.push((p, t));

@@ -84,6 +84,8 @@ pub struct EditArgs {
     /// Verify TLS again (`edit` only).
     #[arg(long, conflicts_with = "insecure")]
     secure: bool,
+    #[command(flatten)]
+    tls: crate::conn_args::TlsFiles,
     /// vps_prod | sandbox | local | custom (default: inferred from the host).
     #[arg(long)]
     deployment: Option<String>,
@@ -141,6 +143,9 @@ impl EditArgs {
                 Some(parse_header_lines(&self.headers).map_err(usage)?)
             },
             deployment: self.deployment.as_deref().map(parse_deployment).transpose()?.map(Some),
+            ca_file: self.tls.ca_file.map(Some),
+            client_cert: self.tls.client_cert.map(Some),
+            client_key: self.tls.client_key.map(Some),
             progress_endpoint: self.progress_endpoint.map(Some),
             backfill_enabled: if self.no_backfill {
                 Some(false)

@@ -122,3 +122,34 @@ fn cli_app_cli_keeps_every_field() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn tls_files_are_checked_when_saved_and_kept_by_later_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let base = ["env", "add", "edge", "--url", "https://edge.example.com", "--auth", "sid"];
+    // A missing file: refused as a usage error naming it, nothing written.
+    let missing = dir.path().join("no-such-ca.pem");
+    let o = cli(&[&base[..], &["--ca-file", missing.to_str().unwrap()]].concat(), &cfg);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-ca.pem"), "{o:?}");
+    assert!(!cfg.exists() || !std::fs::read_to_string(&cfg).unwrap().contains("edge"));
+    // A file that is not PEM: named too.
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "hello").unwrap();
+    let o = cli(&[&base[..], &["--ca-file", junk.to_str().unwrap()]].concat(), &cfg);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("junk.pem"), "{o:?}");
+    // A real certificate: saved, and kept by an edit that does not mention it.
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, rcgen::generate_simple_self_signed(vec!["ca".into()]).unwrap().cert.pem())
+        .unwrap();
+    ok(cli(&[&base[..], &["--ca-file", ca.to_str().unwrap()]].concat(), &cfg));
+    ok(cli(&["env", "edit", "edge", "--site", "edge"], &cfg));
+    let config = Config::load(&cfg).unwrap();
+    assert_eq!(config.get("edge").unwrap().ca_file.as_deref(), Some(ca.as_path()));
+    // Half a client identity is refused.
+    let o = cli(&["env", "edit", "edge", "--client-cert", ca.to_str().unwrap()], &cfg);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("client_key"), "{o:?}");
+}

@@ -38,6 +38,13 @@ pub struct ProfileEdit {
     #[serde(deserialize_with = "present")]
     pub origin: Option<Option<String>>,
     pub verify_tls: Option<bool>,
+    /// PEM bundle of more trusted roots; `null` or "" clears.
+    #[serde(deserialize_with = "present")]
+    pub ca_file: Option<Option<String>>,
+    #[serde(deserialize_with = "present")]
+    pub client_cert: Option<Option<String>>,
+    #[serde(deserialize_with = "present")]
+    pub client_key: Option<Option<String>>,
     pub channels: Option<Vec<String>>,
     pub doctypes: Option<Vec<String>>,
     pub tasks: Option<Vec<String>>,
@@ -74,6 +81,9 @@ pub enum EditError {
     BadHeaderLine(String),
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// A certificate or key file the profile names cannot be used (checked on save).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 fn blank(s: Option<String>) -> Option<String> {
@@ -162,6 +172,18 @@ impl ProfileEdit {
         if let Some(v) = self.verify_tls {
             p.verify_tls = v;
         }
+        let path = |v: Option<String>| blank(v).map(std::path::PathBuf::from);
+        let tls_files_changed =
+            self.ca_file.is_some() || self.client_cert.is_some() || self.client_key.is_some();
+        if let Some(v) = self.ca_file {
+            p.ca_file = path(v);
+        }
+        if let Some(v) = self.client_cert {
+            p.client_cert = path(v);
+        }
+        if let Some(v) = self.client_key {
+            p.client_key = path(v);
+        }
         if let Some(v) = self.channels {
             p.subscriptions.channels = clean_list(v);
         }
@@ -194,6 +216,11 @@ impl ProfileEdit {
             p.backfill.startup_window_hours = v;
         }
         p.validate()?;
+        if tls_files_changed {
+            // Read and parsed now, so a wrong path is named when saved, not at the first
+            // https connection.
+            p.tls_settings().check_files()?;
+        }
         Ok(p)
     }
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::*;
@@ -18,18 +19,24 @@ use sockeye_core::wire::Transport;
 use sockeye_core::{AuthMethod, Profile};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Terminates TLS on 127.0.0.1:<port> and forwards the plain bytes to `upstream`.
-async fn tls_terminator(upstream: std::net::SocketAddr) -> u16 {
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server configuration with a fresh self-signed certificate.
+fn self_signed() -> rustls::ServerConfig {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
-    .unwrap();
+    rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap()
+}
+
+/// Terminates TLS on 127.0.0.1:<port> and forwards the plain bytes to `upstream`.
+async fn tls_terminator(upstream: std::net::SocketAddr, config: rustls::ServerConfig) -> u16 {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -46,14 +53,78 @@ async fn tls_terminator(upstream: std::net::SocketAddr) -> u16 {
     port
 }
 
+/// A private CA, a server certificate for 127.0.0.1 and a client certificate it signed, as
+/// PEM files in `dir`.
+struct PrivatePki {
+    server: rustls::ServerConfig,
+    ca_file: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+}
+
+fn private_pki(dir: &std::path::Path, require_client_cert: bool) -> PrivatePki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Sockeye test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client = CertificateParams::new(vec!["support-laptop".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &ca, &ca_key)
+        .unwrap();
+    let files = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let ca_file = files("ca.pem", ca.pem());
+    let client_cert = files("client.pem", client.pem());
+    let client_key_file = files("client.key", client_key.serialize_pem());
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = if require_client_cert {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+    let server = builder.with_single_cert(vec![server.der().clone()], key).unwrap();
+    PrivatePki { server, ca_file, client_cert, client_key: client_key_file }
+}
+
 async fn session_over_tls(
     sim: &sockeye_sim::Sim,
     port: u16,
     verify: bool,
     transports: Vec<Transport>,
 ) -> Session {
+    session_with(sim, port, transports, |p| p.verify_tls = verify).await
+}
+
+async fn session_with(
+    sim: &sockeye_sim::Sim,
+    port: u16,
+    transports: Vec<Transport>,
+    edit: impl FnOnce(&mut Profile),
+) -> Session {
     let mut p = Profile::new("tls", &format!("https://127.0.0.1:{port}"), AuthMethod::Sid).unwrap();
-    p.verify_tls = verify;
+    edit(&mut p);
     p.origin = Some(sim.url());
     p.site = Some(sim.site());
     let target = resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
@@ -63,7 +134,7 @@ async fn session_over_tls(
 #[tokio::test]
 async fn the_link_runs_over_wss_and_https_polling_with_the_opt_out() {
     let sim = sim().await;
-    let port = tls_terminator(sim.addr()).await;
+    let port = tls_terminator(sim.addr(), self_signed()).await;
     for transport in [Transport::Websocket, Transport::Polling] {
         let s = session_over_tls(&sim, port, false, vec![transport]).await;
         let mut events = s.events();
@@ -90,7 +161,7 @@ async fn the_link_runs_over_wss_and_https_polling_with_the_opt_out() {
 #[tokio::test]
 async fn a_self_signed_certificate_is_refused_when_verifying() {
     let sim = sim().await;
-    let port = tls_terminator(sim.addr()).await;
+    let port = tls_terminator(sim.addr(), self_signed()).await;
     let s = session_over_tls(&sim, port, true, vec![Transport::Websocket]).await;
     let state = wait_state(&s, "a refusal", 10, |st| {
         matches!(st, LinkState::Reconnecting { .. } | LinkState::Stopped { .. })
@@ -99,5 +170,69 @@ async fn a_self_signed_certificate_is_refused_when_verifying() {
     let LinkState::Reconnecting { last_error, .. } = &state else { panic!("{state:?}") };
     assert!(last_error.to_lowercase().contains("certificate"), "{last_error}");
     s.stop().await;
+    sim.shutdown().await;
+}
+
+/// Waits for the first refusal and returns its text.
+async fn refusal(s: &Session) -> String {
+    let state =
+        wait_state(s, "a refusal", 10, |st| matches!(st, LinkState::Reconnecting { .. })).await;
+    let LinkState::Reconnecting { last_error, .. } = state else { unreachable!() };
+    last_error
+}
+
+async fn event_arrives(sim: &sockeye_sim::Sim, s: &Session, msg: &str) {
+    let mut events = s.events();
+    connected(s).await;
+    sim.publish(publish(
+        json!({"event":"ai_progress","user":USER,"message":{"type":"thinking","message":msg}}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_named(&mut events, "ai_progress", 5).await.json()["message"], msg);
+}
+
+#[tokio::test]
+async fn a_private_ca_is_trusted_through_ca_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = private_pki(dir.path(), false);
+    let sim = sim().await;
+    let port = tls_terminator(sim.addr(), pki.server.clone()).await;
+    for transport in [Transport::Websocket, Transport::Polling] {
+        let s = session_with(&sim, port, vec![transport], |_| {}).await;
+        let why = refusal(&s).await;
+        assert!(why.to_lowercase().contains("certificate"), "{why}");
+        s.stop().await;
+        let s =
+            session_with(&sim, port, vec![transport], |p| p.ca_file = Some(pki.ca_file.clone()))
+                .await;
+        event_arrives(&sim, &s, &format!("private CA {transport:?}")).await;
+        s.stop().await;
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_certificate_is_presented_when_the_server_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = private_pki(dir.path(), true);
+    let sim = sim().await;
+    let port = tls_terminator(sim.addr(), pki.server.clone()).await;
+    for transport in [Transport::Websocket, Transport::Polling] {
+        let trusting = |p: &mut Profile| p.ca_file = Some(pki.ca_file.clone());
+        let s = session_with(&sim, port, vec![transport], trusting).await;
+        let why = refusal(&s).await;
+        eprintln!("without a client certificate ({transport:?}): {why}");
+        assert!(why.to_lowercase().contains("certificate"), "{why}");
+        s.stop().await;
+        let s = session_with(&sim, port, vec![transport], |p| {
+            trusting(p);
+            p.client_cert = Some(pki.client_cert.clone());
+            p.client_key = Some(pki.client_key.clone());
+        })
+        .await;
+        event_arrives(&sim, &s, &format!("mTLS {transport:?}")).await;
+        s.stop().await;
+    }
     sim.shutdown().await;
 }
