@@ -253,18 +253,26 @@ async fn row_15_mixed_content() {
     sim.shutdown().await;
 }
 
-/// A TLS listener with a fresh self-signed certificate, accepting handshakes only.
-async fn self_signed_tls() -> u16 {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+fn server_config(cert: &rcgen::Certificate, key: &rcgen::KeyPair) -> rustls::ServerConfig {
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
-    .unwrap();
+    .with_single_cert(vec![cert.der().clone()], key)
+    .unwrap()
+}
+
+/// A TLS listener with a fresh self-signed certificate, accepting handshakes only.
+async fn self_signed_tls() -> u16 {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    tls_listener(server_config(&cert.cert, &cert.key_pair)).await
+}
+
+/// A TLS listener accepting handshakes only.
+async fn tls_listener(config: rustls::ServerConfig) -> u16 {
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -277,6 +285,35 @@ async fn self_signed_tls() -> u16 {
         }
     });
     port
+}
+
+#[tokio::test]
+async fn a_private_ca_is_named_with_the_setting_that_fixes_it() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Intranet CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let port = tls_listener(server_config(&cert, &key)).await;
+    let url = format!("https://localhost:{port}");
+    let r = diagnose(&sid_target(&url).await, &opts()).await;
+    assert_symptom(&r, "tls", Symptom::TlsError, "ca_file");
+    let tls = r.probe("tls").unwrap();
+    assert!(tls.evidence.iter().any(|e| e.contains("Intranet CA")), "issuer shown: {tls:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let trusting =
+        t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("x")), |p| p.ca_file = Some(ca_file))
+            .await;
+    let r = diagnose(&trusting, &opts()).await;
+    assert_eq!(r.probe("tls").unwrap().status, Status::Pass, "{r:#?}");
 }
 
 #[tokio::test]

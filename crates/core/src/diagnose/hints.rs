@@ -278,19 +278,26 @@ pub fn mixed_content(site: &str, socket: &str) -> Finding {
 }
 
 pub fn tls_error(problem: &CertProblem, self_signed: bool) -> Finding {
-    let what = match problem {
-        CertProblem::UnknownIssuer if self_signed => "a self-signed certificate",
-        CertProblem::UnknownIssuer => "a certificate from an issuer this machine does not trust",
-        CertProblem::Expired => "an expired certificate",
-        CertProblem::WrongHost => "a certificate issued for another host name",
-        CertProblem::Other(_) => "a certificate that does not verify",
-    };
-    f(
-        Symptom::TlsError,
-        format!(
-            "TLS fails: {what} ({problem}). Install a valid certificate, or for a sandbox turn off TLS verification for this environment only."
+    let (what, fix) = match problem {
+        CertProblem::UnknownIssuer if self_signed => (
+            "a self-signed certificate",
+            "Install a certificate from a public CA, trust this one with the environment's ca_file (--ca-file), or for a sandbox turn off TLS verification for this environment only.",
         ),
-    )
+        CertProblem::UnknownIssuer => (
+            "a certificate from an issuer this machine does not trust (a private CA?)",
+            "Set the environment's ca_file (--ca-file) to that CA's PEM bundle, or install the CA in the system trust store.",
+        ),
+        CertProblem::Expired => ("an expired certificate", "Renew the certificate on the server."),
+        CertProblem::WrongHost => (
+            "a certificate issued for another host name",
+            "Use the host name the certificate was issued for, or fix the certificate.",
+        ),
+        CertProblem::Other(_) => (
+            "a certificate that does not verify",
+            "Install a valid certificate, or for a sandbox turn off TLS verification for this environment only.",
+        ),
+    };
+    f(Symptom::TlsError, format!("TLS fails: {what} ({problem}). {fix}"))
 }
 
 pub fn guest() -> Finding {

@@ -225,6 +225,9 @@ impl Runner<'_> {
                 if let Some(s) = &info.subject {
                     p = p.evidence(format!("subject {s}"));
                 }
+                if let Some(i) = info.issuer.as_ref().filter(|_| !info.self_signed) {
+                    p = p.evidence(format!("issuer {i}"));
+                }
                 if let Some(d) = info.days_to_expiry {
                     p = p.evidence(format!("expires in {d} days"));
                 }
