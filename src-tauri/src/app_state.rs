@@ -252,6 +252,7 @@ impl Manager {
         let http = sockeye_core::auth::http_client_for(
             &[&target.base_url],
             &target.tls,
+            &target.proxy,
             Duration::from_secs(5),
         );
         let r = self.channels.get(name, refresh, &http, &target.base_url, &session, &rest).await;

@@ -53,6 +53,13 @@ pub struct ConnArgs {
     pub insecure: bool,
     #[command(flatten)]
     pub tls: TlsFiles,
+    /// Through this HTTP proxy (`http://[user@]host:port`; the password from
+    /// SOCKEYE_PROXY_PASSWORD). Default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as curl.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+    /// Straight to the server, whatever the proxy variables say.
+    #[arg(long)]
+    pub no_proxy: bool,
     /// Restrict to one transport (default: websocket, falling back to polling).
     #[arg(long, value_parser = ["websocket", "polling"])]
     pub transport: Option<String>,
@@ -148,7 +155,7 @@ impl ConnArgs {
         p.origin = self.origin.clone();
         p.socket_port = self.socket_port;
         p.verify_tls = !self.insecure;
-        Ok((self.tls.apply(p)?, creds))
+        Ok((self.tls.apply(self.proxy_overlay(p))?, creds))
     }
 
     /// Apply the overriding flags to a saved profile.
@@ -165,7 +172,25 @@ impl ConnArgs {
         if self.insecure {
             p.verify_tls = false;
         }
-        self.tls.apply(p)
+        self.tls.apply(self.proxy_overlay(p))
+    }
+
+    fn proxy_overlay(&self, mut p: Profile) -> Profile {
+        if self.no_proxy {
+            p.proxy = Some("direct".into());
+        } else if self.proxy.is_some() {
+            p.proxy = self.proxy.clone();
+        }
+        p
+    }
+
+    /// The proxy of `--proxy`, with its password from SOCKEYE_PROXY_PASSWORD (never a flag:
+    /// it would show in `ps`).
+    fn flag_proxy(&self, p: &Profile, target: &mut Target) {
+        if self.proxy.is_some() {
+            let password = std::env::var("SOCKEYE_PROXY_PASSWORD").ok().map(Secret::new);
+            target.proxy = p.proxy_choice(password);
+        }
     }
 
     /// Every target these flags name (several with `--env A --env B`), plus the deployment
@@ -175,7 +200,8 @@ impl ConnArgs {
         if let Some(url) = &self.url {
             let (mut p, creds) = self.profile_from_flags(url)?;
             self.add_subscriptions(&mut p);
-            let t = target::resolve_with(&p, creds).await;
+            let mut t = target::resolve_with(&p, creds).await;
+            self.flag_proxy(&p, &mut t);
             return Ok((vec![(p, t)], Config::default()));
         }
         let path = config_file::default_path()?;
@@ -195,7 +221,8 @@ impl ConnArgs {
         for name in names {
             let mut p = self.overlay(config.get(&name)?.clone())?;
             self.add_subscriptions(&mut p);
-            let t = target::resolve(&p, &KeyringStore).await?;
+            let mut t = target::resolve(&p, &KeyringStore).await?;
+            self.flag_proxy(&p, &mut t);
             out.push((p, t));
         }
         Ok((out, config))

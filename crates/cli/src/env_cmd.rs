@@ -33,7 +33,12 @@ pub enum EnvCmd {
     /// Remove an environment and its secret.
     Remove { name: String },
     /// Store the environment's secret (password, sid, API secret, token) read from stdin.
-    SetSecret { name: String },
+    SetSecret {
+        name: String,
+        /// Store the password of the environment's proxy instead.
+        #[arg(long)]
+        proxy: bool,
+    },
 }
 
 fn parse_deployment(s: &str) -> Result<DeploymentType, CliError> {
@@ -86,6 +91,10 @@ pub struct EditArgs {
     secure: bool,
     #[command(flatten)]
     tls: crate::conn_args::TlsFiles,
+    /// `http://[user@]host:port` (password: `env set-secret NAME --proxy`), `direct`, or ""
+    /// for the HTTPS_PROXY/HTTP_PROXY/NO_PROXY variables (the default).
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
     /// vps_prod | sandbox | local | custom (default: inferred from the host).
     #[arg(long)]
     deployment: Option<String>,
@@ -143,6 +152,7 @@ impl EditArgs {
                 Some(parse_header_lines(&self.headers).map_err(usage)?)
             },
             deployment: self.deployment.as_deref().map(parse_deployment).transpose()?.map(Some),
+            proxy: self.proxy.map(Some),
             ca_file: self.tls.ca_file.map(Some),
             client_cert: self.tls.client_cert.map(Some),
             client_key: self.tls.client_key.map(Some),
@@ -229,7 +239,7 @@ pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
             }
             println!("removed {name}");
         }
-        EnvCmd::SetSecret { name } => {
+        EnvCmd::SetSecret { name, proxy } => {
             config.get(&name)?;
             let mut s = String::new();
             std::io::stdin()
@@ -239,8 +249,11 @@ pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
             if s.is_empty() {
                 return Err(CliError::Usage("stdin was empty; pipe the secret in".into()));
             }
-            KeyringStore.set(&name, &Secret::new(s))?;
-            println!("secret for {name} stored in the OS keyring");
+            let entry =
+                if proxy { sockeye_core::target::proxy_secret_name(&name) } else { name.clone() };
+            KeyringStore.set(&entry, &Secret::new(s))?;
+            let what = if proxy { "proxy password" } else { "secret" };
+            println!("{what} for {name} stored in the OS keyring");
         }
     }
     Ok(())

@@ -87,9 +87,12 @@ pub enum WhoAmI {
 pub fn http_client_for(
     urls: &[&Url],
     tls: &crate::tls::TlsSettings,
+    proxy: &crate::proxy::ProxyChoice,
     timeout: Duration,
 ) -> reqwest::Client {
-    http_client_builder(urls, tls, timeout).build().expect("reqwest client with static settings")
+    http_client_builder(urls, tls, proxy, timeout)
+        .build()
+        .expect("reqwest client with static settings")
 }
 
 /// The settings every Sockeye HTTP client shares (TLS, TCP_NODELAY, timeouts, user agent), for
@@ -99,9 +102,16 @@ pub fn http_client_for(
 pub fn http_client_builder(
     urls: &[&Url],
     tls: &crate::tls::TlsSettings,
+    proxy: &crate::proxy::ProxyChoice,
     timeout: Duration,
 ) -> reqwest::ClientBuilder {
-    let mut builder = reqwest::Client::builder()
+    // reqwest's own reading of the proxy variables is off: the one rule in `proxy` decides,
+    // for REST and polling as for the WebSocket.
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(p) = crate::proxy::for_reqwest(proxy) {
+        builder = builder.proxy(p);
+    }
+    builder = builder
         .tcp_nodelay(true)
         .timeout(timeout)
         .connect_timeout(timeout)

@@ -25,6 +25,7 @@ pub mod notify;
 pub mod profile;
 pub mod profile_edit;
 pub mod progress;
+pub mod proxy;
 pub mod raven_api;
 pub mod rich_text;
 pub mod runs;

@@ -124,6 +124,10 @@ pub struct Profile {
     /// The client certificate's private key (PEM, unencrypted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_key: Option<PathBuf>,
+    /// `http://[user@]host:port` (the password in the keyring), or `direct`; unset: the
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` variables decide, as for curl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra_headers: BTreeMap<String, String>,
     /// Overrides the inferred deployment type.
@@ -169,6 +173,8 @@ pub enum ProfileError {
     BadHeader(String),
     #[error("client_cert and client_key go together: set both or neither")]
     HalfClientIdentity,
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyUrlError),
     #[error(
         "progress endpoint must be a dotted method name like ai_assistant.api.get_progress, got {0:?}"
     )]
@@ -196,6 +202,7 @@ impl Profile {
             ca_file: None,
             client_cert: None,
             client_key: None,
+            proxy: None,
             extra_headers: BTreeMap::new(),
             deployment: None,
             progress_endpoint: None,
@@ -223,6 +230,9 @@ impl Profile {
                 return Err(ProfileError::BadHeader(k.clone()));
             }
         }
+        if let Some(p) = self.proxy.as_deref().filter(|p| *p != "direct") {
+            crate::proxy::Proxy::parse(p, None)?;
+        }
         if self.client_cert.is_some() != self.client_key.is_some() {
             return Err(ProfileError::HalfClientIdentity);
         }
@@ -239,6 +249,21 @@ impl Profile {
             return Err(ProfileError::BadStartupWindow(b.startup_window_hours));
         }
         Ok(())
+    }
+
+    /// Which proxy this environment's connections take; `password` is the proxy's, from the
+    /// keyring.
+    pub fn proxy_choice(
+        &self,
+        password: Option<crate::secrets::Secret>,
+    ) -> crate::proxy::ProxyChoice {
+        use crate::proxy::{Proxy, ProxyChoice};
+        match self.proxy.as_deref().map(str::trim) {
+            None | Some("") => ProxyChoice::FromEnvironment,
+            Some("direct") => ProxyChoice::Direct,
+            // Checked by `validate`; a bad one here goes direct rather than nowhere.
+            Some(url) => Proxy::parse(url, password).map_or(ProxyChoice::Direct, ProxyChoice::Via),
+        }
     }
 
     /// How this environment's TLS connections are made (polling, WebSocket, REST alike).

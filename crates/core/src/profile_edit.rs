@@ -38,6 +38,9 @@ pub struct ProfileEdit {
     #[serde(deserialize_with = "present")]
     pub origin: Option<Option<String>>,
     pub verify_tls: Option<bool>,
+    /// A proxy URL, `direct`, or `null`/"" for the environment variables.
+    #[serde(deserialize_with = "present")]
+    pub proxy: Option<Option<String>>,
     /// PEM bundle of more trusted roots; `null` or "" clears.
     #[serde(deserialize_with = "present")]
     pub ca_file: Option<Option<String>>,
@@ -171,6 +174,9 @@ impl ProfileEdit {
         }
         if let Some(v) = self.verify_tls {
             p.verify_tls = v;
+        }
+        if let Some(v) = self.proxy {
+            p.proxy = blank(v);
         }
         let path = |v: Option<String>| blank(v).map(std::path::PathBuf::from);
         let tls_files_changed =

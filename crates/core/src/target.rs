@@ -26,6 +26,9 @@ pub struct Target {
     pub subscriptions: Subscriptions,
     /// Verification, private CA, client certificate.
     pub tls: crate::tls::TlsSettings,
+    /// The proxy every connection of the environment goes through (or the environment
+    /// variables' choice).
+    pub proxy: crate::proxy::ProxyChoice,
     pub extra_headers: Vec<(String, String)>,
     /// Frappe sites get identity checks and `ping`→`pong`.
     pub frappe: bool,
@@ -66,7 +69,16 @@ pub fn credentials(profile: &Profile, secret: Option<Secret>) -> Result<Credenti
 pub async fn resolve(profile: &Profile, store: &dyn SecretStore) -> Result<Target, TargetError> {
     let secret = if profile.auth.needs_secret() { store.get(&profile.name)? } else { None };
     let creds = credentials(profile, secret)?;
-    Ok(resolve_with(profile, creds).await)
+    let mut target = resolve_with(profile, creds).await;
+    if profile.proxy.as_deref().is_some_and(|p| p.contains('@')) {
+        target.proxy = profile.proxy_choice(store.get(&proxy_secret_name(&profile.name))?);
+    }
+    Ok(target)
+}
+
+/// The keyring entry of an environment's proxy password (`env set-secret NAME --proxy`).
+pub fn proxy_secret_name(profile: &str) -> String {
+    format!("{profile}.proxy")
 }
 
 /// Resolve with credentials already in hand (CLI flags).
@@ -78,6 +90,7 @@ pub async fn resolve_with(profile: &Profile, credentials: Credentials) -> Target
             let http = auth::http_client_for(
                 &[&profile.url],
                 &profile.tls_settings(),
+                &profile.proxy_choice(None),
                 Duration::from_millis(1500),
             );
             site = auth::discover_site(&http, &profile.url).await;
@@ -104,6 +117,7 @@ pub async fn resolve_with(profile: &Profile, credentials: Credentials) -> Target
         credentials,
         subscriptions: profile.subscriptions.clone(),
         tls: profile.tls_settings(),
+        proxy: profile.proxy_choice(None),
         extra_headers: profile.extra_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         frappe,
     }

@@ -45,7 +45,8 @@ async fn rest_calls_reuse_the_login_and_an_expired_sid_costs_one_relogin() {
     let peer = node_frappe(free_port());
     let (session, rest, target) = login_session(&peer, "admin").await;
     connected(&session).await;
-    let http = http_client_for(&[], &Default::default(), Duration::from_secs(5));
+    let http =
+        http_client_for(&[], &Default::default(), &Default::default(), Duration::from_secs(5));
     let cache = ChannelCache::default();
     for _ in 0..5 {
         let list =

@@ -90,6 +90,7 @@ async fn a_v2_refusal_is_shown_verbatim_and_acks_work() {
         plan: TransportPlan::PollingThenUpgrade,
         version: None,
         tls: Default::default(),
+        proxy: Default::default(),
         timeout: Duration::from_secs(5),
         max_packet: 1 << 20,
         http: reqwest::Client::new(),

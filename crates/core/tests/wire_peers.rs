@@ -28,6 +28,7 @@ fn options(
         plan,
         version,
         tls: Default::default(),
+        proxy: Default::default(),
         timeout: Duration::from_secs(5),
         max_packet: 16 << 20,
         http: reqwest::Client::new(),

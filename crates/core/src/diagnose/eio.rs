@@ -124,9 +124,10 @@ pub async fn ws_upgrade(
     url: Url,
     headers: &[(String, String)],
     tls: &crate::tls::TlsSettings,
+    proxy: &crate::proxy::ProxyChoice,
     timeout: Duration,
 ) -> Result<Ws, UpgradeError> {
-    websocket::connect(&url, headers, tls, timeout).await
+    websocket::connect(&url, headers, tls, proxy, timeout).await
 }
 
 /// Next text frame within `timeout`, answering Engine.IO pings on the way. `Err` when the

@@ -543,7 +543,15 @@ impl Runner<'_> {
         let t = Instant::now();
         let url =
             eio::eio_url(&self.target.socket_url, engine.version, "websocket", Some(&engine.sid));
-        match eio::ws_upgrade(url, &self.headers, &self.target.tls, self.opts.probe_timeout).await {
+        match eio::ws_upgrade(
+            url,
+            &self.headers,
+            &self.target.tls,
+            &self.target.proxy,
+            self.opts.probe_timeout,
+        )
+        .await
+        {
             Err(eio::UpgradeError::Refused { status, body }) => {
                 let p = Probe::new("websocket", Status::Fail, ms(t))
                     .evidence(format!("upgrade → HTTP {status} {}", eio::excerpt(&body, 80)))
@@ -917,11 +925,12 @@ impl Runner<'_> {
 pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
     let started = Instant::now();
     let urls = [&target.base_url, &target.socket_url];
-    let http = crate::auth::http_client_builder(&urls, &target.tls, opts.probe_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("sockeye-diagnose/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("static client settings");
+    let http =
+        crate::auth::http_client_builder(&urls, &target.tls, &target.proxy, opts.probe_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("sockeye-diagnose/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("static client settings");
     let mut r = Runner { target, opts, http, headers: Vec::new(), probes: Vec::new() };
 
     let mut sid = match &target.credentials {

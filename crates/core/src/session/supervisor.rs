@@ -77,6 +77,7 @@ impl Supervisor {
         let http = auth::http_client_for(
             &[&target.base_url, &target.socket_url],
             &target.tls,
+            &target.proxy,
             options.connect_timeout.min(Duration::from_secs(10)),
         );
         let bf = super::gap::Backfill::new(options.backfill.clone());
@@ -293,6 +294,7 @@ impl Supervisor {
                 plan,
                 version: self.eio,
                 tls: self.target.tls.clone(),
+                proxy: self.target.proxy.clone(),
                 timeout: self.options.connect_timeout,
                 max_packet: self.options.max_packet,
                 http: self.http.clone(),

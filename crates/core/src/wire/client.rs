@@ -68,6 +68,8 @@ pub struct ConnectOptions {
     pub version: Option<EioVersion>,
     /// Verification, private CA, client certificate (WebSocket; polling uses `http`'s).
     pub tls: crate::tls::TlsSettings,
+    /// The WebSocket's proxy (polling's is in `http`).
+    pub proxy: crate::proxy::ProxyChoice,
     /// For the whole open: handshake, upgrade and namespace answer.
     pub timeout: Duration,
     /// Socket.IO packets larger than this are reported and skipped.
@@ -210,6 +212,7 @@ async fn open_websocket(
         &url,
         &opts.headers,
         &opts.tls,
+        &opts.proxy,
         deadline.saturating_duration_since(Instant::now()),
     )
     .await?;
@@ -342,7 +345,7 @@ async fn upgrade(
 ) -> Result<Ws, String> {
     let url = http::eio_url(&opts.socket_url, version, "websocket", Some(sid));
     let left = deadline.saturating_duration_since(Instant::now());
-    let mut ws = websocket::connect(&url, &opts.headers, &opts.tls, left)
+    let mut ws = websocket::connect(&url, &opts.headers, &opts.tls, &opts.proxy, left)
         .await
         .map_err(|e| e.to_string())?;
     ws.send(Message::Text("2probe".into())).await.map_err(|e| e.to_string())?;

@@ -65,6 +65,9 @@ pub enum ConnectError {
     /// Connection-level failure (DNS, refused, TLS, reset).
     #[error("{0}")]
     Transport(String),
+    /// The proxy did not open a tunnel (unreachable, 407, refused by policy).
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
     /// The connection closed while we waited for the namespace.

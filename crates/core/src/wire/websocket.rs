@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use tokio::net::TcpStream;
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::WebSocketConfig};
 use url::Url;
 
 use super::error::ConnectError;
 
-pub type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = tokio_tungstenite::WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Frames larger than this break the WebSocket stream itself (tungstenite refuses them).
 /// Packets between the client's packet limit and this ceiling are read, reported and skipped.
@@ -26,6 +27,8 @@ pub enum UpgradeError {
     /// No HTTP answer at all.
     Failed(String),
     Timeout(Duration),
+    /// The proxy would not tunnel to the server.
+    Proxy(crate::proxy::ProxyError),
 }
 
 impl From<UpgradeError> for ConnectError {
@@ -36,6 +39,7 @@ impl From<UpgradeError> for ConnectError {
             }
             UpgradeError::Failed(m) => ConnectError::Transport(m),
             UpgradeError::Timeout(d) => ConnectError::Timeout(d),
+            UpgradeError::Proxy(e) => ConnectError::Proxy(e),
         }
     }
 }
@@ -62,6 +66,7 @@ pub async fn connect(
     url: &Url,
     headers: &[(String, String)],
     tls: &crate::tls::TlsSettings,
+    proxy: &crate::proxy::ProxyChoice,
     timeout: Duration,
 ) -> Result<Ws, UpgradeError> {
     let url = ws_url(url);
@@ -75,32 +80,74 @@ pub async fn connect(
         }
     }
     // The TLS configuration (and the system trust store) is loaded only when the URL needs it.
-    let connector = if crate::tls::is_tls_scheme(url.scheme()) {
-        let tls =
-            crate::tls::client_config(tls).map_err(|e| UpgradeError::Failed(e.to_string()))?;
-        Some(tokio_tungstenite::Connector::Rustls(tls))
+    let tls_config = if crate::tls::is_tls_scheme(url.scheme()) {
+        Some(crate::tls::client_config(tls).map_err(|e| UpgradeError::Failed(e.to_string()))?)
     } else {
-        Some(tokio_tungstenite::Connector::Plain)
+        None
     };
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(FRAME_CEILING);
     config.max_frame_size = Some(FRAME_CEILING);
-    let connecting =
-        tokio_tungstenite::connect_async_tls_with_config(req, Some(config), true, connector);
+    let connecting = async {
+        match crate::proxy::proxy_for(&url, proxy) {
+            None => {
+                let connector = Some(match tls_config {
+                    Some(c) => tokio_tungstenite::Connector::Rustls(c),
+                    None => tokio_tungstenite::Connector::Plain,
+                });
+                tokio_tungstenite::connect_async_tls_with_config(req, Some(config), true, connector)
+                    .await
+                    .map_err(refusal)
+            }
+            Some(p) => {
+                let stream = through_proxy(&url, &p, tls_config, timeout).await?;
+                tokio_tungstenite::client_async_with_config(req, stream, Some(config))
+                    .await
+                    .map_err(refusal)
+            }
+        }
+    };
     match tokio::time::timeout(timeout, connecting).await {
         Err(_) => Err(UpgradeError::Timeout(timeout)),
-        Ok(Ok((ws, _))) => Ok(ws),
-        Ok(Err(tungstenite::Error::Http(resp))) => {
+        Ok(result) => result.map(|(ws, _)| ws),
+    }
+}
+
+/// An upgrade's failure: the server's HTTP answer when it gave one.
+fn refusal(e: tungstenite::Error) -> UpgradeError {
+    match e {
+        tungstenite::Error::Http(resp) => {
             let body = resp
                 .body()
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
-            Err(UpgradeError::Refused {
+            UpgradeError::Refused {
                 status: resp.status().as_u16(),
                 body: super::http::excerpt(&body, 300),
-            })
+            }
         }
-        Ok(Err(e)) => Err(UpgradeError::Failed(crate::error_text::error_chain(&e))),
+        e => UpgradeError::Failed(crate::error_text::error_chain(&e)),
     }
+}
+
+/// A `CONNECT` tunnel through `proxy` to the server, with TLS inside it for wss.
+async fn through_proxy(
+    url: &Url,
+    proxy: &crate::proxy::Proxy,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    timeout: Duration,
+) -> Result<MaybeTlsStream<TcpStream>, UpgradeError> {
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_string();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let tcp =
+        crate::proxy::tunnel(proxy, &host, port, timeout).await.map_err(UpgradeError::Proxy)?;
+    let Some(config) = tls else { return Ok(MaybeTlsStream::Plain(tcp)) };
+    let name = rustls::pki_types::ServerName::try_from(host)
+        .map_err(|e| UpgradeError::Failed(format!("TLS: {e}")))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| UpgradeError::Failed(format!("TLS through the proxy: {e}")))?;
+    Ok(MaybeTlsStream::Rustls(stream))
 }
