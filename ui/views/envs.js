@@ -45,6 +45,7 @@ export function editEnv(name) {
   form.backfill_max_per_gap.value = p?.backfill?.max_per_gap ?? "";
   form.backfill_startup_window_hours.value = p?.backfill?.startup_window_hours ?? "";
   form.progress_endpoint.value = p?.progress_endpoint || "";
+  form.proxy.value = p?.proxy || "";
   form.ca_file.value = p?.ca_file || "";
   form.client_cert.value = p?.client_cert || "";
   form.client_key.value = p?.client_key || "";
@@ -71,7 +72,7 @@ export function formEdit() {
     extra_headers: headers, verify_tls: !form.insecure.checked, deployment: form.deployment.value || null,
     backfill_enabled: form.backfill_enabled.checked, backfill_max_per_gap: num(form.backfill_max_per_gap.value),
     backfill_startup_window_hours: num(form.backfill_startup_window_hours.value), progress_endpoint: form.progress_endpoint.value.trim() || null,
-    ca_file: form.ca_file.value.trim() || null, client_cert: form.client_cert.value.trim() || null,
+    proxy: form.proxy.value.trim() || null, ca_file: form.ca_file.value.trim() || null, client_cert: form.client_cert.value.trim() || null,
     client_key: form.client_key.value.trim() || null,
   };
 }

@@ -170,3 +170,39 @@ async fn the_node_peer_through_tinyproxy_with_basic_auth() {
     }
     assert!(proxy.log().contains(&format!("CONNECT 127.0.0.1:{port}")));
 }
+
+#[tokio::test]
+async fn diagnose_goes_through_the_proxy_and_names_what_stops_it() {
+    use sockeye_core::diagnose::report::Status;
+    use sockeye_core::diagnose::{DiagnoseOptions, diagnose};
+    let proxy = Tinyproxy::start(Some(("sockeye", "s3cret")));
+    let sim = sim().await;
+    let opts = DiagnoseOptions {
+        deployment: sockeye_core::url_rules::DeploymentType::Local,
+        probe_timeout: Duration::from_secs(2),
+        hold: Duration::from_millis(300),
+        scan_ports: vec![],
+        ..Default::default()
+    };
+    let mut p = Profile::new("diag", &sim.url(), AuthMethod::Sid).unwrap();
+    p.site = Some("raven.test".into());
+    let mut t = resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
+    t.proxy = proxy.choice(Some(("sockeye", "s3cret")));
+    let r = diagnose(&t, &opts).await;
+    let hop = r.probe("proxy").expect("a proxy probe");
+    assert_eq!(hop.status, Status::Pass, "{r:#?}");
+    assert_eq!(r.probe("dns").unwrap().status, Status::Skipped);
+    assert_eq!(r.probe("namespace").unwrap().status, Status::Pass, "{r:#?}");
+    assert_eq!(r.probe("websocket").unwrap().status, Status::Pass, "{r:#?}");
+
+    t.proxy = proxy.choice(None);
+    let r = diagnose(&t, &opts).await;
+    let hop = r.probe("proxy").unwrap();
+    assert_eq!(hop.status, Status::Fail);
+    assert!(
+        hop.hint.as_deref().unwrap_or_default().contains("set-secret NAME --proxy"),
+        "{hop:#?}"
+    );
+    assert!(r.exit_code() >= 1);
+    sim.shutdown().await;
+}

@@ -7,6 +7,7 @@
 
 pub mod eio;
 pub mod hints;
+mod hop;
 pub mod net;
 pub mod report;
 
@@ -150,6 +151,9 @@ impl Runner<'_> {
             .trim_end_matches(']')
             .to_string();
         let port = url.port_or_known_default().unwrap_or(80);
+        if let Some(proxy) = crate::proxy::proxy_for(&url, &self.target.proxy) {
+            return self.proxy_hop(&proxy, &host, port).await;
+        }
         let t = Instant::now();
         let addrs = match net::resolve(&host, port, self.opts.probe_timeout).await {
             Ok(a) => {
