@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::hints::{Finding, Symptom};
 use super::report::{Probe, Status};
-use super::{Runner, ms};
+use super::{ENGINE_CHAIN, Runner, ms};
 use crate::proxy::{Proxy, ProxyError};
 
 impl Runner<'_> {
@@ -49,20 +49,8 @@ impl Runner<'_> {
                         .evidence(e.to_string())
                         .finding(Finding { symptom: Symptom::Other, hint }),
                 );
-                self.skip_rest(
-                    &[
-                        "dns",
-                        "tcp",
-                        "tls",
-                        "handshake",
-                        "second_poll",
-                        "namespace",
-                        "websocket",
-                        "pong",
-                        "identity",
-                    ],
-                    "no tunnel through the proxy",
-                );
+                self.skip_rest(&replaced, "no tunnel through the proxy");
+                self.skip_rest(&ENGINE_CHAIN, "no tunnel through the proxy");
                 false
             }
         }

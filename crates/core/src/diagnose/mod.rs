@@ -62,6 +62,11 @@ impl Default for DiagnoseOptions {
     }
 }
 
+/// The probes that need an Engine.IO session, in chain order: skipped together when the
+/// network below them fails.
+const ENGINE_CHAIN: [&str; 6] =
+    ["handshake", "second_poll", "namespace", "websocket", "pong", "identity"];
+
 fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
@@ -166,19 +171,8 @@ impl Runner<'_> {
             }
             Err(e) => {
                 self.push(Probe::new("dns", Status::Fail, ms(t)).evidence(e.clone()).finding(Finding { symptom: hints::Symptom::Other, hint: format!("The host name does not resolve ({e}): check the URL, DNS, or the ngrok tunnel name.") }));
-                self.skip_rest(
-                    &[
-                        "tcp",
-                        "tls",
-                        "handshake",
-                        "second_poll",
-                        "namespace",
-                        "websocket",
-                        "pong",
-                        "identity",
-                    ],
-                    "no DNS answer",
-                );
+                self.skip_rest(&["tcp", "tls"], "no DNS answer");
+                self.skip_rest(&ENGINE_CHAIN, "no DNS answer");
                 return false;
             }
         };
@@ -196,18 +190,8 @@ impl Runner<'_> {
                     .evidence(e)
                     .finding(hints::port_closed(port, &alternatives));
                 self.push(p);
-                self.skip_rest(
-                    &[
-                        "tls",
-                        "handshake",
-                        "second_poll",
-                        "namespace",
-                        "websocket",
-                        "pong",
-                        "identity",
-                    ],
-                    "no TCP connection",
-                );
+                self.skip_rest(&["tls"], "no TCP connection");
+                self.skip_rest(&ENGINE_CHAIN, "no TCP connection");
                 return false;
             }
         };
@@ -256,17 +240,7 @@ impl Runner<'_> {
                             .evidence(e.to_string())
                             .finding(hints::tls_error(e, info.self_signed));
                         self.push(p);
-                        self.skip_rest(
-                            &[
-                                "handshake",
-                                "second_poll",
-                                "namespace",
-                                "websocket",
-                                "pong",
-                                "identity",
-                            ],
-                            "TLS does not verify",
-                        );
+                        self.skip_rest(&ENGINE_CHAIN, "TLS does not verify");
                         return false;
                     }
                     (Some(e), false) => {
@@ -283,10 +257,7 @@ impl Runner<'_> {
                         .evidence(e.clone())
                         .finding(hints::tls_error(&net::CertProblem::Other(e.clone()), false)),
                 );
-                self.skip_rest(
-                    &["handshake", "second_poll", "namespace", "websocket", "pong", "identity"],
-                    "no TLS session",
-                );
+                self.skip_rest(&ENGINE_CHAIN, "no TLS session");
                 false
             }
         }
