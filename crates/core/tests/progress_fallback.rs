@@ -1,8 +1,9 @@
 //! Agent progress while realtime is down, against the simulator: its runs keep going (and
 //! being recorded) while `/socket.io/` answers 502; the session polls the progress endpoint
 //! for the runs still open, shows what it fetched once, marked polled, in the run's timeline,
-//! stops when the link is back or the run ends, never polls while the link is healthy, and
-//! asks a refusing endpoint once.
+//! stops when the link is back or the run ends (asking each open run once more when the link
+//! is back: the catch-up), never polls while the link is healthy, and asks a refusing
+//! endpoint once.
 
 mod common;
 
@@ -73,6 +74,15 @@ fn fast(endpoint: &str) -> ProgressOptions {
         first_interval: Duration::from_millis(200),
         max_interval: Duration::from_millis(800),
         ..ProgressOptions::for_endpoint(Some(endpoint.into()))
+    }
+}
+
+/// One round, then none for long: what is published after it can only come by the catch-up.
+fn one_round(endpoint: &str) -> ProgressOptions {
+    ProgressOptions {
+        first_interval: Duration::from_secs(30),
+        max_interval: Duration::from_secs(30),
+        ..fast(endpoint)
     }
 }
 
@@ -228,6 +238,82 @@ async fn an_endpoint_that_answers_404_is_asked_once_and_the_reason_is_reported()
     st.settle(1_500).await;
     assert_eq!(sim.progress_polls(), 1);
     assert!(st.seen.iter().all(|e| !e.polled));
+    s.stop().await;
+    sim.shutdown().await;
+}
+
+/// The simulator's control API: the next update of `run`; how many sockets got it.
+async fn control_progress(sim: &Sim, run: &str, update: serde_json::Value) -> u64 {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/__sim/progress", sim.url()))
+        .json(&json!({"task_id": run, "update": update}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["delivered_to"].as_u64().expect("the control API says who got it")
+}
+
+async fn polls_reach(sim: &Sim, n: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sim.progress_polls() < n {
+        assert!(tokio::time::Instant::now() < deadline, "{} polls, not {n}", sim.progress_polls());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_update_published_after_the_last_round_is_caught_up_once_with_one_request_per_open_run()
+{
+    let sim = sim().await;
+    let (s, mut st) = session(&sim, one_round(PROGRESS_METHOD)).await;
+    connected(&s).await;
+    let thinking = json!({"type": "thinking", "message": "Analyzing request..."});
+    for run in ["conv-a", "conv-b", "conv-done"] {
+        assert_eq!(control_progress(&sim, run, thinking.clone()).await, 1);
+    }
+    control_progress(&sim, "conv-done", json!({"type": "complete", "message": "Done"})).await;
+    st.until("the live updates", 5, |seen| {
+        seen.iter().filter(|e| e.name == "ai_progress").count() == 4
+    })
+    .await;
+    st.settle(800).await;
+    assert_eq!(sim.progress_polls(), 0, "a link that never broke is never asked");
+
+    realtime_down(&sim, &s).await;
+    // The one round: the two open runs (the finished one is not asked).
+    polls_reach(&sim, 2).await;
+    st.until("polling", 5, |seen| reports(seen).iter().any(|r| r.state == FallbackState::Polling))
+        .await;
+    let missed = json!({"type": "working", "step": 1, "total": 2, "message": "Read"});
+    assert_eq!(control_progress(&sim, "conv-a", missed).await, 0, "realtime is down");
+    realtime_up(&sim, &s).await;
+    st.until("polling stopped", 10, |seen| {
+        reports(seen).iter().any(|r| r.state == FallbackState::Stopped)
+    })
+    .await;
+    assert_eq!(sim.progress_polls(), 2 + 2, "one catch-up request per open run");
+    st.settle(1_500).await;
+    assert_eq!(sim.progress_polls(), 4, "nothing more once caught up");
+
+    assert_eq!(updates(&st.seen, "conv-a"), [(1, false), (2, true)], "{:#?}", lines(&st.seen));
+    assert_eq!(updates(&st.seen, "conv-b"), [(1, false)]);
+    let stopped = reports(&st.seen).pop().unwrap();
+    assert_eq!((stopped.runs, stopped.fetched, stopped.caught_up), (2, 1, Some(1)));
+    assert!(
+        stopped.summary().ends_with("1 update fetched, 1 on catch-up"),
+        "{}",
+        stopped.summary()
+    );
+    // Realtime carries the run on; the timeline has no hole.
+    control_progress(&sim, "conv-a", json!({"type": "complete", "message": "Done"})).await;
+    st.until("the live end", 5, |seen| updates(seen, "conv-a").len() == 3).await;
+    assert_eq!(updates(&st.seen, "conv-a")[2], (3, false));
+    let r = fold(&st.seen, "conv-a");
+    assert_eq!((r.status, r.events, r.gaps), (RunStatus::Complete, 3, 0), "{r:?}");
+    assert_eq!(sim.progress_polls(), 4);
     s.stop().await;
     sim.shutdown().await;
 }

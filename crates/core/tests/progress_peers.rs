@@ -1,6 +1,6 @@
 //! The progress fallback against an independent server: the node `socket.io` 4.7 Frappe-style
 //! peer (`tests/peers/frappe_like_server.mjs`) records a run's updates with `conversation_id`
-//! and no `seq`, so live and polled copies are recognised by their content.
+//! and no `seq`, so live and polled copies (the catch-up's too) are recognised by their content.
 
 mod common;
 
@@ -71,23 +71,42 @@ fn stopped(seen: &[Arc<RealtimeEvent>]) -> bool {
         .any(|r| r.state == FallbackState::Stopped)
 }
 
-#[tokio::test]
-async fn node_peer_run_is_polled_while_realtime_is_down_each_update_once_and_not_after() {
-    let peer = node_frappe(free_port());
-    let url = peer.url();
-    let mut p = sockeye_core::Profile::new("node", &url, AuthMethod::Sid).unwrap();
+/// A session on the peer at `url`, polling with the given pacing.
+async fn session(
+    url: &str,
+    first_interval: Duration,
+) -> (Session, mpsc::Receiver<Arc<RealtimeEvent>>) {
+    let mut p = sockeye_core::Profile::new("node", url, AuthMethod::Sid).unwrap();
     p.site = Some("raven.test".into());
     let t = sockeye_core::target::resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
     let progress = ProgressOptions {
         start_after: Duration::from_millis(400),
-        first_interval: Duration::from_millis(200),
-        max_interval: Duration::from_millis(800),
+        first_interval,
+        max_interval: first_interval.max(Duration::from_millis(800)),
         ..ProgressOptions::for_endpoint(Some("ai_assistant.api.get_progress".into()))
     };
-    let (tx, mut rx) = mpsc::channel(10_000);
+    let (tx, rx) = mpsc::channel(10_000);
     let s = Session::spawn(t, SessionOptions { lossless: Some(tx), progress, ..fast_options() });
-    let mut seen = Vec::new();
     connected(&s).await;
+    (s, rx)
+}
+
+async fn realtime(url: &str, s: &Session, up: bool) {
+    post(format!("{url}/__test/realtime"), json!({"up": up})).await;
+    if up {
+        s.reconnect_now();
+        connected(s).await;
+    } else {
+        wait_state(s, "link lost", 10, |st| !st.is_connected()).await;
+    }
+}
+
+#[tokio::test]
+async fn node_peer_run_is_polled_while_realtime_is_down_each_update_once_and_not_after() {
+    let peer = node_frappe(free_port());
+    let url = peer.url();
+    let (s, mut rx) = session(&url, Duration::from_millis(200)).await;
+    let mut seen = Vec::new();
     let step = |update: Value| {
         post(format!("{url}/__test/progress"), json!({"conversation_id": "c-42", "update": update}))
     };
@@ -98,16 +117,13 @@ async fn node_peer_run_is_polled_while_realtime_is_down_each_update_once_and_not
     drain_for(&mut rx, &mut seen, 1_200).await;
     assert_eq!(polls(&url).await, 0, "polled while healthy");
 
-    post(format!("{url}/__test/realtime"), json!({"up": false})).await;
-    wait_state(&s, "link lost", 10, |st| !st.is_connected()).await;
+    realtime(&url, &s, false).await;
     let missed = step(json!({"type": "working", "step": 1, "total": 2, "message": "Read"})).await;
     assert_eq!(missed["delivered_to"], 0);
     step(json!({"type": "step_complete", "step": 1, "total": 2, "message": "Read"})).await;
     recv_until(&mut rx, &mut seen, "polled updates", |s| updates(s).len() == 4).await;
 
-    post(format!("{url}/__test/realtime"), json!({"up": true})).await;
-    s.reconnect_now();
-    connected(&s).await;
+    realtime(&url, &s, true).await;
     recv_until(&mut rx, &mut seen, "polling stopped", stopped).await;
     let polls_when_back = polls(&url).await;
     step(json!({"type": "working", "step": 2, "total": 2, "message": "Edit"})).await;
@@ -135,5 +151,57 @@ async fn node_peer_run_is_polled_while_realtime_is_down_each_update_once_and_not
     let run = runs.runs().find(|r| r.id == "c-42").expect("one keyed run");
     assert_eq!((run.status, run.events, run.steps[0].done), (RunStatus::Complete, 6, Some(true)));
     assert_eq!(runs.runs().count(), 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn node_peer_update_published_after_the_last_round_is_caught_up_once_by_content() {
+    let peer = node_frappe(free_port());
+    let url = peer.url();
+    // One round, then none for long: what comes after it can only come by the catch-up.
+    let (s, mut rx) = session(&url, Duration::from_secs(30)).await;
+    let mut seen = Vec::new();
+    let step = |run: &str, update: Value| {
+        post(format!("{url}/__test/progress"), json!({"conversation_id": run, "update": update}))
+    };
+    let thinking = json!({"type": "thinking", "message": "Analyzing request..."});
+    step("c-1", thinking.clone()).await;
+    step("c-2", thinking).await;
+    recv_until(&mut rx, &mut seen, "live start", |s| updates(s).len() == 2).await;
+    drain_for(&mut rx, &mut seen, 800).await;
+    assert_eq!(polls(&url).await, 0, "a link that never broke is never asked");
+
+    realtime(&url, &s, false).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while polls(&url).await < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no polling round");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let missed = step("c-1", json!({"type": "working", "step": 1, "total": 2, "message": "Read"}));
+    assert_eq!(missed.await["delivered_to"], 0);
+    realtime(&url, &s, true).await;
+    recv_until(&mut rx, &mut seen, "polling stopped", stopped).await;
+    assert_eq!(polls(&url).await, 4, "one catch-up request per open run");
+    step("c-1", json!({"type": "complete", "message": "Done"})).await;
+    recv_until(&mut rx, &mut seen, "live end", |s| updates(s).len() == 4).await;
+    drain_for(&mut rx, &mut seen, 1_500).await;
+    assert_eq!(polls(&url).await, 4, "nothing more once caught up");
+
+    let of = |run: &str| -> Vec<(String, bool)> {
+        let mine: Vec<Arc<RealtimeEvent>> =
+            seen.iter().filter(|e| e.run_key.as_deref() == Some(run)).cloned().collect();
+        updates(&mine)
+    };
+    let want = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
+        v.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+    };
+    assert_eq!(of("c-1"), want(&[("thinking", false), ("working", true), ("complete", false)]));
+    assert_eq!(of("c-2"), want(&[("thinking", false)]));
+    let report = seen
+        .iter()
+        .rev()
+        .find_map(|e| FallbackReport::from_event(e).filter(|r| r.state == FallbackState::Stopped))
+        .unwrap();
+    assert_eq!((report.runs, report.fetched, report.caught_up), (2, 1, Some(1)));
     s.stop().await;
 }

@@ -4,8 +4,11 @@
 //! An update is recognised by its `seq` when it has one (the recommended extra: monotonic per
 //! run), else by its content (type, step, message, …). Live duplicates are the server's
 //! business and pass as sent; what the ledger drops is a live update already shown from
-//! polling, and a polled update already shown at all, or older than what the run already
-//! showed (a late answer must not move a finished run back to "working").
+//! polling, and a polled update already shown at all, or of a run that already ended (a late
+//! answer must not move a finished run back to "working"), or older than anything the run
+//! showed (history from before Sockeye listened is not news). A polled update between two
+//! shown ones is a hole being filled (the catch-up after a reconnect answering after realtime
+//! already brought a newer one): it is shown, and the timeline folds it in as late.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
@@ -50,7 +53,12 @@ struct RunRecord {
     open: bool,
     /// When it last got an update, in ledger ticks (ordering only).
     active_at: u64,
+    /// The lowest and highest `seq` shown.
+    min_seq: Option<u64>,
     max_seq: Option<u64>,
+    /// The highest `seq` whose key was forgotten (bounded memory): at or below it, the ledger
+    /// can no longer tell a hole from an update already shown.
+    forgotten_seq: Option<u64>,
     shown: HashMap<Key, Origin>,
     order: VecDeque<Key>,
 }
@@ -63,6 +71,9 @@ impl RunRecord {
                 && let Some(old) = self.order.pop_front()
             {
                 self.shown.remove(&old);
+                if let Key::Seq(s) = old {
+                    self.forgotten_seq = Some(self.forgotten_seq.map_or(s, |f| f.max(s)));
+                }
             }
         }
     }
@@ -118,8 +129,9 @@ impl ProgressLedger {
         }
         if origin == Origin::Polled {
             let ended = !r.open && !r.shown.is_empty();
-            let older = matches!((seq, r.max_seq), (Some(s), Some(m)) if s < m);
-            if ended || older {
+            let before_first = matches!((seq, r.min_seq), (Some(s), Some(m)) if s < m);
+            let forgotten = matches!((seq, r.forgotten_seq), (Some(s), Some(f)) if s <= f);
+            if ended || before_first || forgotten {
                 return Admission::Stale;
             }
         }
@@ -127,6 +139,7 @@ impl ProgressLedger {
             Some(s) => {
                 r.remember(Key::Seq(s), origin);
                 r.remember(Key::SequencedContent(content), origin);
+                r.min_seq = Some(r.min_seq.map_or(s, |m| m.min(s)));
                 r.max_seq = Some(r.max_seq.map_or(s, |m| m.max(s)));
             }
             None => r.remember(Key::UnsequencedContent(content), origin),
@@ -199,15 +212,24 @@ mod tests {
     }
 
     #[test]
-    fn late_polled_updates_never_move_a_run_back() {
+    fn late_polled_updates_fill_holes_but_never_reopen_a_run_or_bring_old_history() {
         let mut l = ProgressLedger::default();
-        l.admit("r", &working(1), Some(1), Origin::Live);
-        l.admit("r", &working(3), Some(3), Origin::Live);
-        assert_eq!(l.admit("r", &working(2), Some(2), Origin::Polled), Admission::Stale);
-        assert!(delivered(l.admit("r", &working(2), Some(2), Origin::Live)), "live passes");
+        l.admit("r", &working(2), Some(2), Origin::Live);
+        l.admit("r", &working(4), Some(4), Origin::Live);
+        // The catch-up answered after realtime brought seq 4: seq 3 is the hole.
+        assert!(delivered(l.admit("r", &working(3), Some(3), Origin::Polled)), "a hole");
+        assert_eq!(l.admit("r", &working(3), Some(3), Origin::Polled), Admission::Duplicate);
+        assert_eq!(l.admit("r", &working(1), Some(1), Origin::Polled), Admission::Stale);
+        assert!(delivered(l.admit("r", &working(1), Some(1), Origin::Live)), "live passes");
         l.admit("u", &working(1), None, Origin::Live);
         l.admit("u", &DONE, None, Origin::Live);
         assert_eq!(l.admit("u", &working(2), None, Origin::Polled), Admission::Stale);
+        let mut f = ProgressLedger::default();
+        for s in 1..=(MAX_KEYS as u64) {
+            f.admit("f", &working(s), Some(s), Origin::Live);
+        }
+        // Keys of the first updates are forgotten: those may have been shown, so not again.
+        assert_eq!(f.admit("f", &working(2), Some(2), Origin::Polled), Admission::Stale);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! When a profile names a progress endpoint (`ai_assistant.api.get_progress`, answering
 //! `{"message": {"updates": [...]}}` for a `conversation_id`), the session polls it for the
 //! runs still open, and only then: after the link has been down for a few seconds, every
-//! second backing off to five, until the link is healthy again or the run ends. Polled
-//! updates go through the same path as live ones, marked `polled`, each shown once.
+//! second backing off to five, until the link is healthy again or the run ends. When the
+//! link is back after such an outage, each run still open is asked once more (the catch-up:
+//! what was published after the last round would be lost otherwise). Polled updates go
+//! through the same path as live ones, marked `polled`, each shown once.
 //!
 //! - [`ledger`]: the runs a session has seen and the updates already shown (live or polled).
 //! - [`rest`]: the one REST call and what its answers mean.
@@ -86,12 +88,17 @@ pub enum FallbackState {
 pub struct FallbackReport {
     pub state: FallbackState,
     pub endpoint: String,
-    /// Runs being polled (when polling starts).
+    /// Runs being polled (when polling starts); runs asked once more on the catch-up (when
+    /// it stops because the link is back).
     #[serde(default)]
     pub runs: usize,
-    /// Updates shown from polling since it started (when it stops).
+    /// Updates shown from polling since it started, the catch-up's included (when it stops).
     #[serde(default)]
     pub fetched: usize,
+    /// When it stops because the link is back and a catch-up was made: how many of `fetched`
+    /// it brought (updates published after the last poll round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caught_up: Option<usize>,
     /// Why it stopped or was refused; the last failed poll, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -109,9 +116,10 @@ impl FallbackReport {
                 if self.runs == 1 { "" } else { "s" }
             ),
             FallbackState::Stopped => format!(
-                "progress polling stopped{why} · {} update{} fetched",
+                "progress polling stopped{why} · {} update{} fetched{}",
                 self.fetched,
-                if self.fetched == 1 { "" } else { "s" }
+                if self.fetched == 1 { "" } else { "s" },
+                self.caught_up.map(|n| format!(", {n} on catch-up")).unwrap_or_default()
             ),
             FallbackState::Refused => {
                 format!("progress endpoint {} refused{why}; not polled again", self.endpoint)
@@ -144,6 +152,7 @@ mod tests {
             endpoint: "ai.get_progress".into(),
             runs: 1,
             fetched: 0,
+            caught_up: None,
             reason: None,
         };
         assert_eq!(r.summary(), "realtime down: polling ai.get_progress for 1 open run");
@@ -153,12 +162,19 @@ mod tests {
             endpoint: "ai.get_progress".into(),
             runs: 0,
             fetched: 3,
+            caught_up: None,
             reason: Some("realtime is back".into()),
         };
         assert_eq!(
             stopped.summary(),
             "progress polling stopped: realtime is back · 3 updates fetched"
         );
+        let caught = FallbackReport { runs: 2, caught_up: Some(1), ..stopped.clone() };
+        assert_eq!(
+            caught.summary(),
+            "progress polling stopped: realtime is back · 3 updates fetched, 1 on catch-up"
+        );
+        assert_eq!(FallbackReport::from_event(&caught.to_event()), Some(caught));
         let refused = FallbackReport {
             state: FallbackState::Refused,
             reason: Some("HTTP 404: Not Found".into()),

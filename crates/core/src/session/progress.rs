@@ -25,8 +25,9 @@ pub(super) struct Fallback {
     polled: mpsc::Receiver<Polled>,
     open_runs: watch::Sender<Vec<String>>,
     max_runs: usize,
-    /// Polled updates shown since polling started.
+    /// Polled updates shown since polling started, and how many of them the catch-up brought.
     fetched: usize,
+    caught_up: usize,
     poller: JoinHandle<()>,
 }
 
@@ -66,6 +67,7 @@ impl Fallback {
             open_runs: open_tx,
             max_runs: options.max_runs,
             fetched: 0,
+            caught_up: 0,
             poller: tokio::spawn(poller.run()),
         })
     }
@@ -82,12 +84,14 @@ impl Fallback {
         }
     }
 
-    /// The polled updates of `run` not shown yet, marked polled.
+    /// The polled updates of `run` not shown yet, marked polled. The catch-up's answer is
+    /// read like any other: what realtime delivered since the reconnect is already shown.
     fn fresh(
         &mut self,
         run: &str,
         user: Option<&str>,
         updates: Vec<Box<serde_json::value::RawValue>>,
+        catch_up: bool,
     ) -> Vec<RealtimeEvent> {
         let mut fresh = Vec::new();
         for raw in updates {
@@ -105,6 +109,9 @@ impl Fallback {
             }
         }
         self.fetched += fresh.len();
+        if catch_up {
+            self.caught_up += fresh.len();
+        }
         fresh
     }
 }
@@ -134,15 +141,22 @@ impl Supervisor {
     pub(super) async fn deliver_polled(&mut self, msg: Polled) {
         let Some(f) = self.progress.as_mut() else { return };
         match msg {
-            Polled::Updates { run, user, updates } => {
-                for e in f.fresh(&run, user.as_deref(), updates) {
+            Polled::Updates { run, user, updates, catch_up } => {
+                for e in f.fresh(&run, user.as_deref(), updates, catch_up) {
                     self.publish(e).await;
                 }
             }
             Polled::Report(mut r) => {
                 match r.state {
-                    FallbackState::Polling => f.fetched = 0,
-                    FallbackState::Stopped => r.fetched = std::mem::take(&mut f.fetched),
+                    FallbackState::Polling => (f.fetched, f.caught_up) = (0, 0),
+                    FallbackState::Stopped => {
+                        r.fetched = std::mem::take(&mut f.fetched);
+                        let caught_up = std::mem::take(&mut f.caught_up);
+                        // Filled in only when the poller made a catch-up.
+                        if let Some(n) = r.caught_up.as_mut() {
+                            *n = caught_up;
+                        }
+                    }
                     FallbackState::Refused => {}
                 }
                 self.publish(r.to_event()).await;
