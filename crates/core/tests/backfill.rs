@@ -18,46 +18,6 @@ use sockeye_core::{auth::Credentials, secrets::Secret};
 use sockeye_sim::Sim;
 use tokio::sync::mpsc;
 
-/// Every event of a session, in order (the lossless queue).
-struct Stream {
-    rx: mpsc::Receiver<Arc<RealtimeEvent>>,
-    seen: Vec<Arc<RealtimeEvent>>,
-}
-
-impl Stream {
-    /// Read until `done` holds for what was seen, or panic after `secs` with what was seen.
-    async fn until(&mut self, what: &str, secs: u64, done: impl Fn(&[Arc<RealtimeEvent>]) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        while !done(&self.seen) {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(e)) => self.seen.push(e),
-                _ => panic!("{what}: not within {secs} s; seen: {:#?}", names(&self.seen)),
-            }
-        }
-    }
-    /// Whatever else arrives within `ms`.
-    async fn settle(&mut self, ms: u64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
-        while let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
-            self.seen.push(e);
-        }
-    }
-}
-
-fn names(seen: &[Arc<RealtimeEvent>]) -> Vec<String> {
-    seen.iter()
-        .map(|e| match e.name.as_str() {
-            "message_created" => format!(
-                "message_created {} {}{}",
-                e.json()["message_id"].as_str().unwrap_or("?"),
-                e.json()["message_details"]["content"].as_str().unwrap_or(""),
-                if e.recovered { " (recovered)" } else { "" }
-            ),
-            n => n.to_string(),
-        })
-        .collect()
-}
-
 fn gaps(seen: &[Arc<RealtimeEvent>]) -> Vec<GapReport> {
     seen.iter()
         .filter(|e| e.name == GAP_EVENT)
@@ -78,7 +38,7 @@ async fn session(sim_url: &str, channels: &[&str], backfill: BackfillOptions) ->
         target(sim_url, AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), channels).await;
     let (tx, rx) = mpsc::channel(10_000);
     let s = Session::spawn(t, SessionOptions { lossless: Some(tx), backfill, ..fast_options() });
-    (s, Stream { rx, seen: Vec::new() })
+    (s, Stream::new(rx))
 }
 
 /// Realtime down, web up: what a stopped or restarting Node process behind nginx looks like.
@@ -121,7 +81,7 @@ async fn missed_messages_arrive_once_in_order_marked_recovered_after_one_gap_mar
     let mut want = vec![(first.name.clone(), false)];
     want.extend(missed.iter().map(|id| (id.clone(), true)));
     want.push((after.name.clone(), false));
-    assert_eq!(got, want, "{:#?}", names(&st.seen));
+    assert_eq!(got, want, "{:#?}", describe(&st.seen));
     let g = gaps(&st.seen);
     assert_eq!(g.len(), 1, "one gap marker");
     assert_eq!((g[0].recovered, g[0].capped, g[0].error.as_deref()), (3, false, None));
@@ -172,9 +132,9 @@ async fn messages_posted_across_the_reconnect_edge_are_each_shown_once() {
     for (id, _) in &got {
         *count.entry(id.as_str()).or_default() += 1;
     }
-    assert!(count.values().all(|n| *n == 1), "duplicates: {:#?}", names(&st.seen));
+    assert!(count.values().all(|n| *n == 1), "duplicates: {:#?}", describe(&st.seen));
     for id in &posted {
-        assert!(count.contains_key(id.as_str()), "{id} missing: {:#?}", names(&st.seen));
+        assert!(count.contains_key(id.as_str()), "{id} missing: {:#?}", describe(&st.seen));
     }
     assert_eq!(gaps(&st.seen).len(), 1);
     s.stop().await;
@@ -258,7 +218,11 @@ async fn the_time_the_app_was_closed_is_backfilled_from_remembered_cursors() {
     let (s3, mut st3) = session(&sim.url(), &["general"], BackfillOptions::default()).await;
     connected(&s3).await;
     st3.settle(500).await;
-    assert!(gaps(&st3.seen).is_empty() && messages(&st3.seen).is_empty(), "{:?}", names(&st3.seen));
+    assert!(
+        gaps(&st3.seen).is_empty() && messages(&st3.seen).is_empty(),
+        "{:?}",
+        describe(&st3.seen)
+    );
     s3.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     sim.shutdown().await;

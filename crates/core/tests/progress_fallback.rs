@@ -22,39 +22,6 @@ use sockeye_sim::Sim;
 use sockeye_sim::progress::PROGRESS_METHOD;
 use tokio::sync::mpsc;
 
-/// Every event of a session, in order (the lossless queue).
-struct Stream {
-    rx: mpsc::Receiver<Arc<RealtimeEvent>>,
-    seen: Vec<Arc<RealtimeEvent>>,
-}
-
-impl Stream {
-    async fn until(&mut self, what: &str, secs: u64, done: impl Fn(&[Arc<RealtimeEvent>]) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        while !done(&self.seen) {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(e)) => self.seen.push(e),
-                _ => panic!("{what}: not within {secs} s; seen: {:#?}", lines(&self.seen)),
-            }
-        }
-    }
-    async fn settle(&mut self, ms: u64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
-        while let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
-            self.seen.push(e);
-        }
-    }
-}
-
-fn lines(seen: &[Arc<RealtimeEvent>]) -> Vec<String> {
-    seen.iter()
-        .map(|e| {
-            let mark = if e.polled { " (polled)" } else { "" };
-            format!("{} {}{mark}", e.name, e.payload.get())
-        })
-        .collect()
-}
-
 /// The `ai_progress` updates of `run`, as (seq, polled).
 fn updates(seen: &[Arc<RealtimeEvent>], run: &str) -> Vec<(u64, bool)> {
     seen.iter()
@@ -91,7 +58,7 @@ async fn session(sim: &Sim, progress: ProgressOptions) -> (Session, Stream) {
     let t = target(&sim.url(), AuthMethod::Sid, creds, &[]).await;
     let (tx, rx) = mpsc::channel(10_000);
     let s = Session::spawn(t, SessionOptions { lossless: Some(tx), progress, ..fast_options() });
-    (s, Stream { rx, seen: Vec::new() })
+    (s, Stream::new(rx))
 }
 
 /// The realtime process stops behind a live web process.
@@ -160,7 +127,7 @@ async fn updates_missed_while_realtime_is_down_arrive_polled_once_and_polling_st
     for (seq, _) in &got {
         *count.entry(*seq).or_default() += 1;
     }
-    assert!(count.values().all(|n| *n == 1), "duplicates: {:#?}", lines(&st.seen));
+    assert!(count.values().all(|n| *n == 1), "duplicates: {:#?}", describe(&st.seen));
     assert_eq!(got[4..], [(5, false), (6, false)], "live again after the outage");
     let r = fold(&st.seen, run);
     assert_eq!((r.status, r.events, r.gaps), (RunStatus::Complete, 6, 0), "{r:?}");
@@ -298,7 +265,7 @@ async fn an_update_published_after_the_last_round_is_caught_up_once_with_one_req
     st.settle(1_500).await;
     assert_eq!(sim.progress_polls(), 4, "nothing more once caught up");
 
-    assert_eq!(updates(&st.seen, "conv-a"), [(1, false), (2, true)], "{:#?}", lines(&st.seen));
+    assert_eq!(updates(&st.seen, "conv-a"), [(1, false), (2, true)], "{:#?}", describe(&st.seen));
     assert_eq!(updates(&st.seen, "conv-b"), [(1, false)]);
     let stopped = reports(&st.seen).pop().unwrap();
     assert_eq!((stopped.runs, stopped.fetched, stopped.caught_up), (2, 1, Some(1)));

@@ -109,3 +109,55 @@ pub async fn none_named(rx: &mut broadcast::Receiver<Arc<RealtimeEvent>>, name: 
 pub fn publish(v: serde_json::Value) -> sockeye_sim::PublishRequest {
     serde_json::from_value(v).unwrap()
 }
+
+/// Every event of a session, in order (the lossless queue).
+pub struct Stream {
+    pub rx: tokio::sync::mpsc::Receiver<Arc<RealtimeEvent>>,
+    pub seen: Vec<Arc<RealtimeEvent>>,
+}
+
+impl Stream {
+    pub fn new(rx: tokio::sync::mpsc::Receiver<Arc<RealtimeEvent>>) -> Stream {
+        Stream { rx, seen: Vec::new() }
+    }
+
+    /// Read until `done` holds for what was seen, or panic after `secs` with what was seen.
+    pub async fn until(
+        &mut self,
+        what: &str,
+        secs: u64,
+        done: impl Fn(&[Arc<RealtimeEvent>]) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while !done(&self.seen) {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(e)) => self.seen.push(e),
+                _ => panic!("{what}: not within {secs} s; seen: {:#?}", describe(&self.seen)),
+            }
+        }
+    }
+
+    /// Whatever else arrives within `ms`.
+    pub async fn settle(&mut self, ms: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            self.seen.push(e);
+        }
+    }
+}
+
+/// One line per event for failure messages: name, payload, and where it came from.
+pub fn describe(seen: &[Arc<RealtimeEvent>]) -> Vec<String> {
+    seen.iter()
+        .map(|e| {
+            let from = if e.recovered {
+                " (recovered)"
+            } else if e.polled {
+                " (polled)"
+            } else {
+                ""
+            };
+            format!("{} {}{from}", e.name, e.payload.get())
+        })
+        .collect()
+}
