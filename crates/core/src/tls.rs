@@ -10,13 +10,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// Why no TLS configuration could be built. Each names the file and the problem, so a
@@ -106,6 +109,43 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsErr
     let config = Arc::new(build(settings)?);
     configs.lock().expect("tls configs").insert(key, config.clone());
     Ok(config)
+}
+
+/// For the diagnostics: the environment's configuration (not shared), and a flag that turns
+/// true if the server asked for a client certificate during a handshake. Only a server that
+/// wants one asks, so this tells "no client certificate configured" apart from anything else.
+pub fn probing_config(
+    settings: &TlsSettings,
+) -> Result<(Arc<ClientConfig>, Arc<AtomicBool>), TlsError> {
+    let mut config = build(settings)?;
+    let asked = Arc::new(AtomicBool::new(false));
+    config.client_auth_cert_resolver = Arc::new(NotingRequests {
+        inner: config.client_auth_cert_resolver.clone(),
+        asked: asked.clone(),
+    });
+    Ok((Arc::new(config), asked))
+}
+
+/// Answers as the configured resolver does, noting that the server asked.
+#[derive(Debug)]
+struct NotingRequests {
+    inner: Arc<dyn ResolvesClientCert>,
+    asked: Arc<AtomicBool>,
+}
+
+impl ResolvesClientCert for NotingRequests {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.asked.store(true, Ordering::Relaxed);
+        self.inner.resolve(root_hint_subjects, sigschemes)
+    }
+
+    fn has_certs(&self) -> bool {
+        self.inner.has_certs()
+    }
 }
 
 fn build(settings: &TlsSettings) -> Result<ClientConfig, TlsError> {

@@ -236,3 +236,44 @@ async fn a_client_certificate_is_presented_when_the_server_asks() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn diagnose_names_a_missing_client_certificate() {
+    use sockeye_core::diagnose::report::Status;
+    use sockeye_core::diagnose::{DiagnoseOptions, diagnose};
+    let dir = tempfile::tempdir().unwrap();
+    let pki = private_pki(dir.path(), true);
+    let sim = sim().await;
+    let port = tls_terminator(sim.addr(), pki.server.clone()).await;
+    let opts = DiagnoseOptions {
+        deployment: sockeye_core::url_rules::DeploymentType::Local,
+        probe_timeout: std::time::Duration::from_secs(2),
+        hold: std::time::Duration::from_millis(300),
+        scan_ports: vec![],
+        ..Default::default()
+    };
+    let target = |identity: bool| {
+        let mut p =
+            Profile::new("mtls", &format!("https://127.0.0.1:{port}"), AuthMethod::Sid).unwrap();
+        p.site = Some(sim.site());
+        p.origin = Some(sim.url());
+        p.ca_file = Some(pki.ca_file.clone());
+        if identity {
+            p.client_cert = Some(pki.client_cert.clone());
+            p.client_key = Some(pki.client_key.clone());
+        }
+        resolve_with_owned(p)
+    };
+    let r = diagnose(&target(false).await, &opts).await;
+    let tls = r.probe("tls").unwrap();
+    assert_eq!(tls.status, Status::Fail, "{r:#?}");
+    assert!(tls.hint.as_deref().unwrap_or_default().contains("client_cert"), "{tls:#?}");
+    let r = diagnose(&target(true).await, &opts).await;
+    assert_eq!(r.probe("tls").unwrap().status, Status::Pass, "{r:#?}");
+    assert_eq!(r.probe("namespace").unwrap().status, Status::Pass, "{r:#?}");
+    sim.shutdown().await;
+}
+
+async fn resolve_with_owned(p: Profile) -> sockeye_core::target::Target {
+    resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await
+}

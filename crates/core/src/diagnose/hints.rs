@@ -3,7 +3,7 @@
 //! Each function reads what a probe saw (status code, body, refusal text) and names the row
 //! with its hint. Kept apart from the I/O so every row is unit tested.
 
-use super::net::CertProblem;
+use super::net::{CertProblem, ClientCertProblem};
 use serde::Serialize;
 
 /// The rows of the table. Every variant is one way a realtime link breaks.
@@ -298,6 +298,18 @@ pub fn tls_error(problem: &CertProblem, self_signed: bool) -> Finding {
         ),
     };
     f(Symptom::TlsError, format!("TLS fails: {what} ({problem}). {fix}"))
+}
+
+pub fn client_certificate(problem: &ClientCertProblem) -> Finding {
+    let fix = match problem {
+        ClientCertProblem::Missing => {
+            "The server wants mutual TLS: set the environment's client_cert and client_key (PEM files; --client-cert/--client-key) to a certificate its CA issued."
+        }
+        ClientCertProblem::Refused(_) => {
+            "The server does not accept the configured client certificate: check it was issued by the CA the server trusts, has not expired, and goes with client_key."
+        }
+    };
+    f(Symptom::TlsError, format!("TLS fails: {problem}. {fix}"))
 }
 
 pub fn guest() -> Finding {

@@ -222,6 +222,14 @@ impl Runner<'_> {
                 if info.self_signed {
                     p = p.evidence("self-signed");
                 }
+                if let Some(problem) = &info.client_cert {
+                    // The server's certificate may be fine; ours is what stops the link.
+                    p.status = Status::Fail;
+                    p = p.evidence(problem.to_string()).finding(hints::client_certificate(problem));
+                    self.push(p);
+                    self.skip_rest(&ENGINE_CHAIN, "the server refuses the TLS session");
+                    return false;
+                }
                 match (&info.verify_error, self.target.tls.verify) {
                     (None, _) if info.days_to_expiry.is_some_and(|d| d < 14) => {
                         p.status = Status::Warn;

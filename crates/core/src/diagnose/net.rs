@@ -1,6 +1,7 @@
 //! P1: DNS, TCP connect and TLS (certificate validity and days to expiry).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -50,6 +51,17 @@ pub enum CertProblem {
     Other(String),
 }
 
+/// What the server made of our client certificate (mutual TLS).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientCertProblem {
+    /// The server asked for a client certificate and the environment has none.
+    #[error("the server asks for a client certificate and none is configured")]
+    Missing,
+    /// We presented one and the server ended the connection with this alert.
+    #[error("the server refused our client certificate ({0})")]
+    Refused(String),
+}
+
 /// What the TLS probe learnt.
 #[derive(Debug, Clone)]
 pub struct TlsInfo {
@@ -59,6 +71,7 @@ pub struct TlsInfo {
     pub issuer: Option<String>,
     pub days_to_expiry: Option<i64>,
     pub self_signed: bool,
+    pub client_cert: Option<ClientCertProblem>,
 }
 
 fn cert_facts(der: &[u8]) -> (Option<String>, Option<String>, Option<i64>) {
@@ -85,10 +98,8 @@ type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 async fn handshake(
     tcp: TcpStream,
     host: &str,
-    settings: &TlsSettings,
+    config: Arc<rustls::ClientConfig>,
 ) -> Result<TlsStream, CertProblem> {
-    let config =
-        crate::tls::client_config(settings).map_err(|e| CertProblem::Other(e.to_string()))?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| CertProblem::Other(format!("{host}: {e}")))?;
     let connecting = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
@@ -117,20 +128,24 @@ pub async fn tls(
 ) -> Result<TlsInfo, String> {
     // The environment's own settings (its CA, its client certificate), verifying; then, only
     // to read the certificate for the evidence, the same without verification.
-    let verifying = TlsSettings { verify: true, ..settings.clone() };
-    let reading = TlsSettings { verify: false, ..settings.clone() };
+    let other = |e: crate::tls::TlsError| e.to_string();
+    let (verifying, asked) =
+        crate::tls::probing_config(&TlsSettings { verify: true, ..settings.clone() })
+            .map_err(other)?;
+    let reading = crate::tls::client_config(&TlsSettings { verify: false, ..settings.clone() })
+        .map_err(other)?;
     let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| "TCP timeout".to_string())?
         .map_err(|e| e.to_string())?;
-    let verified = tokio::time::timeout(timeout, handshake(tcp, host, &verifying))
+    let verified = tokio::time::timeout(timeout, handshake(tcp, host, verifying))
         .await
         .map_err(|_| format!("no TLS answer within {timeout:?}"))?;
-    let (stream, verify_error) = match verified {
+    let (mut stream, verify_error) = match verified {
         Ok(s) => (s, None),
         Err(e) => {
             let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-            let s = tokio::time::timeout(timeout, handshake(tcp, host, &reading))
+            let s = tokio::time::timeout(timeout, handshake(tcp, host, reading))
                 .await
                 .map_err(|_| "TLS timeout".to_string())?
                 .map_err(|e2| format!("{e}; without verification: {e2}"))?;
@@ -140,7 +155,29 @@ pub async fn tls(
     let der = stream.get_ref().1.peer_certificates().and_then(|chain| chain.first());
     let (subject, issuer, days) = der.map(|c| cert_facts(c.as_ref())).unwrap_or((None, None, None));
     let self_signed = subject.is_some() && subject == issuer;
-    Ok(TlsInfo { verify_error, subject, issuer, days_to_expiry: days, self_signed })
+    let client_cert = if !asked.load(std::sync::atomic::Ordering::Relaxed) {
+        None
+    } else if settings.client_identity.is_none() {
+        Some(ClientCertProblem::Missing)
+    } else {
+        refused_alert(&mut stream).await.map(ClientCertProblem::Refused)
+    };
+    Ok(TlsInfo { verify_error, subject, issuer, days_to_expiry: days, self_signed, client_cert })
+}
+
+/// A server that dislikes the certificate we presented says so with an alert right after the
+/// handshake (TLS 1.3 finishes the client's side first); one that accepted it waits for our
+/// request. A short read tells which.
+async fn refused_alert(stream: &mut TlsStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await {
+        Ok(Err(e)) => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::AlertReceived(alert)) => Some(format!("{alert:?}")),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Is `ip` one of this machine's addresses? (Binding to it succeeds only if it is.)
