@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::*;
@@ -358,67 +356,6 @@ async fn roundtrip_posts_a_real_message_and_times_its_arrival() {
 
 // ---- through a real nginx -------------------------------------------------------------
 
-struct Nginx {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn nginx(conf: &str, realtime: u16, web: u16) -> Nginx {
-    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("nginx is installed by scripts/test");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
-    let port = common::peers::free_port();
-    let template = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/nginx").join(conf),
-    )
-    .unwrap();
-    let text = template
-        .replace("@PREFIX@", dir.path().to_str().unwrap())
-        .replace("@LISTEN@", &port.to_string())
-        .replace("@REALTIME@", &realtime.to_string())
-        .replace("@WEB@", &web.to_string())
-        .replace("@SITE@", "raven.test");
-    let path = dir.path().join("nginx.conf");
-    std::fs::write(&path, text).unwrap();
-    let mut child = Command::new(bin)
-        .args([
-            "-p",
-            dir.path().to_str().unwrap(),
-            "-e",
-            dir.path().join("error.log").to_str().unwrap(),
-            "-c",
-            path.to_str().unwrap(),
-            "-g",
-            "daemon off; master_process off;",
-        ])
-        .spawn()
-        .expect("nginx starts");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Nginx { child, port, _dir: dir };
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!(
-        "nginx did not listen: {}",
-        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
-    );
-}
-
 /// The realtime server (accepting the proxy's Origin for its callback) and a web-app
 /// stand-in whose /socket.io answers Frappe's 404 page, as gunicorn would.
 async fn realtime_and_web(nginx_port: u16) -> (Sim, Sim) {
@@ -441,7 +378,12 @@ async fn through_nginx_correct_missing_route_and_missing_upgrade_headers() {
         ("no_route.conf", Some(("handshake", Symptom::RouteMissing))),
         ("no_upgrade.conf", Some(("websocket", Symptom::UpgradeBlocked))),
     ] {
-        let n = nginx(conf, realtime.addr().port(), web.addr().port());
+        let (rt, web_port) = (realtime.addr().port(), web.addr().port());
+        let n = common::nginx::start(conf, |t, _| {
+            t.replace("@REALTIME@", &rt.to_string())
+                .replace("@WEB@", &web_port.to_string())
+                .replace("@SITE@", "raven.test")
+        });
         // The callback origin must be the proxy's own: teach the realtime server this port.
         realtime
             .state()

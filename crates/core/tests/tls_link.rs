@@ -56,6 +56,10 @@ async fn tls_terminator(upstream: std::net::SocketAddr, config: rustls::ServerCo
 /// A private CA, a server certificate for 127.0.0.1 and a client certificate it signed, as
 /// PEM files in `dir`.
 struct PrivatePki {
+    /// PEM texts of the server's certificate and key and of the CA, for other TLS servers.
+    server_pem: String,
+    server_key_pem: String,
+    ca_pem: String,
     server: rustls::ServerConfig,
     ca_file: PathBuf,
     client_cert: PathBuf,
@@ -70,7 +74,7 @@ fn private_pki(dir: &std::path::Path, require_client_cert: bool) -> PrivatePki {
     ca_params.distinguished_name.push(DnType::CommonName, "Sockeye test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
+    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
         .unwrap()
         .signed_by(&server_key, &ca, &ca_key)
         .unwrap();
@@ -104,8 +108,16 @@ fn private_pki(dir: &std::path::Path, require_client_cert: bool) -> PrivatePki {
         builder.with_no_client_auth()
     };
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
-    let server = builder.with_single_cert(vec![server.der().clone()], key).unwrap();
-    PrivatePki { server, ca_file, client_cert, client_key: client_key_file }
+    let server = builder.with_single_cert(vec![server_cert.der().clone()], key).unwrap();
+    PrivatePki {
+        server_pem: server_cert.pem(),
+        server_key_pem: server_key.serialize_pem(),
+        ca_pem: ca.pem(),
+        server,
+        ca_file,
+        client_cert,
+        client_key: client_key_file,
+    }
 }
 
 async fn session_over_tls(
@@ -276,4 +288,43 @@ async fn diagnose_names_a_missing_client_certificate() {
 
 async fn resolve_with_owned(p: Profile) -> sockeye_core::target::Target {
     resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await
+}
+
+/// The same checks against nginx (OpenSSL), an independent TLS server: it asks every client for
+/// a certificate from the private CA and answers 400 to a connection without one.
+#[tokio::test]
+async fn nginx_with_a_private_ca_and_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = private_pki(dir.path(), true);
+    let sim = sim().await;
+    let rt = sim.addr().port();
+    let nginx = common::nginx::start("tls_client_certs.conf", |t, run| {
+        std::fs::write(run.join("server.pem"), &pki.server_pem).unwrap();
+        std::fs::write(run.join("server.key"), &pki.server_key_pem).unwrap();
+        std::fs::write(run.join("ca.pem"), &pki.ca_pem).unwrap();
+        t.replace("@REALTIME@", &rt.to_string()).replace("@VERIFY_CLIENT@", "on")
+    });
+    let port = nginx.port;
+    for transport in [Transport::Websocket, Transport::Polling] {
+        // Not trusted without the CA.
+        let s = session_with(&sim, port, vec![transport], |_| {}).await;
+        let why = refusal(&s).await;
+        assert!(why.to_lowercase().contains("certificate"), "{why}");
+        s.stop().await;
+        // Trusted, but no client certificate: nginx's own 400 page, named.
+        let trusting = |p: &mut Profile| p.ca_file = Some(pki.ca_file.clone());
+        let s = session_with(&sim, port, vec![transport], trusting).await;
+        let why = refusal(&s).await;
+        assert!(why.contains("400"), "{why}");
+        s.stop().await;
+        let s = session_with(&sim, port, vec![transport], |p| {
+            trusting(p);
+            p.client_cert = Some(pki.client_cert.clone());
+            p.client_key = Some(pki.client_key.clone());
+        })
+        .await;
+        event_arrives(&sim, &s, &format!("nginx mTLS {transport:?}")).await;
+        s.stop().await;
+    }
+    sim.shutdown().await;
 }
