@@ -80,7 +80,7 @@ pub struct TlsFiles {
     /// Client certificate (PEM) presented on every TLS connection; needs --client-key.
     #[arg(long, value_name = "PEM")]
     pub client_cert: Option<String>,
-    /// The client certificate's private key (PEM, unencrypted).
+    /// The client certificate's private key (PEM; if encrypted, its passphrase from the keyring or SOCKEYE_KEY_PASSPHRASE).
     #[arg(long, value_name = "PEM")]
     pub client_key: Option<String>,
 }
@@ -190,6 +190,12 @@ impl ConnArgs {
         if self.proxy.is_some() {
             let password = std::env::var("SOCKEYE_PROXY_PASSWORD").ok().map(Secret::new);
             target.proxy = p.proxy_choice(password);
+        }
+        // An encrypted client key's passphrase, for headless use (never a flag).
+        if p.client_key.is_some()
+            && let Ok(passphrase) = std::env::var("SOCKEYE_KEY_PASSPHRASE")
+        {
+            target.tls = p.tls_settings_with(Some(Secret::new(passphrase)));
         }
     }
 

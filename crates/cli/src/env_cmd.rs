@@ -36,8 +36,11 @@ pub enum EnvCmd {
     SetSecret {
         name: String,
         /// Store the password of the environment's proxy instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "key_passphrase")]
         proxy: bool,
+        /// Store the passphrase of the environment's (encrypted) client key instead.
+        #[arg(long)]
+        key_passphrase: bool,
     },
 }
 
@@ -239,7 +242,7 @@ pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
             }
             println!("removed {name}");
         }
-        EnvCmd::SetSecret { name, proxy } => {
+        EnvCmd::SetSecret { name, proxy, key_passphrase } => {
             config.get(&name)?;
             let mut s = String::new();
             std::io::stdin()
@@ -249,10 +252,14 @@ pub fn run(cmd: EnvCmd) -> Result<(), CliError> {
             if s.is_empty() {
                 return Err(CliError::Usage("stdin was empty; pipe the secret in".into()));
             }
-            let entry =
-                if proxy { sockeye_core::target::proxy_secret_name(&name) } else { name.clone() };
+            let (entry, what) = if proxy {
+                (sockeye_core::target::proxy_secret_name(&name), "proxy password")
+            } else if key_passphrase {
+                (sockeye_core::target::key_passphrase_name(&name), "client key passphrase")
+            } else {
+                (name.clone(), "secret")
+            };
             KeyringStore.set(&entry, &Secret::new(s))?;
-            let what = if proxy { "proxy password" } else { "secret" };
             println!("{what} for {name} stored in the OS keyring");
         }
     }

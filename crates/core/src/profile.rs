@@ -121,7 +121,7 @@ pub struct Profile {
     /// A client certificate (PEM) presented on every TLS connection; goes with `client_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<PathBuf>,
-    /// The client certificate's private key (PEM, unencrypted).
+    /// The client certificate's private key (PEM; an encrypted one opens with the passphrase in the keyring).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_key: Option<PathBuf>,
     /// `http://[user@]host:port` (the password in the keyring), or `direct`; unset: the
@@ -266,8 +266,17 @@ impl Profile {
         }
     }
 
-    /// How this environment's TLS connections are made (polling, WebSocket, REST alike).
+    /// How this environment's TLS connections are made (polling, WebSocket, REST alike),
+    /// without a passphrase for an encrypted client key (see [`Self::tls_settings_with`]).
     pub fn tls_settings(&self) -> crate::tls::TlsSettings {
+        self.tls_settings_with(None)
+    }
+
+    /// The same, with the client key's passphrase (from the keyring).
+    pub fn tls_settings_with(
+        &self,
+        key_passphrase: Option<crate::secrets::Secret>,
+    ) -> crate::tls::TlsSettings {
         crate::tls::TlsSettings {
             verify: self.verify_tls,
             ca_file: self.ca_file.clone(),
@@ -275,6 +284,7 @@ impl Profile {
                 (Some(cert), Some(key)) => Some(crate::tls::ClientIdentity {
                     cert_file: cert.clone(),
                     key_file: key.clone(),
+                    key_passphrase,
                 }),
                 _ => None,
             },

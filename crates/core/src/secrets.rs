@@ -9,7 +9,7 @@ use std::sync::Mutex;
 const SERVICE: &str = "sockeye";
 
 /// A secret value that does not print itself.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Secret(String);
 
 impl Secret {

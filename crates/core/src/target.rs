@@ -73,7 +73,18 @@ pub async fn resolve(profile: &Profile, store: &dyn SecretStore) -> Result<Targe
     if profile.proxy.as_deref().is_some_and(|p| p.contains('@')) {
         target.proxy = profile.proxy_choice(store.get(&proxy_secret_name(&profile.name))?);
     }
+    if profile.client_key.is_some() {
+        // Only an encrypted key needs it; a missing entry is not an error until then.
+        let passphrase = store.get(&key_passphrase_name(&profile.name)).ok().flatten();
+        target.tls = profile.tls_settings_with(passphrase);
+    }
     Ok(target)
+}
+
+/// The keyring entry of an environment's client-key passphrase
+/// (`env set-secret NAME --key-passphrase`).
+pub fn key_passphrase_name(profile: &str) -> String {
+    format!("{profile}.key")
 }
 
 /// The keyring entry of an environment's proxy password (`env set-secret NAME --proxy`).

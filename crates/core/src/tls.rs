@@ -37,14 +37,21 @@ pub enum TlsError {
     NoPem { path: String, what: &'static str },
     #[error("{path}: {reason}")]
     Rejected { path: String, reason: String },
+    /// The key is encrypted and no passphrase is stored for it.
+    #[error(
+        "{path} is encrypted: store its passphrase with `sockeye-cli env set-secret NAME --key-passphrase` (or SOCKEYE_KEY_PASSPHRASE)"
+    )]
+    NeedsPassphrase { path: String },
 }
 
-/// A client certificate and its private key (PEM files; the key unencrypted), presented on
+/// A client certificate and its private key (PEM files; the key may be encrypted, PKCS#8), presented on
 /// every TLS connection of the environment: polling, WebSocket and REST alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientIdentity {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
+    /// For a key stored encrypted (PKCS#8 `ENCRYPTED PRIVATE KEY`); from the keyring.
+    pub key_passphrase: Option<crate::secrets::Secret>,
 }
 
 /// How an environment's TLS connections are set up.
@@ -69,14 +76,18 @@ impl TlsSettings {
         TlsSettings { verify, ..TlsSettings::default() }
     }
 
-    /// Read and parse every file these settings name, as a save-time check.
+    /// Read and parse every file these settings name, as a save-time check. An encrypted key
+    /// whose passphrase is not known yet passes (it is stored after the environment exists).
     pub fn check_files(&self) -> Result<(), TlsError> {
         if let Some(ca) = &self.ca_file {
             read_certs(ca)?;
         }
         if let Some(id) = &self.client_identity {
             read_certs(&id.cert_file)?;
-            read_key(&id.key_file)?;
+            match read_key(&id.key_file, id.key_passphrase.as_ref()) {
+                Ok(_) | Err(TlsError::NeedsPassphrase { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -167,7 +178,8 @@ fn build(settings: &TlsSettings) -> Result<ClientConfig, TlsError> {
     match &settings.client_identity {
         None => Ok(verifying.with_no_client_auth()),
         Some(id) => {
-            let (certs, key) = (read_certs(&id.cert_file)?, read_key(&id.key_file)?);
+            let certs = read_certs(&id.cert_file)?;
+            let key = read_key(&id.key_file, id.key_passphrase.as_ref())?;
             verifying.with_client_auth_cert(certs, key).map_err(|e| TlsError::Rejected {
                 path: id.key_file.display().to_string(),
                 reason: format!("does not go with {}: {e}", id.cert_file.display()),
@@ -192,13 +204,36 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+fn read_key(
+    path: &Path,
+    passphrase: Option<&crate::secrets::Secret>,
+) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read_pem(path)?;
+    let shown = || path.display().to_string();
+    if let Ok(text) = std::str::from_utf8(&pem)
+        && text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    {
+        use pkcs8::der::{Decode, pem::PemLabel};
+        let Some(passphrase) = passphrase else {
+            return Err(TlsError::NeedsPassphrase { path: shown() });
+        };
+        let (label, der) = pkcs8::der::pem::decode_vec(text.trim().as_bytes())
+            .map_err(|e| TlsError::Rejected { path: shown(), reason: e.to_string() })?;
+        if label != pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL {
+            return Err(TlsError::NoPem { path: shown(), what: "private key" });
+        }
+        let info = pkcs8::EncryptedPrivateKeyInfo::from_der(&der)
+            .map_err(|e| TlsError::Rejected { path: shown(), reason: e.to_string() })?;
+        let plain = info.decrypt(passphrase.expose().as_bytes()).map_err(|_| {
+            TlsError::Rejected { path: shown(), reason: "the passphrase does not open it".into() }
+        })?;
+        return Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()));
+    }
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
-            TlsError::NoPem { path: path.display().to_string(), what: "unencrypted private key" }
+            TlsError::NoPem { path: shown(), what: "private key" }
         }
-        other => TlsError::Rejected { path: path.display().to_string(), reason: other.to_string() },
+        other => TlsError::Rejected { path: shown(), reason: other.to_string() },
     })
 }
 
@@ -312,10 +347,47 @@ mod tests {
             client_identity: Some(ClientIdentity {
                 cert_file: dir.path().join("nope.pem"),
                 key_file: junk,
+                key_passphrase: None,
             }),
             ..TlsSettings::default()
         };
         assert!(matches!(missing.check_files().unwrap_err(), TlsError::Unreadable { .. }));
+    }
+
+    #[test]
+    fn an_encrypted_client_key_opens_with_its_passphrase_only() {
+        use pkcs8::der::pem::LineEnding;
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["me".into()]).unwrap();
+        let der = cert.key_pair.serialize_der();
+        let plain = pkcs8::PrivateKeyInfo::try_from(der.as_slice()).unwrap();
+        // PBKDF2 with few rounds: the default (scrypt) takes a minute in a debug build.
+        let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(
+            2048,
+            b"salt-for-tests",
+            b"iv-for-tests-16b",
+        )
+        .unwrap();
+        let encrypted = plain.encrypt_with_params(params, b"open sesame").unwrap();
+        let key_file = dir.path().join("key.pem");
+        let pem = encrypted.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).unwrap();
+        std::fs::write(&key_file, pem.as_bytes()).unwrap();
+        let cert_file = dir.path().join("cert.pem");
+        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+        let with = |passphrase: Option<&str>| TlsSettings {
+            client_identity: Some(ClientIdentity {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+                key_passphrase: passphrase.map(crate::secrets::Secret::new),
+            }),
+            ..TlsSettings::verify(false)
+        };
+        assert!(client_config(&with(Some("open sesame"))).is_ok());
+        let e = client_config(&with(None)).unwrap_err();
+        assert!(matches!(e, TlsError::NeedsPassphrase { .. }) && e.to_string().contains("key.pem"));
+        let e = client_config(&with(Some("wrong"))).unwrap_err();
+        assert!(e.to_string().contains("passphrase does not open"), "{e}");
+        assert_eq!(with(None).check_files(), Ok(()), "saved before the passphrase is stored");
     }
 
     #[test]
