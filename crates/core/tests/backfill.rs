@@ -15,7 +15,6 @@ use sockeye_core::backfill::{BackfillOptions, GAP_EVENT, GapReport};
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::{AuthMethod, RealtimeEvent};
 use sockeye_core::{auth::Credentials, secrets::Secret};
-use sockeye_sim::Sim;
 use tokio::sync::mpsc;
 
 fn gaps(seen: &[Arc<RealtimeEvent>]) -> Vec<GapReport> {
@@ -39,19 +38,6 @@ async fn session(sim_url: &str, channels: &[&str], backfill: BackfillOptions) ->
     let (tx, rx) = mpsc::channel(10_000);
     let s = Session::spawn(t, SessionOptions { lossless: Some(tx), backfill, ..fast_options() });
     (s, Stream::new(rx))
-}
-
-/// Realtime down, web up: what a stopped or restarting Node process behind nginx looks like.
-async fn realtime_down(sim: &Sim, s: &Session) {
-    sim.set_faults(&["bad_gateway=true"]).unwrap();
-    sim.drop_connections();
-    wait_state(s, "link lost", 10, |st| !st.is_connected()).await;
-}
-
-async fn realtime_up(sim: &Sim, s: &Session) {
-    sim.set_faults(&["bad_gateway=false"]).unwrap();
-    s.reconnect_now();
-    connected(s).await;
 }
 
 #[tokio::test]

@@ -61,19 +61,6 @@ async fn session(sim: &Sim, progress: ProgressOptions) -> (Session, Stream) {
     (s, Stream::new(rx))
 }
 
-/// The realtime process stops behind a live web process.
-async fn realtime_down(sim: &Sim, s: &Session) {
-    sim.set_faults(&["bad_gateway=true"]).unwrap();
-    sim.drop_connections();
-    wait_state(s, "link lost", 10, |st| !st.is_connected()).await;
-}
-
-async fn realtime_up(sim: &Sim, s: &Session) {
-    sim.set_faults(&["bad_gateway=false"]).unwrap();
-    s.reconnect_now();
-    connected(s).await;
-}
-
 fn fold(seen: &[Arc<RealtimeEvent>], run: &str) -> sockeye_core::runs::Run {
     let mut t = RunTracker::new("test", 50);
     for e in seen {

@@ -162,3 +162,18 @@ pub fn describe(seen: &[Arc<RealtimeEvent>]) -> Vec<String> {
         })
         .collect()
 }
+
+/// The realtime process stops behind a live web process (what a stopped or restarting Node
+/// process behind nginx looks like): the link drops, REST keeps answering.
+pub async fn realtime_down(sim: &Sim, s: &Session) {
+    sim.set_faults(&["bad_gateway=true"]).unwrap();
+    sim.drop_connections();
+    wait_state(s, "link lost", 10, |st| !st.is_connected()).await;
+}
+
+/// The realtime process is back; the session reconnects at once.
+pub async fn realtime_up(sim: &Sim, s: &Session) {
+    sim.set_faults(&["bad_gateway=false"]).unwrap();
+    s.reconnect_now();
+    connected(s).await;
+}
