@@ -93,7 +93,23 @@ async fn session(url: &str, proxy: ProxyChoice, transport: Transport) -> Session
     p.subscriptions.channels = vec!["general".into()];
     let mut t = resolve_with(&p, Credentials::Sid(Secret::new("good-sid"))).await;
     t.proxy = proxy;
-    Session::spawn(t, SessionOptions { transports: vec![transport], ..fast_options() })
+    let s = Session::spawn(t, SessionOptions { transports: vec![transport], ..fast_options() });
+    // Every state change goes to the test's output, shown when a test fails.
+    let mut states = s.state();
+    let started = std::time::Instant::now();
+    tokio::spawn(async move {
+        loop {
+            eprintln!(
+                "{:?} {transport:?}: {:?}",
+                started.elapsed(),
+                states.borrow_and_update().state
+            );
+            if states.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    s
 }
 
 #[tokio::test]
@@ -157,15 +173,34 @@ async fn the_node_peer_through_tinyproxy_with_basic_auth() {
         let s = session(&url, proxy.choice(Some(("sockeye", "s3cret"))), transport).await;
         let mut events = s.events();
         connected(&s).await;
-        let text = format!("hello through the proxy over {transport:?}");
-        reqwest::Client::new()
-            .post(format!("{url}/__test/message"))
-            .json(&json!({"channel_id": "general", "text": text}))
-            .send()
-            .await
-            .unwrap();
-        let e = next_named(&mut events, "message_created", 5).await;
-        assert!(e.payload.get().contains(&text), "{}", e.payload.get());
+        // The channel subscription is emitted on connect; the peer may join the room a moment
+        // after `connected`, so a message posted before that is not the link's fault: post
+        // again (at most 5 times, 1 s apart) until one arrives.
+        let mut arrived = None;
+        for attempt in 0..5 {
+            let text = format!("hello through the proxy over {transport:?} #{attempt}");
+            reqwest::Client::new()
+                .post(format!("{url}/__test/message"))
+                .json(&json!({"channel_id": "general", "text": text}))
+                .send()
+                .await
+                .unwrap();
+            let wait = tokio::time::timeout(Duration::from_secs(1), async {
+                loop {
+                    match events.recv().await {
+                        Ok(e) if e.name == "message_created" => return e,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(e) => panic!("event stream ended: {e}"),
+                    }
+                }
+            });
+            if let Ok(e) = wait.await {
+                arrived = Some(e);
+                break;
+            }
+        }
+        let e = arrived.expect("a message through the proxy within 5 attempts");
+        assert!(e.payload.get().contains("hello through the proxy"), "{}", e.payload.get());
         s.stop().await;
     }
     assert!(proxy.log().contains(&format!("CONNECT 127.0.0.1:{port}")));

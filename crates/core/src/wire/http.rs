@@ -82,17 +82,35 @@ pub fn with_headers(
 }
 
 /// GET `url` with `headers`; the body is read up to `limit` bytes.
+///
+/// A kept-alive connection the other side closed just as it was reused (proxies such as
+/// tinyproxy close theirs without saying so) fails before any answer: the GET is sent once
+/// more, on a new connection, as browsers do. Nothing was answered, so nothing is lost.
 pub async fn get(
     http: &reqwest::Client,
     url: Url,
     headers: &[(String, String)],
     limit: usize,
 ) -> Result<HttpAnswer, HttpFailure> {
-    let resp = with_headers(http.get(url), headers)
-        .send()
-        .await
-        .map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
+    let send = || with_headers(http.get(url.clone()), headers).send();
+    let resp = match send().await {
+        Err(e) if closed_before_answer(&e) => send().await,
+        other => other,
+    }
+    .map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
     read(resp, limit).await
+}
+
+/// hyper's "connection closed before message completed": no byte of an answer arrived.
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// POST `body` (a text payload) to `url`.
