@@ -8,6 +8,7 @@ import { S, invoke, mark, onPainted } from "./store.js";
 import { logSettled } from "./views/log.js";
 
 const CAP = 50000;
+const STAMP = /"emitted_at_us":(\d+)/;   // the simulator's send time, in the payload
 const pending = [];
 window.__sockeyeLatencyMs = [];
 window.__sockeyeArrivalMs = [];   // emit → batch handed to this page
@@ -21,7 +22,7 @@ function push(marks, ms) {
 export function onBatch(batch) {
   const now = Date.now();
   for (const item of batch.items) {
-    const at = item.type === "event" && item.event.payload && item.event.payload.emitted_at_us;
+    const at = item.type === "event" && Number(STAMP.exec(item.event.payload_json)?.[1]);
     if (!at) continue;
     pending.push(at);
     push(window.__sockeyeArrivalMs, now - at / 1000);

@@ -36,8 +36,8 @@ pub enum UiItem {
     Message { message: Arc<MessageView> },
 }
 
-/// The fields of a log entry the log shows; the payload is passed through as the session got
-/// it. `seq` orders it in the app's event log (see `query_log`).
+/// The fields of a log entry the log shows. `seq` orders it in the app's event log (see
+/// `query_log`).
 #[derive(Debug, Clone)]
 pub struct UiEvent(pub LogEntry);
 
@@ -49,8 +49,10 @@ impl Serialize for UiEvent {
         st.serialize_field("seq", &self.0.seq)?;
         st.serialize_field("env", &*self.0.env)?;
         st.serialize_field("name", &e.name)?;
-        // Raw JSON text as received: never re-parsed.
-        st.serialize_field("payload", &e.payload)?;
+        // The payload as text (compact, as the log's search reads it), not as JSON: the page
+        // shows a line of it and parses it only when the line is opened, so a flood leaves a
+        // string per event to collect rather than a tree of objects.
+        st.serialize_field("payload_json", &event_log::compact_json(e.payload.get()))?;
         st.serialize_field("room_hint", &e.room_hint)?;
         st.serialize_field("parse_note", &e.parse_note)?;
         st.serialize_field("received_at_ms", &e.received_at_ms)?;

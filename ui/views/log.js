@@ -15,11 +15,12 @@ const L = {
   reset: true,
 };
 
-/** The same rule as Rust's LogQuery: name part as typed, text case-insensitive. */
+/** The same rule as Rust's LogQuery: name part as typed, text case-insensitive, the payload
+ * as compact JSON (Rust sends it so: `payload_json`). */
 function matches(e, name, q) {
   if (name && !e.name.includes(name)) return false;
   if (!q) return true;
-  return `${e.name} ${e.room_hint || ""} ${JSON.stringify(e.payload)}`.toLowerCase().includes(q);
+  return `${e.name} ${e.room_hint || ""} ${e.payload_json}`.toLowerCase().includes(q);
 }
 const filter = () => ({ name: $("#log-filter").value.trim(), q: $("#log-search").value.trim().toLowerCase() });
 
@@ -43,7 +44,7 @@ function fill(row, e) {
   row.entry = e;
   // A gap marker reads as a sentence; recovered and polled events say where they came from.
   const tag = e.parse_note ? "⚠ " : e.recovered ? "(recovered) " : e.polled ? "(polled) " : "";
-  const what = e.gap ? gapLine(e.gap) : tag + JSON.stringify(e.payload).slice(0, 160);
+  const what = e.gap ? gapLine(e.gap) : tag + e.payload_json.slice(0, 160);
   const cells = [fmtTime(e.received_at_ms), e.env, e.name, e.room_hint || ""];
   row.textContent = cells.map((v, i) => cut(v, COLS[i][1])).join("  ") + "  " + what;
   for (const k of Object.keys(row.dataset)) delete row.dataset[k];
@@ -61,7 +62,7 @@ $("#log-rows").addEventListener("click", (ev) => {
   if (row.classList.toggle("open")) {
     const e = row.entry;
     const whole = `${e.env} · ${e.name} · ${e.room_hint || "no room"}`;
-    row.append(el("div", { class: "muted", text: whole }), ...(e.parse_note ? [el("div", { class: "warning", text: e.parse_note })] : []), el("pre", { class: "json", text: JSON.stringify(e.payload, null, 2) }));
+    row.append(el("div", { class: "muted", text: whole }), ...(e.parse_note ? [el("div", { class: "warning", text: e.parse_note })] : []), el("pre", { class: "json", text: JSON.stringify(JSON.parse(e.payload_json), null, 2) }));
   } else {
     row.replaceChildren(row.firstChild);
   }
