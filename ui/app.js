@@ -1,12 +1,15 @@
-// Sockeye's window: boots the views over one store, then takes what Rust pushes (batches on a
-// channel; the environment list and settings as events). Nothing is polled. All logic about
+// Sockeye's window: boots the views over one store, then takes what Rust sends (batches it
+// queues for the window, taken with a long poll; the environment list and settings as
+// events). Nothing is polled on a timer. All logic about
 // states, runs, messages and notifications lives in Rust; the views render its view models.
-import { S, invoke, Channel, listen, mark, BOUNDS } from "./store.js";
-import "./views/tabs.js";
+// The window can be destroyed and built again at any time (closed to the tray, Show): Rust
+// replays what it kept and hands back the view state, so the page comes back as it was.
+import { S, $, invoke, listen, mark, BOUNDS } from "./store.js";
+import { showTab } from "./views/tabs.js";
 import "./views/header.js";
 import "./views/runs.js";
 import { addMessage } from "./views/messages.js";
-import { addLog } from "./views/log.js";
+import { addLog, initLog } from "./views/log.js";
 import "./views/diagnostics.js";
 import { editEnv } from "./views/envs.js";
 import { loadSettings } from "./views/settings.js";
@@ -15,6 +18,7 @@ const RUNS_KEPT = 1000;   // run cards kept in the page, all environments togeth
 let bench = null;
 
 function onBatch(batch) {
+  bench?.onBatch(batch);
   S.dropped += batch.dropped || 0;
   for (const item of batch.items) {
     if (item.type === "state") {
@@ -34,8 +38,7 @@ function onBatch(batch) {
       addMessage(item.message);
       mark("messages");
     } else if (item.type === "event") {
-      bench?.onEvent(item.event);
-      addLog(item.env, item.event);
+      addLog(item.event);
       mark("log");
     }
   }
@@ -54,15 +57,41 @@ function onEnvs(views) {
   mark("header", "runs", "envs", "messages");
 }
 
+/** The view state the last window left (see saveView in store.js). */
+function restoreView(v) {
+  if (!v || typeof v !== "object") return;
+  if (typeof v.logName === "string") $("#log-filter").value = v.logName;
+  if (typeof v.logText === "string") $("#log-search").value = v.logText;
+  $("#side-by-side").checked = !!v.sideBySide;
+  if (typeof v.channel === "string" || v.channel === null) S.channel = v.channel ?? null;
+  if (typeof v.tab === "string" && document.querySelector(`#tabs button[data-tab="${v.tab}"]`)) showTab(v.tab);
+}
+
 (async () => {
-  const info = await invoke("app_info");
-  BOUNDS.keptInApp = { events: info.kept_events, messages: info.kept_messages };
+  // Everything a new window asks for at once: Show is timed until the page is drawn.
+  const listening = listen("sockeye://envs", (e) => onEnvs(e.payload));
+  const [info, envs, window_] = await Promise.all([invoke("app_info"), invoke("list_envs"), invoke("subscribe"), listening]);
+  BOUNDS.logKept = info.kept_events;
+  BOUNDS.logShown = info.log_rows;
+  BOUNDS.keptInApp = { messages: info.kept_messages };
   if (info.bench) bench = await import("./bench.js");
-  await listen("sockeye://envs", (e) => onEnvs(e.payload));
-  onEnvs(await invoke("list_envs"));
-  const channel = new Channel();
-  channel.onmessage = onBatch;
-  await invoke("subscribe", { onBatch: channel });
+  // A first window opens on Agents; the UI benchmark watches the log.
+  restoreView(info.view_state ?? (info.bench ? { tab: "log" } : null));
+  initLog();
+  onEnvs(envs);
+  // Rust queues batches for this window; the page pulls them (a long poll: an answer as soon
+  // as there is something). The first is the replay of what Rust kept.
+  (async () => {
+    let replayed = false;
+    for (;;) {
+      let frames;
+      try { frames = await invoke("next_batch", { window: window_ }); }
+      catch { await new Promise((r) => setTimeout(r, 1000)); continue; }
+      if (frames === null) return;   // a newer window took over
+      for (const batch of frames) onBatch(batch);
+      if (!replayed && frames.length) { replayed = true; bench?.replayed(); }
+    }
+  })();
   editEnv(null);
   loadSettings().catch(() => {});
 })();

@@ -1,18 +1,18 @@
 // The page's one store and its paint scheduler. Rust sends view models (labels, tones,
 // sanitised messages); views render them. Every piece of server text goes in through
 // textContent (rich messages are built node by node, see views/messages.js).
-export const { invoke, Channel } = window.__TAURI__.core;
+export const { invoke } = window.__TAURI__.core;
 export const { listen } = window.__TAURI__.event;
 
 // Bounds of every in-page list (the UI says them where the list is shown).
 export const BOUNDS = {
-  logKept: 10000,      // event log entries kept in the page
-  logShown: 300,       // log rows rendered (the rest are counted, not drawn)
+  logKept: 10000,      // event log entries the app keeps (in Rust; app_info says the figure)
+  logShown: 300,       // log rows the page draws and holds (the rest stay in Rust)
   messagesPerChannel: 500,
   messagesShown: 200,
   runsShown: 60,       // run cards per environment column
   gapsPerEnv: 50,      // gap markers kept per environment (shown in every channel's feed)
-  keptInApp: { events: 1000, messages: 1000 },   // what Rust keeps for a new window (app_info)
+  keptInApp: { messages: 1000 },   // what Rust keeps for a new window (app_info)
 };
 
 export const S = {
@@ -23,7 +23,7 @@ export const S = {
   gaps: new Map(),           // env -> [MessageView with .gap] (gap markers)
   unread: new Map(),         // env/channel -> n
   channel: null,             // selected channel (null = all)
-  log: [], logDropped: 0, paused: false, pausedBuffer: [],
+  paused: false, pausedCount: 0,   // the log's pause: new events counted, not drawn
   dropped: 0,
   tab: "agents",
   editing: null,
@@ -32,6 +32,13 @@ export const S = {
 };
 
 export const $ = (sel) => document.querySelector(sel);
+
+/** Hand the view state (tab, channel, filters) to Rust, so the next window opens as this one
+ * was left. Applied by app.js at boot. */
+export function saveView() {
+  const state = { tab: S.tab, channel: S.channel, logName: $("#log-filter").value, logText: $("#log-search").value, sideBySide: $("#side-by-side").checked };
+  invoke("set_view_state", { state }).catch(() => {});
+}
 export function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
@@ -44,9 +51,29 @@ export function el(tag, props = {}, ...children) {
   for (const c of children) if (c != null) e.append(c);
   return e;
 }
-// One formatter for the page: toLocaleTimeString() builds a new Intl formatter per call.
+// One formatter for the page (toLocaleTimeString() builds a new Intl formatter per call), and
+// the last second formatted kept: under a flood most rows share it.
 const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-export const fmtTime = (ms) => timeFormat.format(ms);
+let lastSecond = -1, lastTime = "";
+export function fmtTime(ms) {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== lastSecond) { lastSecond = sec; lastTime = timeFormat.format(ms); }
+  return lastTime;
+}
+
+/** Set a counter's text at most 4 times a second: under a flood it would change every frame,
+ * and every change costs a layout and a paint. The last value is always shown. */
+const TEXT_EVERY_MS = 250;
+const texts = new WeakMap();   // element -> { at, want, timer }
+export function setText(node, text) {
+  const t = texts.get(node) || { at: 0, want: null, timer: 0 };
+  texts.set(node, t);
+  t.want = text;
+  if (node.textContent === text || t.timer) return;
+  const wait = t.at + TEXT_EVERY_MS - performance.now();
+  const apply = () => { t.timer = 0; t.at = performance.now(); node.textContent = t.want; };
+  if (wait <= 0) apply(); else t.timer = setTimeout(apply, wait);
+}
 /** "link down 10:31:02–10:31:09 · 3 messages recovered" (a GapView from Rust). */
 export const gapLine = (g) => `${g.what} ${fmtTime(g.down_from_ms)}–${fmtTime(g.down_to_ms)} · ${g.detail}`;
 

@@ -4,11 +4,11 @@
 //! Lock order (a lock may only be taken while holding locks above it):
 //! 1. `Manager::inner` — never held across an `.await`, never while calling into Tauri
 //!    (tray, events) or the pipeline's `on_state` callback;
-//! 2. `Pipeline::kept`, then `Pipeline::batcher`, then `Pipeline::sink` (see `pipeline.rs`).
+//! 2. `Pipeline::kept`, then `Pipeline::batcher`, then the outbox's (see `pipeline.rs`).
 //!
 //! Everything a shell shows is derived from here and pushed (Tauri events for the
-//! environment list and settings, the pipeline's channel for states, runs, messages and
-//! events); the page never polls.
+//! environment list and settings; states, runs, messages and events through the pipeline's
+//! outbox, which the page's long poll waits on); the page never polls on a timer.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

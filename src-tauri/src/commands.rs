@@ -5,46 +5,78 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sockeye_core::diagnose::{self, DiagnoseOptions, Report};
+use sockeye_core::event_log::LogQuery;
 use sockeye_core::notify::NotifySettings;
 use sockeye_core::profile_edit::{EditMode, ProfileEdit, edit_profile};
 use sockeye_core::raven_api::ChannelInfo;
 use sockeye_core::url_rules::normalize_base_url;
-use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::ipc::{InvokeResponseBody, Response};
 use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::app_state::{EnvView, Manager};
 use crate::error::{AppError, Result};
+use crate::pipeline::LogPageView;
 
 type M<'a> = State<'a, Arc<Manager>>;
 
-/// What the page needs to know once: its bounds and whether benchmark marks are wanted.
+/// What the page needs to know once: its bounds, the view state the last window left, and
+/// whether benchmark marks are wanted.
 #[derive(Debug, Serialize)]
 pub struct AppInfo {
     pub bench: bool,
     pub kept_events: usize,
     pub kept_messages: usize,
+    pub log_rows: usize,
+    pub view_state: serde_json::Value,
 }
 
+// A new window's first calls are async: a plain command runs on the main thread, which is
+// busy building that window; Show is timed until the page is drawn.
 #[tauri::command]
-pub fn app_info() -> AppInfo {
-    AppInfo {
+pub async fn app_info(m: M<'_>) -> Result<AppInfo> {
+    Ok(AppInfo {
         bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
-        kept_events: crate::pipeline::KEEP_EVENTS,
+        kept_events: m.pipe.log_cap(),
         kept_messages: crate::pipeline::KEEP_MESSAGES,
-    }
+        log_rows: crate::pipeline::LOG_ROWS,
+        view_state: m.pipe.view_state(),
+    })
 }
 
-/// Start streaming batches to the window; what is kept is sent first.
+/// A mark from the page's benchmark instrumentation (`ui/bench.js`), printed on stdout as
+/// `SOCKEYE_BENCH {json}` for the UI benchmark to read; nothing without `SOCKEYE_UI_BENCH`.
 #[tauri::command]
-pub fn subscribe(m: M<'_>, on_batch: Channel<InvokeResponseBody>) -> Result<()> {
-    m.pipe.subscribe(on_batch).map_err(|e| AppError::Invalid(e.to_string()))
+pub fn bench_mark(name: String, data: serde_json::Value) {
+    crate::bench_mark(&name, data);
+}
+
+/// The page's view state (tab, channel, filters), kept for the next window.
+#[tauri::command]
+pub fn set_view_state(m: M<'_>, state: serde_json::Value) {
+    m.pipe.set_view_state(state);
+}
+
+/// Start the window's stream: what is kept is queued first; returns the window's number for
+/// `next_batch`.
+#[tauri::command]
+pub async fn subscribe(m: M<'_>) -> Result<u64> {
+    Ok(m.pipe.subscribe())
+}
+
+/// The window's long poll: the batches queued for it, as a JSON array of frames, as soon as
+/// there are any (`[]` after 20 s of nothing); `null` when `window` is no longer the current
+/// one (the page stops polling).
+#[tauri::command]
+pub async fn next_batch(m: M<'_>, window: u64) -> Result<Response> {
+    let body = m.pipe.outbox.take(window, Duration::from_secs(20)).await;
+    Ok(Response::new(InvokeResponseBody::Json(body.unwrap_or_else(|| "null".into()))))
 }
 
 /// The environment list once, at page load; changes are pushed as `sockeye://envs`.
 #[tauri::command]
-pub fn list_envs(m: M<'_>) -> Vec<EnvView> {
-    m.views()
+pub async fn list_envs(m: M<'_>) -> Result<Vec<EnvView>> {
+    Ok(m.views())
 }
 
 #[tauri::command]
@@ -197,14 +229,42 @@ pub fn open_link(url: String) -> Result<()> {
     Ok(())
 }
 
-/// Write the event log (JSON lines built by the window) to the download directory.
+/// The newest `limit` events of the app's log matching the log's filter and search (async:
+/// off the main thread, which draws the window).
 #[tauri::command]
-pub fn export_log(jsonl: String) -> Result<String> {
-    let dir = directories::UserDirs::new()
-        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("sockeye-events-{}.jsonl", sockeye_core::events::now_ms()));
-    std::fs::write(&path, jsonl)?;
-    Ok(path.display().to_string())
+pub async fn query_log(m: M<'_>, name: String, text: String, limit: usize) -> Result<LogPageView> {
+    Ok(m.pipe.query_log(&LogQuery::new(&name, &text), limit.min(crate::pipeline::LOG_ROWS)))
+}
+
+/// Empty the app's event log; returns the number of the last event it held (older ones
+/// still on their way to the page are not drawn).
+#[tauri::command]
+pub fn clear_log(m: M<'_>) -> u64 {
+    m.pipe.clear_log()
+}
+
+/// Where an export went.
+#[derive(Debug, Serialize)]
+pub struct Exported {
+    pub path: String,
+    pub lines: usize,
+}
+
+/// Write the app's event log as JSON lines to the download directory.
+#[tauri::command]
+pub async fn export_log(m: M<'_>) -> Result<Exported> {
+    let pipe = m.pipe.clone();
+    let write = move || -> Result<Exported> {
+        let dir = directories::UserDirs::new()
+            .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+            .unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("sockeye-events-{}.jsonl", sockeye_core::events::now_ms()));
+        let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let lines = pipe.export_log(file)?;
+        Ok(Exported { path: path.display().to_string(), lines })
+    };
+    tauri::async_runtime::spawn_blocking(write)
+        .await
+        .map_err(|e| AppError::Invalid(e.to_string()))?
 }

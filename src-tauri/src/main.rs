@@ -8,6 +8,7 @@ mod commands;
 mod demo;
 mod error;
 mod notifier;
+mod outbox;
 mod pipeline;
 mod tray;
 mod window;
@@ -21,6 +22,9 @@ use tauri::{AppHandle, Manager as _, RunEvent, WindowEvent};
 use crate::app_state::Manager;
 use crate::notifier::Notifier;
 use crate::pipeline::Pipeline;
+
+/// Start in the tray without building the window (autostart passes it).
+const HIDDEN: &str = "--hidden";
 
 /// Set once the shutdown path ran; the exit it requests is then let through.
 static QUITTING: AtomicBool = AtomicBool::new(false);
@@ -51,9 +55,10 @@ fn main() {
         .init();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::show(app)))
+        // Started at login, the app goes straight to the tray: no webview until Show.
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
+            Some(vec![HIDDEN]),
         ))
         .setup(|app| {
             let handle = app.handle().clone();
@@ -73,6 +78,9 @@ fn main() {
                 tracing::error!("{e}");
             }
             spawn_signal_handler(handle.clone());
+            if !std::env::args().skip(1).any(|a| a == HIDDEN) {
+                window::show(&handle);
+            }
             let profiles = config.profiles.clone();
             tauri::async_runtime::spawn(async move {
                 let mut started = 0;
@@ -100,6 +108,7 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::subscribe,
+            commands::next_batch,
             commands::list_envs,
             commands::set_active,
             commands::reconnect,
@@ -113,6 +122,10 @@ fn main() {
             commands::set_settings,
             commands::open_link,
             commands::export_log,
+            commands::query_log,
+            commands::clear_log,
+            commands::set_view_state,
+            commands::bench_mark,
         ])
         .build(tauri::generate_context!("../tauri.conf.json"))
         .expect("Sockeye failed to start");
@@ -127,6 +140,17 @@ fn main() {
             let _ = app;
         }
     });
+}
+
+/// With `SOCKEYE_UI_BENCH` set, print a benchmark mark (wall-clock ms) on stdout.
+pub fn bench_mark(name: &str, data: serde_json::Value) {
+    if std::env::var_os("SOCKEYE_UI_BENCH").is_some() {
+        let at_ms = sockeye_core::events::now_ms();
+        println!(
+            "SOCKEYE_BENCH {}",
+            serde_json::json!({ "mark": name, "at_ms": at_ms, "data": data })
+        );
+    }
 }
 
 /// SIGTERM and SIGINT take the same path as Quit.

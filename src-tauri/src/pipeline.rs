@@ -1,7 +1,7 @@
 //! From sessions to the window: a forwarder task per session folds its stream with the core's
-//! [`EnvFold`] into view models and notification triggers; one pump sends the view models to
-//! the window in batches over a Tauri channel. What a new window needs to look as the old one
-//! did (states, runs, the latest messages and events) is kept here, bounded, and replayed
+//! [`EnvFold`] into view models and notification triggers; one pump queues the view models in
+//! batches for the window, which pulls them (see `outbox.rs` for why it pulls). What a new window needs to look as the old one
+//! did (states, runs, the latest messages, the event log) is kept here, bounded, and replayed
 //! when it subscribes, so the webview can be destroyed while the app sits in the tray.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -10,42 +10,49 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 use sockeye_core::batch::{Batch, Batcher};
+use sockeye_core::event_log::{self, EventLog, LogEntry, LogPage, LogQuery};
 use sockeye_core::fold::EnvFold;
 use sockeye_core::session::Session;
 use sockeye_core::views::{LinkView, MessageView, RunView};
 use sockeye_core::{RealtimeEvent, StateSnapshot};
-use tauri::ipc::{Channel, InvokeResponseBody};
 use tokio::sync::{Notify, broadcast::error::RecvError};
 use tokio::time::Instant;
 
 use crate::notifier::Notifier;
+use crate::outbox::Outbox;
 
 /// Bounds of what is kept for a new window (the page says them in the UI).
-pub const KEEP_EVENTS: usize = 1_000;
 pub const KEEP_MESSAGES: usize = 1_000;
+/// Log rows a window draws, at most (what one `query_log` returns).
+pub const LOG_ROWS: usize = 300;
 
 /// What the window receives, in batches.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UiItem {
     State { env: String, link: LinkView },
-    Event { env: String, event: UiEvent },
+    Event { event: UiEvent },
     Run { run: Arc<RunView> },
     Message { message: Arc<MessageView> },
 }
 
-/// The fields of an event the log shows; the payload is passed through as the session got it.
+/// The fields of a log entry the log shows. `seq` orders it in the app's event log (see
+/// `query_log`).
 #[derive(Debug, Clone)]
-pub struct UiEvent(pub Arc<RealtimeEvent>);
+pub struct UiEvent(pub LogEntry);
 
 impl Serialize for UiEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let e = &self.0;
-        let mut st = s.serialize_struct("UiEvent", 9)?;
+        let e = &self.0.event;
+        let mut st = s.serialize_struct("UiEvent", 11)?;
+        st.serialize_field("seq", &self.0.seq)?;
+        st.serialize_field("env", &*self.0.env)?;
         st.serialize_field("name", &e.name)?;
-        // Serialised as it is held (a JSON tree today, raw JSON text soon): never re-parsed.
-        st.serialize_field("payload", &e.payload)?;
+        // The payload as text (compact, as the log's search reads it), not as JSON: the page
+        // shows a line of it and parses it only when the line is opened, so a flood leaves a
+        // string per event to collect rather than a tree of objects.
+        st.serialize_field("payload_json", &event_log::compact_json(e.payload.get()))?;
         st.serialize_field("room_hint", &e.room_hint)?;
         st.serialize_field("parse_note", &e.parse_note)?;
         st.serialize_field("received_at_ms", &e.received_at_ms)?;
@@ -60,51 +67,94 @@ impl Serialize for UiEvent {
     }
 }
 
-/// Largest channel message Tauri delivers with a single `eval` (its threshold is 8 KiB).
-const UI_FRAME_BYTES: usize = 8000;
+/// A page of the event log, as the log's search asks for it.
+#[derive(Debug, Serialize)]
+pub struct LogPageView {
+    /// Newest first.
+    pub entries: Vec<UiEvent>,
+    pub matched: usize,
+    pub kept: usize,
+    pub dropped: u64,
+}
 
-/// Sends a batch as frames of at most [`UI_FRAME_BYTES`], stopping at the first failure.
-pub fn send_frames(sink: &Channel<InvokeResponseBody>, batch: &Batch<UiItem>) -> tauri::Result<()> {
-    for frame in batch.json_frames(UI_FRAME_BYTES) {
-        sink.send(InvokeResponseBody::Json(frame))?;
+impl From<LogPage> for LogPageView {
+    fn from(p: LogPage) -> Self {
+        LogPageView {
+            entries: p.entries.into_iter().map(UiEvent).collect(),
+            matched: p.matched,
+            kept: p.kept,
+            dropped: p.dropped,
+        }
     }
-    Ok(())
+}
+
+/// A batch as the JSON frame the page reads. With the UI benchmark on, the frame says when
+/// it was made (`sent_us`, wall clock), so the page can split emit → rendered into the app's
+/// share and the webview's.
+fn frame(batch: &Batch<UiItem>, bench: bool) -> Option<(String, usize)> {
+    let frame = batch.json_frames(usize::MAX).pop()?;
+    let frame = match bench {
+        true => format!("{{\"sent_us\":{},{}", now_us(), &frame[1..]),
+        false => frame,
+    };
+    Some((frame, batch.items.len()))
+}
+
+fn now_us() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0)
 }
 
 fn run_key(run: &RunView) -> String {
     format!("{}/{}", run.run.env, run.run.id)
 }
 
-/// What a new window is sent first.
-#[derive(Default)]
+/// What a new window is sent first, and the event log (which it queries).
 struct Kept {
     states: BTreeMap<String, LinkView>,
     runs: BTreeMap<String, Arc<RunView>>,
-    events: VecDeque<(String, UiEvent)>,
+    log: EventLog,
     messages: VecDeque<Arc<MessageView>>,
 }
 
 /// Shared by the forwarders and the pump. Its locks come after the manager's in the lock
-/// order (see `app_state.rs`); among them: `kept`, `batcher`, `sink`.
+/// order (see `app_state.rs`); among them: `kept`, `batcher`, the outbox's; `view` alone.
 pub struct Pipeline {
     batcher: Mutex<Batcher<UiItem>>,
     wake: Notify,
-    sink: Mutex<Option<Channel<InvokeResponseBody>>>,
+    /// Batches waiting for the window's pull.
+    pub outbox: Outbox,
     kept: Mutex<Kept>,
+    /// The page's own view state (tab, selected channel, filters), opaque here, handed back
+    /// to the next window so Show brings it back as it was.
+    view: Mutex<serde_json::Value>,
     /// Called on every state change (the tray redraws); never under a lock of ours.
     on_state: Box<dyn Fn() + Send + Sync>,
+    /// `SOCKEYE_UI_BENCH`: frames carry their send time.
+    bench: bool,
 }
 
 impl Pipeline {
     pub fn new(on_state: Box<dyn Fn() + Send + Sync>) -> Arc<Pipeline> {
         let p = Arc::new(Pipeline {
-            // One batch per display frame at most: a longer delay is pure added latency (the
-            // webview paints once per frame anyway), a shorter one only adds IPC messages.
-            batcher: Mutex::new(Batcher::new(500, Duration::from_millis(16), 20_000)),
+            // Half a display frame: a batch is ready before the webview's next paint. A page
+            // busy drawing pulls later and gets several batches at once (see `outbox.rs`).
+            // At most 5,000 items wait for a slow window (the oldest go, counted): it draws 300
+            // lines, and the log it searches is kept apart.
+            batcher: Mutex::new(Batcher::new(500, Duration::from_millis(8), 5_000)),
             wake: Notify::new(),
-            sink: Mutex::new(None),
-            kept: Mutex::new(Kept::default()),
+            outbox: Outbox::default(),
+            kept: Mutex::new(Kept {
+                states: BTreeMap::new(),
+                runs: BTreeMap::new(),
+                log: EventLog::new(event_log::KEEP),
+                messages: VecDeque::new(),
+            }),
+            view: Mutex::new(serde_json::Value::Null),
             on_state,
+            bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
         });
         tauri::async_runtime::spawn(pump(p.clone()));
         p
@@ -115,36 +165,35 @@ impl Pipeline {
         self.wake.notify_one();
     }
 
-    /// A window subscribes: it gets what is kept, then the live stream.
-    pub fn subscribe(&self, sink: Channel<InvokeResponseBody>) -> tauri::Result<()> {
-        // Lock order: kept, then batcher, then sink. Under `kept` no forwarder can add to
-        // it, so what is queued now is in the snapshot already and is dropped from the queue.
-        let items: Vec<UiItem> = {
-            let k = self.kept.lock().expect("kept");
-            let mut items: Vec<UiItem> = k
-                .states
-                .iter()
-                .map(|(env, link)| UiItem::State { env: env.clone(), link: link.clone() })
-                .collect();
-            items.extend(k.runs.values().map(|r| UiItem::Run { run: r.clone() }));
-            items.extend(k.messages.iter().map(|m| UiItem::Message { message: m.clone() }));
-            items.extend(
-                k.events
-                    .iter()
-                    .map(|(env, e)| UiItem::Event { env: env.clone(), event: e.clone() }),
-            );
-            self.batcher.lock().expect("batcher").take(usize::MAX);
-            items
-        };
-        send_frames(&sink, &Batch { items, dropped: 0 })?;
-        *self.sink.lock().expect("sink") = Some(sink);
+    /// A window subscribes: it is sent what is kept (one frame), then the live stream. Returns
+    /// the window's number for its pulls (`Outbox::take`).
+    pub fn subscribe(&self) -> u64 {
+        // Lock order: kept, then batcher, then the outbox. Under `kept` no forwarder can add
+        // to it, so the states, runs and messages queued now are in the snapshot already and
+        // are dropped from the queue; queued events follow it (the log is not in it).
+        let k = self.kept.lock().expect("kept");
+        let mut items: Vec<UiItem> = k
+            .states
+            .iter()
+            .map(|(env, link)| UiItem::State { env: env.clone(), link: link.clone() })
+            .collect();
+        items.extend(k.runs.values().map(|r| UiItem::Run { run: r.clone() }));
+        items.extend(k.messages.iter().map(|m| UiItem::Message { message: m.clone() }));
+        // The log is not replayed: the page asks for the rows it draws (`query_log`).
+        let queued = self.batcher.lock().expect("batcher").take(usize::MAX);
+        items.extend(queued.items.into_iter().filter(|i| matches!(i, UiItem::Event { .. })));
+        // Always one frame, even empty: the page knows it is restored once it has it.
+        let replay = frame(&Batch { items, dropped: 0 }, self.bench)
+            .unwrap_or_else(|| ("{\"items\":[],\"dropped\":0}".into(), 0));
+        let window = self.outbox.open(Some(replay));
+        drop(k);
         self.wake.notify_one();
-        Ok(())
+        window
     }
 
-    /// The window was destroyed: stop sending until a new one subscribes.
+    /// The window was destroyed: stop queueing for it until a new one subscribes.
     pub fn detach(&self) {
-        *self.sink.lock().expect("sink") = None;
+        self.outbox.close();
     }
 
     /// The latest link view of every environment.
@@ -161,10 +210,40 @@ impl Pipeline {
     pub fn state_changed(&self) {
         (self.on_state)();
     }
+
+    /// The newest `limit` log entries matching `q`, with the counts the page shows.
+    pub fn query_log(&self, q: &LogQuery, limit: usize) -> LogPageView {
+        self.kept.lock().expect("kept").log.query(q, limit).into()
+    }
+
+    /// Empty the log; returns the number of the last entry it held.
+    pub fn clear_log(&self) -> u64 {
+        self.kept.lock().expect("kept").log.clear()
+    }
+
+    /// How many events the log keeps.
+    pub fn log_cap(&self) -> usize {
+        self.kept.lock().expect("kept").log.cap()
+    }
+
+    /// Write the kept log as JSON lines (the lock is held only to copy the entry handles).
+    pub fn export_log(&self, out: impl std::io::Write) -> std::io::Result<usize> {
+        let entries = self.kept.lock().expect("kept").log.snapshot();
+        event_log::write_jsonl(&entries, out)
+    }
+
+    pub fn view_state(&self) -> serde_json::Value {
+        self.view.lock().expect("view").clone()
+    }
+
+    pub fn set_view_state(&self, v: serde_json::Value) {
+        *self.view.lock().expect("view") = v;
+    }
 }
 
 /// One environment's forwarder: its session's states and events through the fold.
 pub async fn forward(env: String, session: Session, pipe: Arc<Pipeline>, notifier: Notifier) {
+    let env_name: Arc<str> = env.as_str().into();
     let mut events = session.events();
     let mut states = session.state();
     let mut fold = EnvFold::new(&env);
@@ -209,17 +288,16 @@ pub async fn forward(env: String, session: Session, pipe: Arc<Pipeline>, notifie
                         if k.messages.len() > KEEP_MESSAGES { k.messages.pop_front(); }
                         items.push(UiItem::Message { message: m });
                     }
-                    let ui = UiEvent(e);
-                    k.events.push_back((env.clone(), ui.clone()));
-                    if k.events.len() > KEEP_EVENTS { k.events.pop_front(); }
+                    let entry = k.log.push(env_name.clone(), e);
                     drop(k);
-                    items.push(UiItem::Event { env: env.clone(), event: ui });
+                    items.push(UiItem::Event { event: UiEvent(entry) });
                     for item in items { pipe.push(item); }
                 }
                 Err(RecvError::Lagged(n)) => {
                     // The session dropped events for this slow forwarder: say so in the log.
                     let note = RealtimeEvent::from_args("sockeye:lagged", vec![serde_json::json!({"dropped": n})], None);
-                    pipe.push(UiItem::Event { env: env.clone(), event: UiEvent(Arc::new(note)) });
+                    let entry = pipe.kept.lock().expect("kept").log.push(env_name.clone(), Arc::new(note));
+                    pipe.push(UiItem::Event { event: UiEvent(entry) });
                 }
                 Err(RecvError::Closed) => return,
             }
@@ -227,7 +305,7 @@ pub async fn forward(env: String, session: Session, pipe: Arc<Pipeline>, notifie
     }
 }
 
-/// Sends due batches to the window. Items wait in the bounded batcher when no window listens.
+/// Moves due batches to the window's outbox. Items wait in the bounded batcher meanwhile.
 async fn pump(pipe: Arc<Pipeline>) {
     loop {
         let deadline = pipe.batcher.lock().expect("batcher").deadline();
@@ -240,22 +318,15 @@ async fn pump(pipe: Arc<Pipeline>) {
             }
             None => pipe.wake.notified().await,
         }
-        let sink = pipe.sink.lock().expect("sink").clone();
-        let Some(sink) = sink else {
-            // No window: what a new one needs is kept; the live queue is not.
-            pipe.batcher.lock().expect("batcher").take(usize::MAX);
-            continue;
-        };
         let batch = pipe.batcher.lock().expect("batcher").take_due(Instant::now());
         let Some(mut b) = batch else { continue };
         b.keep_last_by(|item| match item {
             UiItem::Run { run } => Some(run_key(run)),
             _ => None,
         });
-        if send_frames(&sink, &b).is_err() {
-            // The window went away (reload, closed to the tray): forget the channel until a
-            // window subscribes again.
-            *pipe.sink.lock().expect("sink") = None;
+        // No window: what a new one needs is kept; the live queue is not.
+        if let Some((frame, items)) = frame(&b, pipe.bench) {
+            pipe.outbox.push(frame, items);
         }
     }
 }

@@ -5,6 +5,7 @@
 // Environment (set by tests/ui/run.sh): SOCKEYE_BIN, SOCKEYE_DEMO_PORT, NOTIFY_LOG,
 // SCREENSHOT_DIR (optional), WEBDRIVER (default http://127.0.0.1:4444).
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { appPid, webkitChildren, closeWindow, showWindow } from "./tray.mjs";
 
 const WD = process.env.WEBDRIVER || "http://127.0.0.1:4444";
 const SIM = `http://127.0.0.1:${process.env.SOCKEYE_DEMO_PORT}`;
@@ -112,8 +113,8 @@ await check("the XSS corpus stays inert (on* attributes, javascript: URLs, SVG, 
 
 await check("the event log lists events with their room", async () => {
   await clickTab("log");
-  await until("log rows", () => js("return document.querySelectorAll('#log-rows tr').length > 5"));
-  const rooms = await js("return [...document.querySelectorAll('#log-rows tr td:nth-child(4)')].map(td => td.textContent)");
+  await until("log rows", () => js("return document.querySelectorAll('#log-rows .log-line').length > 5"));
+  const rooms = await js("return [...document.querySelectorAll('#log-rows .log-line')].map(r => r.dataset.room)");
   if (!rooms.some((r) => r.startsWith("user:") || r.startsWith("doc:Raven Channel/"))) throw new Error(`rooms ${JSON.stringify(rooms.slice(0, 5))}`);
   await shot("window-log");
 });
@@ -121,23 +122,28 @@ await check("the event log lists events with their room", async () => {
 await check("the event log filters, opens a row's JSON, keeps new events on top, clears", async () => {
   const setFilter = (v) => js(`const f = document.querySelector('#log-filter'); f.value = ${JSON.stringify(v)}; f.dispatchEvent(new Event('input')); return true;`);
   await setFilter("ai_progress");
-  await until("only ai_progress rows", () => js("const r = [...document.querySelectorAll('#log-rows tr')]; return r.length > 0 && r.every(tr => tr.dataset.event === 'ai_progress')"));
+  await until("only ai_progress rows", () => js("const r = [...document.querySelectorAll('#log-rows .log-line')]; return r.length > 0 && r.every(row => row.dataset.event === 'ai_progress')"));
   // The pretty-printed viewer does not exist until the row is opened.
   const before = await js("return document.querySelectorAll('#log-rows pre').length");
   if (before !== 0) throw new Error(`${before} JSON viewers built before any row was opened`);
-  const pretty = await js("const d = document.querySelector('#log-rows details'); d.open = true; return new Promise(r => setTimeout(() => r(d.querySelector('pre')?.textContent || ''), 50));");
+  const pretty = await js("const d = document.querySelector('#log-rows .log-line'); d.click(); return new Promise(r => setTimeout(() => r(d.querySelector('pre')?.textContent || ''), 50));");
   if (!pretty.includes('\n  "')) throw new Error(`viewer text ${JSON.stringify(pretty.slice(0, 80))}`);
   // A new event is prepended: publish one with a marker and expect it in the first row.
   await setFilter("");
   // (The demo keeps publishing, so "first row" would race it: check the marker lands above
   // the row that was on top before it was sent.)
-  await js("const tr = document.querySelector('#log-rows tr'); if (tr) tr.dataset.probe = 'before'; return 1");
+  await js("const row = document.querySelector('#log-rows .log-line'); if (row) row.dataset.probe = 'before'; return 1");
   await sim("/__sim/publish", { event: "sockeye_marker", message: { marker: "log-top" }, room: "all" });
-  await until("marker above the older rows", () => js(`const m = document.querySelector('#log-rows tr[data-event="sockeye_marker"]');
-    const old = document.querySelector('#log-rows tr[data-probe="before"]');
+  await until("marker above the older rows", () => js(`const m = document.querySelector('#log-rows .log-line[data-event="sockeye_marker"]');
+    const old = document.querySelector('#log-rows .log-line[data-probe="before"]');
     return !!m && (!old || !!(m.compareDocumentPosition(old) & Node.DOCUMENT_POSITION_FOLLOWING))`));
-  await js("document.querySelector('#log-clear').click(); return true;");
-  await until("log cleared", () => js("return document.querySelector('#log-status').textContent.startsWith('showing ') && document.querySelectorAll('#log-rows tr').length <= 3"));
+  // Cleared: every line shown afterwards is of an event received after the click (the demo
+  // keeps publishing meanwhile).
+  const clickedAt = await js("document.querySelector('#log-clear').click(); return Date.now();");
+  await sleep(600);
+  const after = await js("return [...document.querySelectorAll('#log-rows .log-line')].map(r => r.entry.received_at_ms)");
+  if (after.some((at) => at < clickedAt - 50)) throw new Error(`lines of events from before Clear: ${after.filter((at) => at < clickedAt - 50).length} of ${after.length}`);
+  await until("the status after Clear", () => js("return document.querySelector('#log-status').textContent.startsWith('showing ')"));
 });
 
 await check("a server restart shows as a state change, then recovers", async () => {
@@ -156,8 +162,8 @@ await check("the restart's gap is marked in the message feed and the event log",
   if (!/^link down \S+–\S+ · (\d+ messages? recovered|could not recover)/.test(line)) throw new Error(`marker: ${line}`);
   await clickTab("log");
   await js("const f = document.querySelector('#log-filter'); f.value = 'sockeye:gap'; f.dispatchEvent(new Event('input')); return true;");
-  const row = await until("the marker in the log", () => js("const r = document.querySelector('#log-rows tr[data-event=\"sockeye:gap\"] summary'); return r && r.textContent"), 10000);
-  if (!row.startsWith("link down ")) throw new Error(`log: ${row}`);
+  const row = await until("the marker in the log", () => js("const r = document.querySelector('#log-rows .log-line[data-event=\"sockeye:gap\"]'); return r && r.textContent"), 10000);
+  if (!/  link down \S+–\S+ · /.test(row)) throw new Error(`log: ${row}`);
   await js("const f = document.querySelector('#log-filter'); f.value = ''; f.dispatchEvent(new Event('input')); return true;");
 });
 
@@ -184,6 +190,39 @@ await check("notifications: run completions shown, and a 300-message burst coale
   // the demo's own chat in the same seconds: never one notification per message.
   if (about.length > 4) throw new Error(`${about.length} notifications about #general for one burst: ${JSON.stringify(about)}`);
   console.log(`     300 messages → ${about.length} notification(s): ${JSON.stringify(about)}`);
+});
+
+await check("the log is exported by the app as JSON lines, payloads as received", async () => {
+  await clickTab("log");
+  await js("document.querySelector('#log-export').click(); return true;");
+  const status = await until("the export's path", () => js("const s = document.querySelector('#log-export-status').textContent; return s.startsWith('exported') && s"));
+  const path = status.replace(/^exported \d+ events to /, "");
+  const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const keys = ["env", "name", "room_hint", "received_at_ms", "payload", "recovered", "polled"];
+  if (!lines.length || !lines.every((l) => keys.every((k) => k in l))) throw new Error(`${path}: ${JSON.stringify(lines[0])}`);
+  if (!lines.some((l) => l.name === "sockeye:gap") || !lines.some((l) => l.name === "ai_progress" && l.payload.type)) throw new Error(`${lines.length} lines, names ${[...new Set(lines.map((l) => l.name))]}`);
+});
+
+// (Under WebDriver the app keeps WebKit's network process: the automation session lives
+// there. tray_cycle.mjs checks, without WebDriver, that it ends too.)
+await check("closed to the tray: the web process ends; Show brings the window back as it was", async () => {
+  const pid = appPid();
+  await clickTab("log");
+  await js("const f = document.querySelector('#log-filter'); f.value = 'ai_progress'; f.dispatchEvent(new Event('input')); return true;");
+  await until("filtered rows", () => js("const r = [...document.querySelectorAll('#log-rows .log-line')]; return r.length > 0 && r.every(row => row.dataset.event === 'ai_progress')"));
+  if (!(await closeWindow(pid))) throw new Error(`the web process outlived the window: ${JSON.stringify(webkitChildren(pid))}`);
+  await sleep(2500);   // past the app's idle delay, so a Show finds the window fully gone
+  if (appPid() !== pid) throw new Error("the app did not stay in the tray");
+  await showWindow(process.env.SOCKEYE_BIN);
+  const handle = await until("the new window", async () => (await wd("GET", `/session/${sid}/window/handles`))[0]);
+  await wd("POST", `/session/${sid}/window`, { handle });
+  const back = await until("the page as it was", () => js(`const rows = [...document.querySelectorAll('#log-rows .log-line')];
+    return document.querySelector('#tab-log').classList.contains('active') && document.querySelector('#log-filter').value === 'ai_progress'
+      && rows.length > 0 && rows.every(row => row.dataset.event === 'ai_progress') && document.querySelector('#pill').dataset.state === 'connected'
+      && { rows: rows.length, runs: document.querySelectorAll('.run').length, title: document.title }`), 10000);
+  await clickTab("agents");
+  await until("the runs kept by the app", () => js("return document.querySelectorAll('.run').length > 0"));
+  console.log(`     back with ${back.rows} log rows; WebKit processes now ${JSON.stringify(webkitChildren(pid).map((p) => p.kind))}`);
 });
 
 await wd("DELETE", `/session/${sid}`).catch(() => {});

@@ -3,9 +3,11 @@
 # server (dunst) and a dbus-monitor capture, tauri-driver + WebKitWebDriver, the `sockeye`
 # binary on its embedded demo. Screenshots go to $SCREENSHOT_DIR when set.
 # UI_SCRIPT=bench_ui.mjs SOCKEYE_DEMO_SCENARIO=none SOCKEYE_BUILD=release runs the UI benchmark
-# (with the page's latency marks on: SOCKEYE_UI_BENCH). After the WebDriver test, citizen.mjs
-# runs the app on a login environment (one login, no polling, clean quit on SIGTERM);
-# CITIZEN_SECS sets how long it watches (default 60).
+# (with the page's latency marks on: SOCKEYE_UI_BENCH). After the WebDriver script,
+# tray_cycle.mjs closes the window to the tray and shows it again without WebDriver (WebKit's
+# processes end, the page comes back; for the benchmark it also weighs the open window); after the e2e test, citizen.mjs runs the app on a
+# login environment (one login, no polling, clean quit on SIGTERM); CITIZEN_SECS sets how long
+# it watches (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sockeye-target}"
@@ -40,6 +42,8 @@ SOCKEYE_BIN="$BIN" NOTIFY_LOG="$TMP/notify.log" WEBDRIVER="http://127.0.0.1:$WDP
   timeout 300 node tests/ui/${UI_SCRIPT:-e2e.mjs}
 rc=\$?
 kill \$DRV 2>/dev/null
+if [ "${UI_SCRIPT:-e2e.mjs}" = bench_ui.mjs ]; then export TRAY_CYCLES=5 TRAY_CYCLE_MORE_EVENTS=100000; else export TRAY_CYCLES=2; fi
+SOCKEYE_BIN="$BIN" timeout 180 node tests/ui/tray_cycle.mjs || rc=1
 if [ "${UI_SCRIPT:-e2e.mjs}" = e2e.mjs ]; then
   SOCKEYE_BIN="$BIN" CITIZEN_SECS=${CITIZEN_SECS:-60} timeout 200 node tests/ui/citizen.mjs || rc=1
 fi

@@ -1,5 +1,5 @@
 // Header: environment picker and the active environment's link pill (label and tone from Rust).
-import { S, $, el, invoke, mark, view } from "../store.js";
+import { S, $, el, invoke, mark, view, saveView } from "../store.js";
 
 /** A pill's text: Rust's label, plus a live countdown while reconnecting. */
 export function pillText(link) {
@@ -30,9 +30,9 @@ view("header", null, () => {
 setInterval(() => { if (S.envs.get(S.active)?.link?.retry_at_ms != null) mark("header", "runs"); }, 500);
 
 $("#env-select").addEventListener("change", async (e) => {
-  S.active = e.target.value; S.channel = null;
+  S.active = e.target.value; S.channel = null; saveView();
   await invoke("set_active", { name: S.active }).catch(() => {});
   mark("header", "runs", "messages");
 });
 $("#reconnect").addEventListener("click", () => S.active && invoke("reconnect", { name: S.active }));
-$("#side-by-side").addEventListener("change", () => mark("runs"));
+$("#side-by-side").addEventListener("change", () => { mark("runs"); saveView(); });

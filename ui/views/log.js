@@ -1,96 +1,168 @@
-// The event log. Rows are built once per entry and kept while shown; a paint only prepends
-// the rows of new entries and drops the oldest past BOUNDS.logShown. The pretty-printed JSON
-// is built when a row is opened. (Rebuilding all rows with their viewers on every frame cost
-// ~0.5 s of emit→rendered latency at 1,000 events/s.)
-import { S, $, el, fmtTime, gapLine, invoke, mark, view, BOUNDS } from "../store.js";
+// The event log. The app keeps it (the newest BOUNDS.logKept events, in Rust: search and
+// export cover all of them); the page holds only the rows it draws (at most BOUNDS.logShown)
+// and reuses their elements, so a flood leaves no garbage DOM behind. A new filter or search
+// asks Rust for the newest matching rows; live events are matched here by the same rule
+// (sockeye_core::event_log::LogQuery). The pretty-printed JSON is built when a line is opened.
+import { S, $, el, fmtTime, gapLine, invoke, mark, view, saveView, setText, BOUNDS } from "../store.js";
 
-const LOG_SLACK = 500;       // trim the kept entries in bulk, not one shift() per event
-let logSeq = 0;
-const LV = { key: null, shown: [], seen: 0, matched: 0, reset: true };
+const L = {
+  key: null,        // filter + search the rows were drawn for
+  rows: [],         // drawn lines, newest first: { e, row }
+  fresh: [],        // live entries since the last paint, oldest first (the newest logShown)
+  lastSeq: 0,       // newest entry drawn or covered by the last query
+  matched: 0, kept: 0, dropped: 0,   // from the last query, advanced by live entries
+  querying: false,
+  reset: true,
+};
 
-export function addLog(env, ev) {
-  const entry = { seq: ++logSeq, env, name: ev.name, room: ev.room_hint || "", at: ev.received_at_ms, payload: ev.payload, note: ev.parse_note, gap: ev.gap, fallback: ev.fallback, mark: ev.recovered ? "recovered" : ev.polled ? "polled" : "" };
-  if (S.paused) {
-    S.pausedBuffer.push(entry);
-    if (S.pausedBuffer.length > BOUNDS.logKept + LOG_SLACK) { const cut = S.pausedBuffer.length - BOUNDS.logKept; S.pausedBuffer.splice(0, cut); S.logDropped += cut; }
-    return;
-  }
-  S.log.push(entry);
-  trimLog();
-}
-function trimLog() {
-  if (S.log.length <= BOUNDS.logKept + LOG_SLACK) return;
-  const cut = S.log.length - BOUNDS.logKept;
-  for (let i = 0; i < cut; i++) if (S.log[i].m) LV.matched--;
-  const lastCut = S.log[cut - 1].seq;
-  S.log.splice(0, cut);
-  S.logDropped += cut;
-  // Rows of entries no longer kept go too (a rare filter can leave old rows on screen).
-  while (LV.shown.length && LV.shown[LV.shown.length - 1].seq <= lastCut) { const o = LV.shown.pop(); o.row?.remove(); delete o.row; }
-}
-function logMatches(e, name, q) {
+/** The same rule as Rust's LogQuery: name part as typed, text case-insensitive, the payload
+ * as compact JSON (Rust sends it so: `payload_json`). */
+function matches(e, name, q) {
   if (name && !e.name.includes(name)) return false;
   if (!q) return true;
-  e.hay ??= `${e.name} ${e.room} ${JSON.stringify(e.payload)}`.toLowerCase();
-  return e.hay.includes(q);
+  return `${e.name} ${e.room_hint || ""} ${e.payload_json}`.toLowerCase().includes(q);
 }
-function logRow(e) {
-  if (e.row) return e.row;
-  // Gap markers and progress-fallback reports read as sentences; recovered and polled events
-  // say where they came from.
-  const head = e.gap ? gapLine(e.gap) : e.fallback || (e.mark ? `(${e.mark}) ` : "") + JSON.stringify(e.payload).slice(0, 120);
-  const det = el("details", {}, el("summary", { text: head }));
-  det.addEventListener("toggle", () => {
-    if (det.open && !det.querySelector("pre")) det.insertBefore(el("pre", { class: "json", text: JSON.stringify(e.payload, null, 2) }), det.children[1] || null);
-  });
-  if (e.note) det.append(el("div", { class: "warning", text: e.note }));
-  e.row = el("tr", { "data-event": e.name, ...(e.gap ? { class: "gap", "data-tone": e.gap.tone } : e.fallback ? { class: "gap" } : {}) }, el("td", { text: fmtTime(e.at) }), el("td", { text: e.env }), el("td", { text: e.name }), el("td", { text: e.room }), el("td", {}, det));
-  return e.row;
+const filter = () => ({ name: $("#log-filter").value.trim(), q: $("#log-search").value.trim().toLowerCase() });
+
+/** A live event (a UiEvent from Rust, with its log `seq`). */
+export function addLog(e) {
+  if (L.kept < BOUNDS.logKept) L.kept++; else L.dropped++;
+  if (S.paused) { S.pausedCount++; return; }
+  L.fresh.push(e);
+  if (L.fresh.length > 2 * BOUNDS.logShown) L.fresh.splice(0, L.fresh.length - BOUNDS.logShown);
+}
+
+// Columns of a line (characters; the log is monospace). Longer values are cut with "…";
+// opening the line shows them whole.
+const COLS = [["Time", 8], ["Env", 10], ["Event", 22], ["Room", 26]];
+const cut = (v, n) => (v.length > n ? v.slice(0, n - 1) + "…" : v.padEnd(n));
+$("#log-head").textContent = COLS.map(([t, n]) => cut(t, n)).join("  ") + "  Payload";
+
+/** Draw entry `e` into line `row` (new or reused: everything a previous entry set is reset;
+ * setting the text drops an opened viewer). One text node per line keeps a paint cheap. */
+function fill(row, e) {
+  row.entry = e;
+  // A gap marker reads as a sentence; recovered and polled events say where they came from.
+  const tag = e.parse_note ? "⚠ " : e.recovered ? "(recovered) " : e.polled ? "(polled) " : "";
+  // A gap marker and a progress-fallback report read as sentences.
+  const what = e.gap ? gapLine(e.gap) : e.fallback || tag + e.payload_json.slice(0, 160);
+  const cells = [fmtTime(e.received_at_ms), e.env, e.name, e.room_hint || ""];
+  row.textContent = cells.map((v, i) => cut(v, COLS[i][1])).join("  ") + "  " + what;
+  for (const k of Object.keys(row.dataset)) delete row.dataset[k];
+  row.dataset.event = e.name;
+  row.dataset.room = e.room_hint || "";
+  row.className = e.gap || e.fallback ? "log-line gap" : "log-line";
+  if (e.gap) row.dataset.tone = e.gap.tone;
+}
+const newRow = () => el("div", { class: "log-line" });
+
+// Clicking a line opens its JSON (built then, not before) and what it does not show.
+$("#log-rows").addEventListener("click", (ev) => {
+  const row = ev.target.closest(".log-line");
+  if (!row || ev.target.closest(".json")) return;
+  if (row.classList.toggle("open")) {
+    const e = row.entry;
+    const whole = `${e.env} · ${e.name} · ${e.room_hint || "no room"}`;
+    row.append(el("div", { class: "muted", text: whole }), ...(e.parse_note ? [el("div", { class: "warning", text: e.parse_note })] : []), el("pre", { class: "json", text: JSON.stringify(JSON.parse(e.payload_json), null, 2) }));
+  } else {
+    row.replaceChildren(row.firstChild);
+  }
+});
+
+/** Replace every drawn row with `entries` (newest first), reusing the row elements. */
+function drawAll(entries) {
+  const body = $("#log-rows");
+  const rows = L.rows.map((r) => r.row);
+  L.rows = entries.map((e, i) => { const row = rows[i] || newRow(); fill(row, e); return { e, row }; });
+  for (const row of rows.slice(entries.length)) row.remove();
+  const missing = L.rows.slice(rows.length).map((r) => r.row);
+  if (missing.length) body.append(...missing);
+}
+/** Put `entries` (newest first) on top; the rows pushed past the bound are reused for them. */
+function drawNew(entries) {
+  if (entries.length >= BOUNDS.logShown || !L.rows.length) return drawAll(entries.concat(L.rows.map((r) => r.e)).slice(0, BOUNDS.logShown));
+  const spare = Math.max(0, L.rows.length + entries.length - BOUNDS.logShown);
+  const top = entries.map((e, i) => { const row = i < spare ? L.rows.pop().row : newRow(); fill(row, e); return { e, row }; });
+  $("#log-rows").prepend(...top.map((r) => r.row));
+  L.rows = top.concat(L.rows);
+}
+
+async function requery(name, q, key) {
+  L.querying = true;
+  try {
+    const page = await invoke("query_log", { name, text: q, limit: BOUNDS.logShown });
+    if (key === L.key) {
+      drawAll(page.entries);
+      L.matched = page.matched; L.kept = page.kept; L.dropped = page.dropped;
+      mark("counts");
+      L.lastSeq = Math.max(L.lastSeq, page.entries[0]?.seq || 0);
+    }
+  } catch (err) {
+    $("#log-status").textContent = String(err);
+  }
+  L.querying = false;
+  mark("log");
 }
 
 view("log", "log", () => {
-  const name = $("#log-filter").value.trim();
-  const q = $("#log-search").value.trim().toLowerCase();
+  const { name, q } = filter();
   const key = `${name}\u0000${q}`;
-  const body = $("#log-rows");
-  if (LV.reset || key !== LV.key) {
-    // Filter changed, cleared or resumed: start over from the newest entry.
-    for (const e of LV.shown) delete e.row;
-    LV.key = key; LV.shown = []; LV.seen = 0; LV.matched = 0; LV.reset = false;
-    body.replaceChildren();
+  if (L.reset || key !== L.key) {
+    // Filter changed, cleared, resumed or a new window: start from what the app kept.
+    L.reset = false; L.key = key; L.fresh = [];
+    requery(name, q, key);
+  } else if (!L.querying && L.fresh.length && !S.paused) {
+    const add = [];
+    for (let i = L.fresh.length - 1; i >= 0; i--) {
+      const e = L.fresh[i];
+      if (e.seq <= L.lastSeq || !matches(e, name, q)) continue;
+      L.matched++;
+      if (add.length < BOUNDS.logShown) add.push(e);
+    }
+    L.lastSeq = Math.max(L.lastSeq, L.fresh[L.fresh.length - 1].seq);
+    L.fresh = [];
+    if (add.length) drawNew(add);
   }
-  // New entries since the last paint, newest first; at most BOUNDS.logShown get rows.
-  const fresh = [];
-  for (let i = S.log.length - 1; i >= 0 && S.log[i].seq > LV.seen; i--) {
-    const e = S.log[i];
-    e.m = logMatches(e, name, q);
-    if (!e.m) continue;
-    LV.matched++;
-    if (fresh.length < BOUNDS.logShown) fresh.push(e);
-  }
-  if (S.log.length) LV.seen = S.log[S.log.length - 1].seq;
-  if (fresh.length) {
-    body.prepend(...fresh.map(logRow));
-    LV.shown = fresh.concat(LV.shown);
-    while (LV.shown.length > BOUNDS.logShown) { const old = LV.shown.pop(); old.row.remove(); delete old.row; }
-  }
-  const parts = [`showing ${LV.shown.length} of ${LV.matched} matching (${S.log.length} kept; at most ${BOUNDS.logShown} rows shown, ${BOUNDS.logKept} kept)`];
-  if (S.logDropped) parts.push(`${S.logDropped} older dropped`);
+  const parts = [`showing ${L.rows.length} of ${Math.min(L.matched, L.kept)} matching · the app keeps the newest ${BOUNDS.logKept} events (search and export cover them), this page draws at most ${BOUNDS.logShown}`];
+  if (L.dropped) parts.push(`${L.dropped} older dropped`);
   if (S.dropped) parts.push(`${S.dropped} dropped under load`);
-  if (S.paused) parts.push(`paused: ${S.pausedBuffer.length} buffered`);
-  $("#log-status").textContent = parts.join(" · ");
+  if (S.paused) parts.push(`paused: ${S.pausedCount} new not shown`);
+  setText($("#log-status"), parts.join(" · "));
 });
 
-$("#log-filter").addEventListener("input", () => mark("log"));
-$("#log-search").addEventListener("input", () => mark("log"));
+/** The log as the app kept it, drawn again (a resumed or cleared log). */
+export function resetLog() { L.reset = true; mark("log"); }
+/** Events seen: kept and dropped (the tab's badge). */
+export const logTotal = () => L.kept + L.dropped;
+/** The rows are drawn from what the app kept (for the benchmark's "restored" mark). */
+export const logSettled = () => !L.reset && !L.querying;
+/** A new window: the log as the app kept it, asked for at once (not at the first paint of
+ * the log), with the filter and search the last window left. */
+export function initLog() {
+  const { name, q } = filter();
+  L.reset = false; L.key = `${name}\u0000${q}`;
+  return requery(name, q, L.key);
+}
+
+$("#log-filter").addEventListener("input", () => { mark("log"); saveView(); });
+$("#log-search").addEventListener("input", () => { mark("log"); saveView(); });
 $("#log-pause").addEventListener("click", () => {
   S.paused = !S.paused;
+  S.pausedCount = 0;
   $("#log-pause").textContent = S.paused ? "Resume" : "Pause";
-  if (!S.paused) { S.log.push(...S.pausedBuffer); S.pausedBuffer = []; LV.reset = true; trimLog(); }
+  if (!S.paused) L.reset = true;
   mark("log");
 });
-$("#log-clear").addEventListener("click", () => { S.log = []; S.pausedBuffer = []; S.logDropped = 0; LV.reset = true; mark("log"); });
+$("#log-clear").addEventListener("click", async () => {
+  drawAll([]);
+  L.fresh = [];
+  const last = await invoke("clear_log").catch(() => 0);
+  L.lastSeq = Math.max(L.lastSeq, last);
+  L.matched = 0; L.kept = 0; L.dropped = 0;
+  resetLog();
+});
 $("#log-export").addEventListener("click", async () => {
-  const jsonl = S.log.map((e) => JSON.stringify({ env: e.env, name: e.name, room_hint: e.room, received_at_ms: e.at, payload: e.payload })).join("\n") + "\n";
-  try { $("#log-status").textContent = `exported to ${await invoke("export_log", { jsonl })}`; } catch (err) { $("#log-status").textContent = String(err); }
+  const out = $("#log-export-status");
+  out.textContent = "exporting…";
+  try { const r = await invoke("export_log"); out.textContent = `exported ${r.lines} events to ${r.path}`; } catch (err) { out.textContent = String(err); }
 });

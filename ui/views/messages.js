@@ -1,6 +1,6 @@
 // Raven messages per channel, with unread counts, and the channel picker (the list is
 // fetched from Rust when the picker is opened, cached there per environment).
-import { S, $, el, fmtTime, gapLine, invoke, mark, view, BOUNDS } from "../store.js";
+import { S, $, el, fmtTime, gapLine, invoke, mark, view, saveView, BOUNDS } from "../store.js";
 
 // The tags Rust's sanitiser keeps (sockeye_core::rich_text::TAGS); anything else is refused
 // here too, so the page never builds an element it was not meant to.
@@ -67,6 +67,7 @@ function clearUnread() {
     if (key.slice(0, i) === S.active && (S.channel === null || S.channel === key.slice(i + 1))) S.unread.delete(key);
   }
 }
+let shownItems = new Map();   // message view -> its list item, for the messages on screen
 function messageRow(m) {
   if (m.gap) return el("li", { class: "msg gap", "data-tone": m.gap.tone, "data-gap": "1", text: gapLine(m.gap) });
   const text = m.rich?.length ? el("div", { class: "msg-text rich" }, ...richNodes(m.rich)) : el("div", { class: "msg-text", text: m.content });
@@ -80,7 +81,7 @@ view("messages", "messages", () => {
   const byChannel = messagesOf(env);
   const profile = S.envs.get(env)?.profile;
   const names = new Set([...(profile?.subscriptions?.channels || []), ...byChannel.keys()]);
-  const pick = (c) => () => { S.channel = c; clearUnread(); mark("messages"); };
+  const pick = (c) => () => { S.channel = c; clearUnread(); mark("messages"); saveView(); };
   $("#channels").replaceChildren(el("li", { class: S.channel === null ? "selected" : "", text: "All channels", onclick: pick(null) }),
     ...[...names].sort().map((c) => {
       const n = S.unread.get(`${env}/${c}`) || 0;
@@ -94,7 +95,12 @@ view("messages", "messages", () => {
   msgs.push(...(S.gaps.get(env) || []));
   // Newest first; items of the same millisecond by arrival (a marker, then what it recovered).
   msgs.sort((a, b) => b.at_ms - a.at_ms || b.seq - a.seq);
-  $("#messages").replaceChildren(...msgs.slice(0, BOUNDS.messagesShown).map(messageRow));
+  // Items on screen are kept and reused while they stay on screen (and only then: a list
+  // item held for a message off screen would be a detached node kept alive).
+  const next = new Map();
+  const items = msgs.slice(0, BOUNDS.messagesShown).map((m) => { const li = shownItems.get(m) || messageRow(m); next.set(m, li); return li; });
+  shownItems = next;
+  $("#messages").replaceChildren(...items);
   $("#messages-bounds").textContent = `showing ${Math.min(count, BOUNDS.messagesShown)} of ${count} · the page keeps ${BOUNDS.messagesPerChannel} per channel, the app ${BOUNDS.keptInApp.messages} for a reopened window`;
   clearUnread();
   renderPicker();

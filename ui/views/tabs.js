@@ -1,11 +1,13 @@
 // Tabs and the counters in them.
-import { S, $, mark, view } from "../store.js";
+import { S, $, mark, view, saveView, setText } from "../store.js";
+import { logTotal } from "./log.js";
 
 export function showTab(tab) {
   S.tab = tab;
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
   document.querySelectorAll(".tab").forEach((s) => s.classList.toggle("active", s.id === `tab-${tab}`));
   mark("runs", "messages", "log", "envs");
+  saveView();
 }
 document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
 
@@ -15,5 +17,5 @@ view("counts", null, () => {
   const b = $("#unread-total");
   b.hidden = total === 0;
   b.textContent = String(total);
-  $("#log-count").textContent = String(S.log.length + S.logDropped);
+  setText($("#log-count"), String(logTotal()));
 });

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod ui_report;
+
 use clap::Parser;
 use serde_json::{Value, json};
 use sockeye_core::auth::Credentials;
@@ -739,11 +741,7 @@ async fn main() {
             .stderr(Stdio::inherit())
             .output();
         let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-        report["ui"] = text
-            .lines()
-            .find(|l| l.starts_with("{\"render_latency_1k\""))
-            .and_then(|l| serde_json::from_str(l).ok())
-            .unwrap_or(Value::Null);
+        report["ui"] = ui_report::parse(&text);
         eprintln!("ui {}", report["ui"]);
     }
     write_report(&a.out, &report);
@@ -837,34 +835,7 @@ fn write_report(dir: &Path, r: &Value) {
     }
     let d = &r["diagnostics"];
     md.push_str(&format!("\n## 6. Diagnostics\n\nFull healthy probe chain on loopback (including a {} ms WebSocket hold): median {} ms (min {}, max {}) over {} runs.\n", d["websocket_hold_ms"], f(&d["median_ms"]), f(&d["min_ms"]), f(&d["max_ms"]), d["runs"]));
-    let ui = &r["ui"];
-    if ui.is_null() {
-        md.push_str("\n## 7. UI path\n\nNot measured in this run (`--skip-ui`, or the Xvfb/WebDriver stack was missing).\n");
-    } else {
-        let l = &ui["render_latency_1k"];
-        let fl = &ui["flood_10k"];
-        md.push_str(&format!("\n## 7. UI path (release app under Xvfb, WebKitGTK, software rendering)\n\n- Emit → rendered at 1,000 events/s ({} events): p50 {} ms, p99 {} ms, max {} ms (marks taken in the webview after the paint that shows each event). Of that, emit → batch handed to the page: p50 {} ms, p99 {} ms; the page's own paint work: p50 {} ms, p99 {} ms per frame over {} frames.\n- At 10,000 events/s for 3 s: WebDriver round trip p50 {} ms, max {} ms; animation-frame gap p50 {} ms, max {} ms; {} log rows rendered (the log is capped; the rest are counted).\n", l["events"], f(&l["p50_ms"]), f(&l["p99_ms"]), f(&l["max_ms"]), f(&l["arrival_p50_ms"]), f(&l["arrival_p99_ms"]), f(&l["paint_p50_ms"]), f(&l["paint_p99_ms"]), l["paints"], f(&fl["webdriver_rtt_p50_ms"]), f(&fl["webdriver_rtt_max_ms"]), f(&fl["frame_gap_p50_ms"]), f(&fl["frame_gap_max_ms"]), fl["log_rows_rendered"]));
-        let m = &ui["memory_pss_mb"];
-        if !m.is_null() {
-            let row = |label: &str, v: &Value| {
-                format!(
-                    "| {label} | {} | {} | {} | {} |\n",
-                    f(&v["total"]),
-                    f(&v["by"]["sockeye"]),
-                    f(&v["by"]["WebKitWebProcess"]),
-                    f(&v["by"]["WebKitNetworkProcess"])
-                )
-            };
-            md.push_str("\nMemory, PSS from `/proc/*/smaps_rollup` (shared pages split among their users), the app and its WebKit processes, MB. For scale, a bare Tauri v2 window with a tray icon measures ~265 MB on this machine (app 80, WebKitWebProcess 156, WebKitNetworkProcess 29; issue 11).\n\n| when | total | sockeye | WebKitWebProcess | WebKitNetworkProcess |\n|---|---|---|---|---|\n");
-            md.push_str(&row("window open, after 35,000 events", &m["window_after_35k_events"]));
-            md.push_str(&row("window open, after 135,000 events", &m["window_after_135k_events"]));
-            if m["closed_to_tray"]["total"].as_f64().unwrap_or(0.0) > 0.0 {
-                md.push_str(&row("closed to the tray (webview destroyed)", &m["closed_to_tray"]));
-            } else {
-                md.push_str("| closed to the tray | not measured: closing the window through WebDriver ended the app's processes | | | |\n");
-            }
-        }
-    }
+    md.push_str(&ui_report::markdown(&r["ui"]));
     md.push_str(&targets(r));
     // The analysis (profiles, where the time goes) is written by hand and kept across reruns.
     if let Ok(notes) = std::fs::read_to_string(root().join("docs/benchmarks-notes.md")) {
@@ -921,9 +892,7 @@ fn targets(r: &Value) -> String {
             ok(p99 <= 1.0)
         ));
     }
-    if let Some(p99) = r["ui"]["render_latency_1k"]["p99_ms"].as_f64() {
-        t.push_str(&format!("| emit→rendered p99 ≤ 50 ms | {p99:.1} ms | {} |\n", ok(p99 <= 50.0)));
-    }
+    t.push_str(&ui_report::targets(&r["ui"], ok));
     if let Some(m) = r["memory"].as_array().into_iter().flatten().find(|x| x["client"] == "sockeye")
     {
         let (idle, peak, last) = (

@@ -5,7 +5,8 @@
 //! - [`wire`]: our own Engine.IO / Socket.IO client (codec, transports, connection).
 //! - [`session`], [`state`], [`backoff`]: the supervisor that connects, verifies, subscribes
 //!   and reconnects.
-//! - [`events`]: the typed event model (raw JSON always kept).
+//! - [`events`]: the typed event model (raw JSON always kept); [`event_log`]: the bounded log
+//!   the app shows, searches and exports.
 //! - [`diagnose`]: the probe chain that names what is broken and how to fix it.
 //! - [`runs`]: agent runs correlated into cards; [`batch`]: batching for the UI.
 //! - [`backfill`], [`progress`]: what REST recovers of what the realtime link missed.
@@ -19,6 +20,7 @@ pub mod config_file;
 pub mod diagnose;
 pub mod error_text;
 pub mod event_line;
+pub mod event_log;
 pub mod events;
 pub mod fold;
 pub mod notify;

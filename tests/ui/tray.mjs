@@ -1,0 +1,71 @@
+// Closing the window to the tray and showing it again, the way a user does, for the UI test
+// and the UI benchmark; and what the app's processes weigh.
+// - close: WM_DELETE_WINDOW to the window (x11_close.py), as a window manager's close button
+//   sends it (Xvfb runs none). Not WebDriver's "close window", which ends the app.
+// - show: a second launch of the binary; the app is single-instance, and the first instance
+//   shows its window.
+// WebDriver survives both: the re-created window is a new handle in the same session.
+import fs from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+
+const HERE = new URL(".", import.meta.url).pathname;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function procs() {
+  const out = [];
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      out.push({ pid: Number(pid), ppid, comm });
+    } catch {}
+  }
+  return out;
+}
+const kind = (comm) => comm === "sockeye" ? "sockeye" : comm.startsWith("WebKitWebProces") ? "WebKitWebProcess" : comm.startsWith("WebKitNetworkPr") ? "WebKitNetworkProcess" : null;
+
+/** The running app (the oldest `sockeye` process: a second launch exits at once). */
+export function appPid() {
+  const apps = procs().filter((p) => p.comm === "sockeye").map((p) => p.pid).sort((a, b) => a - b);
+  return apps[0] ?? null;
+}
+/** The WebKit processes the app started, by kind. */
+export function webkitChildren(pid) {
+  return procs().filter((p) => p.ppid === pid && kind(p.comm) && kind(p.comm) !== "sockeye").map((p) => ({ pid: p.pid, kind: kind(p.comm) }));
+}
+
+/** PSS (shared pages split among their users) of the app and its WebKit processes, in MB. */
+export function pssMb(pid = appPid()) {
+  const out = { total: 0, by: {} };
+  const mine = [{ pid, kind: "sockeye" }, ...webkitChildren(pid)];
+  for (const p of mine) {
+    try {
+      const kb = Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p.pid}/smaps_rollup`, "utf8"))[1]);
+      out.by[p.kind] = Math.round(((out.by[p.kind] || 0) + kb / 1024) * 10) / 10;
+      out.total = Math.round((out.total + kb / 1024) * 10) / 10;
+    } catch {}
+  }
+  return out;
+}
+
+/** Close the window as a user does; resolves when the app's web process has exited. */
+export async function closeWindow(pid = appPid(), ms = 10000) {
+  execFileSync("python3", [`${HERE}x11_close.py`, "Sockeye"]);
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!webkitChildren(pid).some((p) => p.kind === "WebKitWebProcess")) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+/** Show the window as a user does (a second launch); resolves with the launch's start time
+ * (wall clock) once the second process has handed over and exited. */
+export async function showWindow(bin) {
+  const t0 = Date.now();
+  const second = spawn(bin, [], { stdio: "ignore" });
+  const code = await new Promise((r) => second.on("exit", r));
+  if (code !== 0) throw new Error(`the second launch exited with ${code}`);
+  return t0;
+}
