@@ -146,6 +146,20 @@ await check("the event log filters, opens a row's JSON, keeps new events on top,
   await until("the status after Clear", () => js("return document.querySelector('#log-status').textContent.startsWith('showing ')"));
 });
 
+await check("Frappe's eval_js events are shown, never run", async () => {
+  // A site can push `eval_js` (Frappe's desk runs it); a monitor must only display it.
+  const script = "window.__evaljs = 1; document.title = 'pwned-by-eval_js'";
+  await sim("/__sim/publish", { event: "eval_js", message: script, room: "all" });
+  await js("const f = document.querySelector('#log-filter'); f.value = 'eval_js'; f.dispatchEvent(new Event('input')); return true;");
+  const line = await until("the eval_js line", () => js("const r = document.querySelector('#log-rows .log-line[data-event=\"eval_js\"]'); return r && r.textContent"), 10000);
+  if (!line.includes("window.__evaljs = 1")) throw new Error(`line: ${line}`);
+  await js("document.querySelector('#log-rows .log-line[data-event=\"eval_js\"]').click(); return 1;");
+  await sleep(200);
+  const after = await js("return { ran: window.__evaljs ?? null, title: document.title }");
+  if (after.ran !== null || after.title.includes("pwned")) throw new Error(`eval_js ran: ${JSON.stringify(after)}`);
+  await js("const f = document.querySelector('#log-filter'); f.value = ''; f.dispatchEvent(new Event('input')); return true;");
+});
+
 await check("a server restart shows as a state change, then recovers", async () => {
   await clickTab("agents");
   await sim("/__sim/restart", { down_ms: 2500 });

@@ -14,7 +14,7 @@ use sockeye_core::{AuthMethod, Transport};
 
 use crate::CliError;
 
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Args, Clone, Default)]
 pub struct ConnArgs {
     /// A saved environment (see `sockeye-cli env`).
     #[arg(long = "env", value_name = "NAME", conflicts_with = "url")]
@@ -69,6 +69,34 @@ pub struct ConnArgs {
     /// Doctypes to subscribe to (`doctype_subscribe`).
     #[arg(long = "doctype", value_name = "DT")]
     pub doctypes: Vec<String>,
+}
+
+/// Credentials are shown as `<redacted>`: a `{:?}` of the arguments (a log line, a panic
+/// message) must not carry a session or a token.
+impl std::fmt::Debug for ConnArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hide = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ConnArgs")
+            .field("env", &self.env)
+            .field("url", &self.url)
+            .field("site", &self.site)
+            .field("origin", &self.origin)
+            .field("socket_port", &self.socket_port)
+            .field("sid", &hide(&self.sid))
+            .field("token", &hide(&self.token))
+            .field("bearer", &hide(&self.bearer))
+            .field("user", &self.user)
+            .field("password_stdin", &self.password_stdin)
+            .field("jwt", &hide(&self.jwt))
+            .field("insecure", &self.insecure)
+            .field("tls", &self.tls)
+            .field("proxy", &self.proxy)
+            .field("no_proxy", &self.no_proxy)
+            .field("transport", &self.transport)
+            .field("channels", &self.channels)
+            .field("doctypes", &self.doctypes)
+            .finish()
+    }
 }
 
 /// The TLS files of an environment, as flags (`env add|edit` and every connecting command).
@@ -245,5 +273,25 @@ impl ConnArgs {
                 p.subscriptions.doctypes.push(d.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_credentials() {
+        let a = ConnArgs {
+            url: Some("https://erp.example.com".into()),
+            sid: Some("sid-5ecret".into()),
+            token: Some("key:tok-5ecret".into()),
+            bearer: Some("bear-5ecret".into()),
+            jwt: Some("jwt-5ecret".into()),
+            ..Default::default()
+        };
+        let shown = format!("{a:?} {a:#?}");
+        assert!(!shown.contains("5ecret"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("erp.example.com"), "{shown}");
     }
 }

@@ -64,7 +64,12 @@ impl Config {
     /// Parse config text; the error carries the 1-based line when TOML reports one.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            // Counted in bytes: a span may start inside a multi-byte character (found by
+            // fuzz_inputs; slicing the text there panicked).
+            let line = e.span().map(|s| {
+                let before = &text.as_bytes()[..s.start.min(text.len())];
+                before.iter().filter(|&&b| b == b'\n').count() + 1
+            });
             let message = match line {
                 Some(l) => format!("line {l}: {}", e.message()),
                 None => e.message().to_string(),
@@ -107,7 +112,13 @@ impl Config {
         ));
         let result = (|| {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
+            // Owner-only: the file names sites, users and proxies (never secrets, but what
+            // is watched is nobody else's business on a shared machine).
+            let mut open = std::fs::OpenOptions::new();
+            open.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+            let mut f = open.open(&tmp)?;
             f.write_all(
                 b"# Sockeye environments. Secrets are kept in the OS keyring, never here.\n",
             )?;
@@ -188,6 +199,12 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
             .collect();
         assert!(leftovers.is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the config is owner-only");
+        }
     }
 
     #[test]

@@ -82,6 +82,12 @@ pub enum EditError {
     NeedsAuth,
     #[error("header {0:?}: write it as `Name: value`")]
     BadHeaderLine(String),
+    /// Extra headers are saved in the config file in plain text; credentials never are.
+    #[error(
+        "header {0:?} carries a credential and would be saved in plain text: use the auth \
+         options (--sid, --token, --bearer, --user) instead, kept in the OS keyring"
+    )]
+    SecretHeader(String),
     #[error(transparent)]
     Profile(#[from] ProfileError),
     /// A certificate or key file the profile names cannot be used (checked on save).
@@ -138,6 +144,20 @@ pub fn parse_header_lines(lines: &[String]) -> Result<BTreeMap<String, String>, 
                 .ok_or_else(|| EditError::BadHeaderLine(h.clone()))
         })
         .collect()
+}
+
+/// Headers that carry credentials (case-insensitive): never kept as plain profile headers.
+pub fn is_credential_header(name: &str) -> bool {
+    const SECRET: [&str; 7] = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-frappe-csrf-token",
+        "x-api-key",
+        "x-auth-token",
+        "x-access-token",
+    ];
+    SECRET.iter().any(|s| name.eq_ignore_ascii_case(s))
 }
 
 impl ProfileEdit {
@@ -200,6 +220,9 @@ impl ProfileEdit {
             p.subscriptions.tasks = clean_list(v);
         }
         if let Some(v) = self.extra_headers {
+            if let Some(k) = v.keys().find(|k| is_credential_header(k.trim())) {
+                return Err(EditError::SecretHeader(k.trim().to_string()));
+            }
             p.extra_headers = v
                 .into_iter()
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -374,5 +397,20 @@ mod tests {
             edit_profile(&mut c, "b", ProfileEdit::default(), EditMode::Change),
             Err(EditConfigError::Config(ConfigError::NotFound(_)))
         ));
+    }
+
+    #[test]
+    fn credential_headers_are_refused_not_saved_in_plain_text() {
+        for name in ["Authorization", "cookie", " X-Frappe-CSRF-Token "] {
+            let edit = ProfileEdit {
+                extra_headers: Some(BTreeMap::from([(name.to_string(), "token k:s".into())])),
+                ..Default::default()
+            };
+            let base = Profile::new("p", "https://erp.example.com", AuthMethod::Sid).unwrap();
+            match edit.apply("p", Some(&base)) {
+                Err(EditError::SecretHeader(h)) => assert_eq!(h, name.trim()),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 }

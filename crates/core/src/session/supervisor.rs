@@ -256,9 +256,16 @@ impl Supervisor {
         }
         let mut errors = Vec::new();
         for transport in self.options.transports.clone() {
-            match self.open(transport).await {
+            // After a failed WebSocket, polling tries the upgrade once connected, as
+            // socket.io-client does: a WebSocket that only timed out (a server catching up
+            // after a freeze) comes back, and a blocked one costs one refused request.
+            let upgrade = self.options.upgrade || !errors.is_empty();
+            match self.open(transport, upgrade).await {
                 Ok(mut live) => {
-                    if !errors.is_empty() {
+                    // Upgraded to WebSocket after all: nothing fell back.
+                    let upgraded = transport != Transport::Websocket
+                        && live.conn.info.transport == Transport::Websocket;
+                    if !errors.is_empty() && !upgraded {
                         live.fallback =
                             Some(format!("{} failed; fell back to {transport}", errors.join("; ")));
                     }
@@ -272,12 +279,12 @@ impl Supervisor {
     }
 
     /// One transport: open it and join the namespace.
-    async fn open(&mut self, transport: Transport) -> Result<Live, AttemptError> {
+    async fn open(&mut self, transport: Transport, upgrade: bool) -> Result<Live, AttemptError> {
         let mut shim_retry = false;
         loop {
             let plan = match transport {
                 Transport::Websocket => TransportPlan::Websocket,
-                Transport::Polling if self.options.upgrade => TransportPlan::PollingThenUpgrade,
+                Transport::Polling if upgrade => TransportPlan::PollingThenUpgrade,
                 Transport::Polling => TransportPlan::Polling,
             };
             self.shared.cookie_shim.store(self.cookie_shim, std::sync::atomic::Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! pointed at it, and bounded waits.
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod nginx;
 pub mod peers;
 
