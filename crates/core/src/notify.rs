@@ -109,12 +109,23 @@ struct Bucket {
     count: usize,
 }
 
+/// A mention that met a spent rate limit: held, and shown first when the budget frees.
+#[derive(Debug)]
+struct HeldMention {
+    channel: String,
+    sender: String,
+    text: String,
+}
+
 /// The stateful policy for all environments.
 #[derive(Debug)]
 pub struct NotifyPolicy {
     pub settings: NotifySettings,
     sent: HashMap<String, VecDeque<Instant>>,
     buckets: BTreeMap<(String, String), Bucket>,
+    /// Per environment, mentions waiting for the budget (never dropped: a mention is the one
+    /// notification a user must not miss).
+    held: BTreeMap<String, Vec<HeldMention>>,
     suppressed: u64,
 }
 
@@ -129,7 +140,13 @@ fn clip(s: &str, n: usize) -> String {
 
 impl NotifyPolicy {
     pub fn new(settings: NotifySettings) -> Self {
-        NotifyPolicy { settings, sent: HashMap::new(), buckets: BTreeMap::new(), suppressed: 0 }
+        NotifyPolicy {
+            settings,
+            sent: HashMap::new(),
+            buckets: BTreeMap::new(),
+            held: BTreeMap::new(),
+            suppressed: 0,
+        }
     }
 
     /// How many notifications the rate limit has swallowed so far.
@@ -188,6 +205,12 @@ impl NotifyPolicy {
                 urgency: Urgency::Normal,
             },
             Trigger::Message { channel, sender, text, mention: true, .. } if s.messages => {
+                // Behind mentions already held, or over the budget: held, not dropped.
+                if self.held.contains_key(&env) || self.budget_free_at(&env, now) > now {
+                    let m = HeldMention { channel, sender, text };
+                    self.held.entry(env).or_default().push(m);
+                    return Vec::new();
+                }
                 Notification {
                     env,
                     title: format!("{sender} mentioned you in #{channel}"),
@@ -232,6 +255,35 @@ impl NotifyPolicy {
     /// a spent rate limit is kept (and keeps absorbing messages) until the budget frees, so a
     /// burst is summarised late rather than lost.
     pub fn flush(&mut self, now: Instant) -> Vec<Notification> {
+        // Held mentions first, one notification per environment for all of them.
+        let mut out = Vec::new();
+        let envs: Vec<String> = self.held.keys().cloned().collect();
+        for env in envs {
+            if self.budget_free_at(&env, now) > now {
+                continue;
+            }
+            let held = self.held.remove(&env).unwrap_or_default();
+            let Some(last) = held.last() else { continue };
+            let n = if held.len() == 1 {
+                Notification {
+                    env,
+                    title: format!("{} mentioned you in #{}", last.sender, last.channel),
+                    body: clip(&last.text, 200),
+                    urgency: Urgency::Critical,
+                }
+            } else {
+                let mut channels: Vec<&str> = held.iter().map(|m| m.channel.as_str()).collect();
+                channels.sort_unstable();
+                channels.dedup();
+                Notification {
+                    env,
+                    title: format!("{} mentions in #{}", held.len(), channels.join(", #")),
+                    body: format!("Latest from {}: {}", last.sender, clip(&last.text, 160)),
+                    urgency: Urgency::Critical,
+                }
+            };
+            out.extend(self.admit(n, now));
+        }
         let window = Duration::from_millis(self.settings.coalesce_ms);
         let due: Vec<(String, String)> = self
             .buckets
@@ -239,7 +291,6 @@ impl NotifyPolicy {
             .filter(|(_, b)| now.duration_since(b.first_at) >= window)
             .map(|(k, _)| k.clone())
             .collect();
-        let mut out = Vec::new();
         for key in due {
             let free_at = self.budget_free_at(&key.0, now);
             if free_at > now {
@@ -277,10 +328,15 @@ impl NotifyPolicy {
 
     /// When the next coalesced notification is due, if any.
     pub fn next_flush(&self) -> Option<Instant> {
-        self.buckets
+        let coalesced = self
+            .buckets
             .values()
-            .map(|b| b.first_at + Duration::from_millis(self.settings.coalesce_ms))
-            .min()
+            .map(|b| b.first_at + Duration::from_millis(self.settings.coalesce_ms));
+        // Held mentions: when the oldest notification of their environment leaves the window.
+        let held = self.held.keys().filter_map(|env| {
+            self.sent.get(env).and_then(|w| w.front()).map(|t| *t + Duration::from_secs(60))
+        });
+        coalesced.chain(held).min()
     }
 }
 
@@ -359,12 +415,37 @@ mod tests {
             shown += p.offer(msg("general", "alice", true), t0).len();
         }
         assert_eq!(shown, 3);
-        assert_eq!(p.suppressed(), 7);
+        // The other 7 are held (not suppressed), and plain messages wait behind them.
+        assert_eq!(p.suppressed(), 0);
+        p.offer(msg("random", "bob", false), t0);
         // Another environment has its own budget.
         let other = Trigger::LinkLost { env: "sandbox".into(), reason: "transport close".into() };
         assert_eq!(p.offer(other, t0).len(), 1);
-        // A minute later the budget is back.
-        assert_eq!(p.offer(msg("general", "alice", true), t0 + Duration::from_secs(61)).len(), 1);
+        assert_eq!(p.next_flush(), Some(t0 + Duration::from_millis(2500)));
+        assert!(p.flush(t0 + Duration::from_secs(3)).is_empty(), "budget spent");
+        assert_eq!(p.next_flush(), Some(t0 + Duration::from_secs(60)), "no busy loop");
+        // A minute later: the held mentions first, as one, then the plain message.
+        let out = p.flush(t0 + Duration::from_secs(61));
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].title, "7 mentions in #general");
+        assert_eq!(out[0].urgency, Urgency::Critical);
+        assert_eq!(out[1].title, "bob in #random");
+        assert_eq!(p.next_flush(), None);
+    }
+
+    #[test]
+    fn a_spent_budget_drops_no_mention_and_caps_the_rest() {
+        let mut p = NotifyPolicy::new(NotifySettings { max_per_minute: 1, ..Default::default() });
+        let t0 = Instant::now();
+        let lost = |r: &str| Trigger::LinkLost { env: "prod".into(), reason: r.into() };
+        assert_eq!(p.offer(lost("a"), t0).len(), 1);
+        // Over the budget: a link notification is dropped (counted), a mention is held.
+        assert!(p.offer(lost("b"), t0).is_empty());
+        assert_eq!(p.suppressed(), 1);
+        assert!(p.offer(msg("ops", "carol", true), t0).is_empty());
+        let out = p.flush(t0 + Duration::from_secs(60));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].title, "carol mentioned you in #ops");
     }
 
     #[test]
@@ -390,6 +471,17 @@ mod tests {
             message_trigger("e", &plain, Some("bob@example.com")),
             Trigger::Message { mention: false, .. }
         ));
+        // Plain text only (no TipTap HTML): `@user` or `@user@host` is a mention.
+        for content in ["ping @bob please", "cc @bob@example.com"] {
+            let text = crate::events::RavenMessage { content: content.into(), ..plain.clone() };
+            assert!(
+                matches!(
+                    message_trigger("e", &text, Some("bob@example.com")),
+                    Trigger::Message { mention: true, .. }
+                ),
+                "{content}"
+            );
+        }
     }
 
     #[test]
