@@ -20,8 +20,24 @@ else
 fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-WDPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# The demo's port lies below the kernel's ephemeral range (like Frappe's 9000): the restart
+# check closes it, and a reconnect to a closed ephemeral-range port can connect to itself and
+# hold the port.
+PORT=$(python3 -c '
+import random, socket
+for p in random.sample(range(20000, 32000), 200):
+    try:
+        s = socket.socket(); s.bind(("127.0.0.1", p)); s.close(); print(p); break
+    except OSError: pass')
+WD# The demo's port lies below the kernel's ephemeral range (like Frappe's 9000): the restart
+# check closes it, and a reconnect to a closed ephemeral-range port can connect to itself and
+# hold the port.
+PORT=$(python3 -c '
+import random, socket
+for p in random.sample(range(20000, 32000), 200):
+    try:
+        s = socket.socket(); s.bind(("127.0.0.1", p)); s.close(); print(p); break
+    except OSError: pass')
 DRIVER="$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")"
 
 # No environments (so the app runs its demo); a notification budget the demo cannot spend

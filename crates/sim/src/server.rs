@@ -199,14 +199,28 @@ impl Sim {
     }
 }
 
+/// Listen on `addr` again after a restart. The port can stay taken for a while: a client
+/// that connected to itself there while we were down (loopback, ephemeral-range port) leaves
+/// a TIME_WAIT socket that blocks the bind for up to a minute. Keep trying that long.
 async fn bind_again(addr: SocketAddr) -> Option<TcpListener> {
-    for _ in 0..50 {
-        if let Ok(l) = TcpListener::bind(addr).await {
-            return Some(l);
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(75);
+    let mut warned = false;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Some(l),
+            Err(e) if tokio::time::Instant::now() >= give_up => {
+                tracing::error!("simulator could not listen on {addr} again: {e}");
+                return None;
+            }
+            Err(e) => {
+                if !warned {
+                    tracing::warn!("simulator cannot listen on {addr} yet ({e}); retrying");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    None
 }
 
 /// Serve until shutdown, handling restarts by closing and reopening the listener.

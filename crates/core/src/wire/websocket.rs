@@ -95,7 +95,8 @@ pub async fn connect(
                     Some(c) => tokio_tungstenite::Connector::Rustls(c),
                     None => tokio_tungstenite::Connector::Plain,
                 });
-                tokio_tungstenite::connect_async_tls_with_config(req, Some(config), true, connector)
+                let tcp = direct_tcp(&url).await?;
+                tokio_tungstenite::client_async_tls_with_config(req, tcp, Some(config), connector)
                     .await
                     .map_err(refusal)
             }
@@ -111,6 +112,25 @@ pub async fn connect(
         Err(_) => Err(UpgradeError::Timeout(timeout)),
         Ok(result) => result.map(|(ws, _)| ws),
     }
+}
+
+/// A TCP connection straight to the URL's host, refusing a connection to itself.
+///
+/// Connecting on loopback to a port in the ephemeral range where nothing listens can make
+/// the kernel pick that very port as the source: the socket connects to itself (TCP
+/// simultaneous open). Besides failing, it then holds the port, so a server restarting
+/// there cannot bind again for a minute. Go's net package drops these too.
+async fn direct_tcp(url: &Url) -> Result<TcpStream, UpgradeError> {
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    let port = url.port_or_known_default().unwrap_or(80);
+    let io = |e: std::io::Error| UpgradeError::Failed(format!("IO error: {e}"));
+    let tcp = TcpStream::connect((host, port)).await.map_err(io)?;
+    if tcp.local_addr().map_err(io)? == tcp.peer_addr().map_err(io)? {
+        let why = "Connection refused (the socket connected to itself: nothing listens)";
+        return Err(io(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, why)));
+    }
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
 }
 
 /// An upgrade's failure: the server's HTTP answer when it gave one.
