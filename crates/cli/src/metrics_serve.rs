@@ -101,7 +101,9 @@ pub fn diagnose_every(
                     .map(|p| p.name)
                     .collect();
                 match report.exit_code() {
-                    0 => tracing::info!("{}: diagnosis passed ({} ms)", report.env, report.total_ms),
+                    0 => {
+                        tracing::info!("{}: diagnosis passed ({} ms)", report.env, report.total_ms)
+                    }
                     1 => tracing::warn!(
                         "{}: diagnosis warns ({}): {}",
                         report.env,

@@ -106,4 +106,3 @@ fn summary_of_kind(e: &RealtimeEvent) -> String {
         }
     }
 }
-

@@ -48,7 +48,10 @@ fn states_set_up_state_rtt_and_count_losses() {
     let mut m = FleetMetrics::new(["prod", "sandbox"], 1_000);
     let t = m.encode(1_000);
     assert!(t.ends_with("# EOF\n"), "{t}");
-    assert_eq!(line(&t, r#"sockeye_link_up{env="prod"}"#), Some(r#"sockeye_link_up{env="prod"} 0"#));
+    assert_eq!(
+        line(&t, r#"sockeye_link_up{env="prod"}"#),
+        Some(r#"sockeye_link_up{env="prod"} 0"#)
+    );
     assert!(t.contains(r#"sockeye_link_state{env="sandbox",state="idle"} 1"#), "{t}");
     assert!(t.contains(r#"sockeye_reconnects_total{env="prod"} 0"#), "{t}");
 
