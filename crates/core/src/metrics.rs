@@ -108,6 +108,7 @@ struct ProbeStatusLabel {
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// The metric families, registered once.
+#[derive(Default)]
 struct Families {
     link_up: Family<EnvLabel, Gauge>,
     link_state: Family<StateLabel, Gauge>,
@@ -125,20 +126,7 @@ struct Families {
 
 impl Families {
     fn register(r: &mut Registry) -> Families {
-        let f = Families {
-            link_up: Family::default(),
-            link_state: Family::default(),
-            rtt: Family::default(),
-            link_lost: Family::default(),
-            since_event: Family::default(),
-            events: Family::default(),
-            malformed: Family::default(),
-            recovered: Family::default(),
-            degraded: Family::default(),
-            probe_status: Family::default(),
-            probe_duration: Family::default(),
-            diagnosed_at: Family::default(),
-        };
+        let f = Families::default();
         r.register(
             "sockeye_link_up",
             "1 while the link is connected (identity confirmed, pong answered), else 0",
