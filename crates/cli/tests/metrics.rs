@@ -191,6 +191,28 @@ async fn every_connection_form_exports_valid_metrics_and_stops_cleanly_on_sigter
         assert_eq!(left, 0, "{args:?}: sockets still open after SIGTERM");
     }
 
+    // Several environments in JSON: each state line names its environment.
+    private_file(&creds, "alpha = \"secret\"\nbeta = \"secret\"\n", 0o600);
+    let args = ["watch", "--all", "--credentials", creds_flag, "--json", "--timeout", "3"];
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let config = cfg.clone();
+    // Off the runtime: the simulator runs on it.
+    let o = tokio::task::spawn_blocking(move || {
+        cli(&args.iter().map(String::as_str).collect::<Vec<_>>(), &config, None)
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(1), "ends by --timeout: {}", text(&o));
+    let states: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .filter(|v: &serde_json::Value| v["kind"] == "state" && v["state"] == "connected")
+        .collect();
+    let mut envs: Vec<&str> = states.iter().map(|v| v["profile"].as_str().unwrap()).collect();
+    envs.sort();
+    assert_eq!(envs, ["alpha", "beta"], "{}", text(&o));
+    assert!(text(&o).contains("last state of alpha: connected"), "{}", text(&o));
+
     // A credentials file others may read is refused, naming the fix; nothing connects.
     private_file(&creds, "beta = \"secret\"\n", 0o644);
     let o = cli(&["watch", "--env", "beta", "--credentials", creds_flag], &cfg, None);
