@@ -287,7 +287,11 @@ impl FleetMetrics {
     pub fn on_event(&mut self, env: &str, ev: &RealtimeEvent) {
         let f = &self.f;
         let Some(e) = self.envs.get_mut(env) else { return };
-        e.last_event_ms = ev.received_at_ms;
+        // Sockeye's own notes (`sockeye:gap`, `sockeye:malformed`, …) are not news from the
+        // site: "no events while connected" must not be reset by them.
+        if !ev.name.starts_with("sockeye:") {
+            e.last_event_ms = ev.received_at_ms;
+        }
         if ev.name == MALFORMED_EVENT {
             f.malformed.get_or_create(&e.label).inc();
         }

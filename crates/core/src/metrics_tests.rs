@@ -85,7 +85,9 @@ fn events_by_name_malformed_recovered_and_the_name_cap() {
     };
     m.on_event("prod", &ev("ai_progress"));
     m.on_event("prod", &ev("ai_progress"));
-    m.on_event("prod", &ev(MALFORMED_EVENT));
+    let mut note = ev(MALFORMED_EVENT);
+    note.received_at_ms = 11_000;
+    m.on_event("prod", &note);
     let mut recovered = ev("message_created");
     recovered.recovered = true;
     m.on_event("prod", &recovered);
