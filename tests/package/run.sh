@@ -55,8 +55,8 @@ DUNST=\$!
 APP=\$!
 rc=1
 for i in \$(seq 1 120); do
-  if xdotool search --onlyvisible --name '^Sockeye\$' >/dev/null 2>&1; then
-    echo "window: \$(xdotool search --onlyvisible --name '^Sockeye\$' getwindowname | head -1) after \$((i / 2)) s"
+  if xdotool search --onlyvisible --name '^Sockeye' >/dev/null 2>&1; then
+    echo "window: \$(xdotool search --onlyvisible --name '^Sockeye' getwindowname | head -1) after \$((i / 2)) s"
     rc=0; break
   fi
   sleep 0.5
