@@ -127,7 +127,7 @@ fn main() {
             commands::set_view_state,
             commands::bench_mark,
         ])
-        .build(tauri::generate_context!("../tauri.conf.json"))
+        .build(tauri::generate_context!())
         .expect("Sockeye failed to start");
     app.run(|app, event| {
         // Closing the last window destroys its webview but keeps Sockeye in the tray; only

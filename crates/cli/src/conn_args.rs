@@ -7,8 +7,9 @@ use std::io::Read;
 use clap::Args;
 use sockeye_core::auth::Credentials;
 use sockeye_core::config_file::{self, Config};
+use sockeye_core::credentials_file::{CredentialsFile, FileThenStore};
 use sockeye_core::profile::Profile;
-use sockeye_core::secrets::{KeyringStore, Secret};
+use sockeye_core::secrets::{KeyringStore, Secret, SecretStore};
 use sockeye_core::target::{self, Target};
 use sockeye_core::{AuthMethod, Transport};
 
@@ -69,6 +70,10 @@ pub struct ConnArgs {
     /// Doctypes to subscribe to (`doctype_subscribe`).
     #[arg(long = "doctype", value_name = "DT")]
     pub doctypes: Vec<String>,
+    /// Secrets of saved environments from this file (TOML `name = "secret"`, mode 0600), for
+    /// services without a keyring. SOCKEYE_SECRET_<NAME> still comes first, the keyring last.
+    #[arg(long, value_name = "FILE", env = "SOCKEYE_CREDENTIALS", conflicts_with = "url")]
+    pub credentials: Option<std::path::PathBuf>,
 }
 
 /// Credentials are shown as `<redacted>`: a `{:?}` of the arguments (a log line, a panic
@@ -252,10 +257,16 @@ impl ConnArgs {
                 "give --url URL or --env NAME".into()
             }));
         }
+        let file = self.credentials.as_deref().map(CredentialsFile::load).transpose()?;
+        let with_file = file.as_ref().map(|file| FileThenStore { file, fallback: &KeyringStore });
+        let store: &dyn SecretStore = match &with_file {
+            Some(s) => s,
+            None => &KeyringStore,
+        };
         for name in names {
             let mut p = self.overlay(config.get(&name)?.clone())?;
             self.add_subscriptions(&mut p);
-            let mut t = target::resolve(&p, &KeyringStore).await?;
+            let mut t = target::resolve(&p, store).await?;
             self.flag_proxy(&p, &mut t);
             out.push((p, t));
         }

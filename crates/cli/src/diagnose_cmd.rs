@@ -7,7 +7,7 @@ use sockeye_core::diagnose::{self, DiagnoseOptions, Report, Status};
 
 use crate::CliError;
 use crate::conn_args::ConnArgs;
-use crate::watch::Style;
+use crate::watch_text::Style;
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {

@@ -6,8 +6,11 @@ mod conn_args;
 mod diagnose_cmd;
 mod emit_cmd;
 mod env_cmd;
+mod metrics_serve;
 mod sim_cmd;
 mod watch;
+mod watch_feed;
+mod watch_text;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +24,10 @@ pub enum CliError {
     Target(#[from] sockeye_core::target::TargetError),
     #[error(transparent)]
     Secret(#[from] sockeye_core::secrets::SecretError),
+    #[error(transparent)]
+    Credentials(#[from] sockeye_core::credentials_file::CredentialsFileError),
+    #[error("--metrics: cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 #[derive(Debug, Parser)]
@@ -50,14 +57,20 @@ enum Cmd {
 }
 
 fn main() {
+    let cli = Cli::parse();
+    // A watcher run as a service logs its state changes at info; everything else only warns.
+    let default_filter = match &cli.cmd {
+        Cmd::Watch(a) if a.logs_states() => "warn,sockeye_cli=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     // A watcher is one connection: a single-threaded runtime does all its work without
     // cross-thread wake-ups and keeps the process small (it is meant to sit on a server for
     // days). The simulator serves many sockets and gets every core.

@@ -1,23 +1,30 @@
-//! `sockeye-cli watch`: one line per state change and per event, or JSON lines.
+//! `sockeye-cli watch`: one line per state change and per event, or JSON lines; for one
+//! environment or several (`--env A --env B`, `--all`), optionally exporting metrics
+//! (`--metrics`). Without `--json` and without a terminal it runs as a service: state changes
+//! are log lines with levels on stderr, events stay on stdout, SIGTERM stops it cleanly.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
+use futures_util::StreamExt;
 use serde_json::json;
-use sockeye_core::backfill::{GAP_EVENT, GapReport};
-use sockeye_core::events::{AiProgress, EventKind, RealtimeEvent};
-use sockeye_core::progress::FallbackReport;
+use sockeye_core::backfill::GAP_EVENT;
+use sockeye_core::diagnose::DiagnoseOptions;
+use sockeye_core::events::now_ms;
+use sockeye_core::metrics::FleetMetrics;
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
-
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use crate::CliError;
 use crate::conn_args::ConnArgs;
+use crate::metrics_serve::{self, SharedMetrics};
+use crate::watch_feed::{self, Events, Item};
+use crate::watch_text::{Style, clock, summary};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -45,106 +52,24 @@ pub struct WatchArgs {
     /// is down. Default: the environment's setting (none).
     #[arg(long, value_name = "METHOD")]
     pub progress_endpoint: Option<String>,
+    /// Every saved environment.
+    #[arg(long, conflicts_with = "url")]
+    pub all: bool,
+    /// Serve Prometheus metrics (OpenMetrics) at http://ADDR/metrics, e.g. 127.0.0.1:9464.
+    /// With metrics the watcher keeps running when a link fails for good (the state is
+    /// exported) instead of exiting.
+    #[arg(long, value_name = "ADDR", value_parser = metrics_serve::parse_addr)]
+    pub metrics: Option<SocketAddr>,
+    /// Diagnose every environment now and then at this interval (`10m`, `1h`; at least 1m)
+    /// and export each probe's result and duration.
+    #[arg(long, value_name = "INTERVAL", requires = "metrics", value_parser = metrics_serve::parse_interval)]
+    pub diagnose_every: Option<Duration>,
 }
 
-/// ANSI colours, only on a terminal and only without `NO_COLOR`.
-pub struct Style {
-    on: bool,
-}
-
-impl Style {
-    pub fn detect() -> Style {
-        Style {
-            on: std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        }
-    }
-    pub fn paint(&self, code: &str, s: &str) -> String {
-        if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
-    }
-}
-
-fn clock(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{:02}:{:02}:{:02}.{:03}", t.hour(), t.minute(), t.second(), t.millisecond())
-}
-
-fn clock_s(ms: u64) -> String {
-    let mut c = clock(ms);
-    c.truncate(8);
-    c
-}
-
-/// A short human summary of an event.
-pub fn summary(e: &RealtimeEvent) -> String {
-    if e.name == GAP_EVENT
-        && let Ok(r) = serde_json::from_str::<GapReport>(e.payload.get())
-    {
-        return r.summary(clock_s);
-    }
-    if let Some(r) = FallbackReport::from_event(e) {
-        return r.summary();
-    }
-    let text = summary_of_kind(e);
-    if e.recovered {
-        format!("{text}  (recovered)")
-    } else if e.polled {
-        format!("{text}  (polled)")
-    } else {
-        text
-    }
-}
-
-fn summary_of_kind(e: &RealtimeEvent) -> String {
-    match &e.kind {
-        EventKind::AiProgress(p) => match p {
-            AiProgress::Thinking { message } => format!("thinking: {message}"),
-            AiProgress::Plan { message } => format!("plan: {}", message.replace('\n', " | ")),
-            AiProgress::Working { step, total, message } => {
-                format!("working {step}/{total}: {message}")
-            }
-            AiProgress::StepComplete { step, message, error, .. } => {
-                let mark = if error.is_some() { "✗" } else { "✓" };
-                format!(
-                    "{mark} step {}: {message}",
-                    step.map(|s| s.to_string()).unwrap_or_default()
-                )
-            }
-            AiProgress::Complete { message } => {
-                format!("complete: {}", message.clone().unwrap_or_default())
-            }
-            AiProgress::Error { message } => format!("error: {message}"),
-            AiProgress::Unknown { kind } => format!("({kind})"),
-        },
-        EventKind::Agent(a) => format!("{} {}: {}", a.workflow_id, a.kind, a.data),
-        EventKind::MessageCreated(m) | EventKind::MessageEdited(m) => {
-            format!("#{} {}: {}", m.channel_id, m.sender, m.content)
-        }
-        EventKind::MessageDeleted { channel_id, message_id } => {
-            format!("#{channel_id} deleted {message_id}")
-        }
-        EventKind::AiEvent { channel_id, text } => format!("#{channel_id} {text}"),
-        EventKind::AiEventClear { channel_id } => format!("#{channel_id} (ai cleared)"),
-        EventKind::UnreadCountUpdated { channel_id } => format!("#{channel_id} unread updated"),
-        EventKind::Pong => "pong".into(),
-        EventKind::Other => {
-            let mut s = e.payload.get().to_string();
-            if s.len() > 160 {
-                s.truncate(
-                    s.char_indices()
-                        .take_while(|(i, _)| *i < 160)
-                        .last()
-                        .map(|(i, _)| i)
-                        .unwrap_or(0),
-                );
-                s.push('…');
-            }
-            match &e.parse_note {
-                Some(n) => format!("{s}  [{n}]"),
-                None => s,
-            }
-        }
+impl WatchArgs {
+    /// Service mode: state changes as log lines on stderr (with levels), not on stdout.
+    pub fn logs_states(&self) -> bool {
+        !self.json && !std::io::stdout().is_terminal()
     }
 }
 
@@ -154,11 +79,13 @@ struct Stats {
     reconnects: u64,
     connected_ms: u64,
     connected_since: Option<u64>,
+    was_connected: bool,
 }
 
 impl Stats {
-    fn on_state(&mut self, snap: &StateSnapshot, was_connected: bool) {
+    fn on_state(&mut self, snap: &StateSnapshot) {
         let now = snap.since_ms;
+        let was_connected = std::mem::replace(&mut self.was_connected, snap.state.is_connected());
         if snap.state.is_connected() && !was_connected {
             self.connected_since = Some(now);
         } else if !snap.state.is_connected() && was_connected {
@@ -171,13 +98,14 @@ impl Stats {
         }
     }
 
-    fn print(&mut self) {
+    fn print(&mut self, env: Option<&str>) {
         if let Some(s) = self.connected_since.take() {
-            self.connected_ms += sockeye_core::events::now_ms().saturating_sub(s);
+            self.connected_ms += now_ms().saturating_sub(s);
         }
         let total: u64 = self.by_name.values().sum();
+        let env = env.map(|e| format!("{e}: ")).unwrap_or_default();
         eprintln!(
-            "--- {total} events, {} reconnects, connected {:.1} s",
+            "--- {env}{total} events, {} reconnects, connected {:.1} s",
             self.reconnects,
             self.connected_ms as f64 / 1000.0
         );
@@ -187,68 +115,97 @@ impl Stats {
     }
 }
 
-/// Where events come from. `--json` goes to files and pipes that must get every event: it
-/// reads the session's lossless queue, so a slow reader slows the socket (TCP backpressure,
-/// as node's client does). The human view reads the broadcast and says when it skipped.
-enum Events {
-    Lossless(mpsc::Receiver<Arc<RealtimeEvent>>),
-    Live(broadcast::Receiver<Arc<RealtimeEvent>>),
+/// A state change as a service log line: its level says how bad it is.
+fn log_state(snap: &StateSnapshot) {
+    let (env, what) = (&snap.profile, snap.state.describe());
+    match snap.state {
+        LinkState::AuthFailed { .. } => tracing::error!("{env}: {what}"),
+        LinkState::Degraded { .. } | LinkState::Reconnecting { .. } | LinkState::Stopped { .. } => {
+            tracing::warn!("{env}: {what}")
+        }
+        _ => tracing::info!("{env}: {what}"),
+    }
 }
 
-impl Events {
-    async fn recv(&mut self) -> Result<Arc<RealtimeEvent>, RecvError> {
-        match self {
-            Events::Lossless(rx) => rx.recv().await.ok_or(RecvError::Closed),
-            Events::Live(rx) => rx.recv().await,
-        }
+/// SIGTERM (systemd's stop), or never where there is no such signal.
+async fn terminated() {
+    #[cfg(unix)]
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        s.recv().await;
+        return;
     }
-
-    fn is_empty(&self) -> bool {
-        match self {
-            Events::Lossless(rx) => rx.is_empty(),
-            Events::Live(rx) => rx.is_empty(),
-        }
-    }
+    std::future::pending::<()>().await
 }
 
 pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
-    let (mut targets, _) = args.conn.targets(false).await?;
-    if targets.len() != 1 {
-        return Err(CliError::Usage("watch takes one environment".into()));
+    let (targets, config) = args.conn.targets(args.all).await?;
+    let mut prepared = Vec::new();
+    for (mut profile, target) in targets {
+        // The flags override the environment's settings; the profile's rules check them.
+        if args.no_backfill {
+            profile.backfill.enabled = false;
+        }
+        if let Some(n) = args.backfill_max {
+            profile.backfill.max_per_gap = n;
+        }
+        if let Some(e) = &args.progress_endpoint {
+            profile.progress_endpoint = Some(e.clone()).filter(|e| !e.is_empty());
+        }
+        profile.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+        prepared.push((profile, target));
     }
-    let (mut profile, target) = targets.remove(0);
-    // The flags override the environment's settings; the profile's rules check them.
-    if args.no_backfill {
-        profile.backfill.enabled = false;
-    }
-    if let Some(n) = args.backfill_max {
-        profile.backfill.max_per_gap = n;
-    }
-    if let Some(e) = &args.progress_endpoint {
-        profile.progress_endpoint = Some(e.clone()).filter(|e| !e.is_empty());
-    }
-    profile.validate().map_err(|e| CliError::Usage(e.to_string()))?;
-    let mut opts = SessionOptions {
-        transports: args.conn.transports(),
-        ..SessionOptions::for_profile(&profile)
+    let names: Vec<String> = prepared.iter().map(|(_, t)| t.name.clone()).collect();
+    let many = names.len() > 1;
+    // One link of one environment ends the watch when it fails for good; a fleet, or an
+    // exporter, keeps watching the others and shows the failure.
+    let service = many || args.metrics.is_some();
+    let metrics: Option<SharedMetrics> = match args.metrics {
+        Some(addr) => {
+            let m = FleetMetrics::new(names.iter().map(String::as_str), now_ms());
+            let m = Arc::new(Mutex::new(m));
+            let bound = metrics_serve::serve(addr, m.clone()).await?;
+            tracing::info!("metrics at http://{bound}/metrics");
+            Some(m)
+        }
+        None => None,
     };
-    let lossless = args.json.then(|| {
-        let (tx, rx) = mpsc::channel(1024);
-        opts.lossless = Some(tx);
-        rx
-    });
-    let session = Session::spawn(target, opts);
-    let mut states = session.state();
-    let mut events = match lossless {
-        Some(rx) => Events::Lossless(rx),
-        None => Events::Live(session.events()),
-    };
+    if let (Some(every), Some(m)) = (args.diagnose_every, &metrics) {
+        let runs = prepared
+            .iter()
+            .map(|(p, t)| {
+                let deployment = p.deployment_type(&config.settings.production_hosts);
+                (t.clone(), DiagnoseOptions { deployment, ..Default::default() })
+            })
+            .collect();
+        metrics_serve::diagnose_every(runs, every, m.clone());
+    }
+    let mut sessions = Vec::new();
+    for (profile, target) in prepared {
+        let mut opts = SessionOptions {
+            transports: args.conn.transports(),
+            ..SessionOptions::for_profile(&profile)
+        };
+        let lossless = args.json.then(|| {
+            let (tx, rx) = mpsc::channel(1024);
+            opts.lossless = Some(tx);
+            rx
+        });
+        let session = Session::spawn(target, opts);
+        let events = match lossless {
+            Some(rx) => Events::Lossless(rx),
+            None => Events::Live(session.events()),
+        };
+        sessions.push((session, events));
+    }
+    let handles: Vec<Session> = sessions.iter().map(|(s, _)| s.clone()).collect();
+    let mut feeds = watch_feed::merge(sessions);
+    let mut open = handles.len();
     let style = Style::detect();
+    let log_states = args.logs_states();
     // Stdout is line-buffered; a BufWriter flushed when caught up turns a flood into big writes.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut stats = Stats::default();
+    let mut stats: Vec<Stats> = names.iter().map(|_| Stats::default()).collect();
     let mut seen: u64 = 0;
-    let mut was_connected = false;
     let deadline = args.timeout.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
     let timeout = async move {
         match deadline {
@@ -257,72 +214,103 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
         }
     };
     tokio::pin!(timeout);
+    let term = terminated();
+    tokio::pin!(term);
     let code = loop {
         tokio::select! {
-            changed = states.changed() => {
-                if changed.is_err() { break 1; }
-                let snap = states.borrow_and_update().clone();
-                stats.on_state(&snap, was_connected);
-                was_connected = snap.state.is_connected();
-                if args.json {
-                    let mut v = serde_json::to_value(&snap).unwrap_or_default();
-                    v["kind"] = json!("state");
-                    let _ = writeln!(out, "{v}");
-                } else {
-                    let view = sockeye_core::views::LinkView::of(&snap);
-                    let line = format!("{} {} {}", clock(snap.since_ms), style.paint("1", "state"), style.paint(view.tone.ansi(), &view.detail));
-                    let _ = writeln!(out, "{line}");
-                }
-                let _ = out.flush();
-                match &snap.state {
-                    LinkState::AuthFailed { .. } => break 2,
-                    LinkState::Stopped { .. } => break 1,
-                    _ => {}
-                }
-            }
-            ev = events.recv() => {
-                match ev {
-                    Ok(e) => {
-                        seen += 1;
-                        *stats.by_name.entry(e.name.clone()).or_default() += 1;
+            item = feeds.next() => {
+                let Some((i, item)) = item else { break 1 };
+                let env = names[i].as_str();
+                match item {
+                    Item::State(snap) => {
+                        if let Some(m) = &metrics && let Ok(mut m) = m.lock() {
+                            m.on_state(&snap);
+                        }
+                        stats[i].on_state(&snap);
                         if args.json {
-                            let _ = sockeye_core::event_line::write_line(&mut out, &e);
+                            let mut v = serde_json::to_value(&snap).unwrap_or_default();
+                            v["kind"] = json!("state");
+                            let _ = writeln!(out, "{v}");
+                        } else if log_states {
+                            log_state(&snap);
+                        } else {
+                            let view = sockeye_core::views::LinkView::of(&snap);
+                            let who = if many { format!("{env} ") } else { String::new() };
+                            let line = format!("{} {who}{} {}", clock(snap.since_ms), style.paint("1", "state"), style.paint(view.tone.ansi(), &view.detail));
+                            let _ = writeln!(out, "{line}");
+                        }
+                        let _ = out.flush();
+                        match &snap.state {
+                            LinkState::AuthFailed { .. } if !service => break 2,
+                            LinkState::Stopped { .. } if !service => break 1,
+                            _ => {}
+                        }
+                    }
+                    Item::Event(e, caught_up) => {
+                        seen += 1;
+                        if let Some(m) = &metrics && let Ok(mut m) = m.lock() {
+                            m.on_event(env, &e);
+                        }
+                        *stats[i].by_name.entry(e.name.clone()).or_default() += 1;
+                        if args.json {
+                            let _ = sockeye_core::event_line::write_line_of(&mut out, &e, many.then_some(env));
                         } else {
                             let room = e.room_hint.clone().unwrap_or_default();
                             let note = e.name == GAP_EVENT || e.name == sockeye_core::progress::PROGRESS_EVENT;
                             let name = style.paint(if note { "33" } else { "36" }, &e.name);
-                            let _ = writeln!(out, "{} {} {} {}", clock(e.received_at_ms), name, style.paint("90", &room), summary(&e));
+                            let who = if many { format!("{env} ") } else { String::new() };
+                            let _ = writeln!(out, "{} {who}{} {} {}", clock(e.received_at_ms), name, style.paint("90", &room), summary(&e));
                         }
                         // Flush when caught up: line by line when events trickle, in big writes
                         // under a flood.
-                        if events.is_empty() {
+                        if caught_up {
                             let _ = out.flush();
                         }
                     }
-                    Err(RecvError::Lagged(n)) => {
+                    Item::Lagged(n) => {
                         seen += n;
-                        let _ = writeln!(out, "{}", if args.json { json!({"kind": "lagged", "dropped": n}).to_string() } else { format!("… {n} events dropped (output too slow)") });
+                        let _ = writeln!(out, "{}", if args.json { json!({"kind": "lagged", "env": env, "dropped": n}).to_string() } else { format!("… {n} events dropped (output too slow)") });
                     }
-                    Err(RecvError::Closed) => break 1,
+                    Item::Closed => {
+                        open -= 1;
+                        if open == 0 {
+                            break 1;
+                        }
+                    }
                 }
                 if args.count.is_some_and(|n| seen >= n) {
                     break 0;
                 }
             }
             _ = &mut timeout => {
-                let snap = session.state().borrow().clone();
-                eprintln!("timeout: {seen} events; last state: {}", snap.state.describe());
+                for s in &handles {
+                    let snap = s.state().borrow().clone();
+                    let who = if many { format!(" of {}", snap.profile) } else { String::new() };
+                    eprintln!("timeout: {seen} events; last state{who}: {}", snap.state.describe());
+                }
                 break 1;
             }
             _ = tokio::signal::ctrl_c() => {
-                stats.print();
+                for (s, name) in stats.iter_mut().zip(&names) {
+                    s.print(many.then_some(name.as_str()));
+                }
                 break 130;
+            }
+            _ = &mut term => {
+                tracing::info!("SIGTERM: closing {} session(s)", handles.len());
+                break 0;
             }
         }
     };
+    let _ = out.flush();
     if code == 2 && args.json {
-        eprintln!("{}", session.state().borrow().state.describe());
+        for s in &handles {
+            eprintln!("{}", s.state().borrow().state.describe());
+        }
     }
-    session.stop().await;
+    futures_util::future::join_all(handles.iter().map(Session::stop)).await;
+    if log_states && code == 0 {
+        tracing::info!("stopped");
+    }
     Ok(code)
 }

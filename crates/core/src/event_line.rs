@@ -12,6 +12,9 @@ use crate::events::RealtimeEvent;
 pub struct EventLine<'a> {
     /// Always `"event"` (other line kinds: state, summary).
     kind: &'static str,
+    /// The environment, when a watcher streams several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<&'a str>,
     name: &'a str,
     room_hint: Option<&'a str>,
     payload: &'a RawValue,
@@ -30,6 +33,7 @@ impl<'a> From<&'a RealtimeEvent> for EventLine<'a> {
     fn from(e: &'a RealtimeEvent) -> Self {
         EventLine {
             kind: "event",
+            env: None,
             name: &e.name,
             room_hint: e.room_hint.as_deref(),
             payload: &e.payload,
@@ -43,7 +47,16 @@ impl<'a> From<&'a RealtimeEvent> for EventLine<'a> {
 
 /// Write `e` as one line (with its newline).
 pub fn write_line(out: &mut impl std::io::Write, e: &RealtimeEvent) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, &EventLine::from(e))?;
+    write_line_of(out, e, None)
+}
+
+/// [`write_line`] naming the environment (`"env"`), for a watcher of several.
+pub fn write_line_of(
+    out: &mut impl std::io::Write,
+    e: &RealtimeEvent,
+    env: Option<&str>,
+) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, &EventLine { env, ..EventLine::from(e) })?;
     out.write_all(b"\n")
 }
 

@@ -1,6 +1,7 @@
 //! Sockeye's core: everything that is not GUI.
 //!
-//! - [`url_rules`], [`profile`], [`config_file`], [`secrets`]: environments and where they live.
+//! - [`url_rules`], [`profile`], [`config_file`], [`secrets`], [`credentials_file`]:
+//!   environments and where they live.
 //! - [`auth`], [`target`]: credentials and what a connection sends.
 //! - [`wire`]: our own Engine.IO / Socket.IO client (codec, transports, connection).
 //! - [`session`], [`state`], [`backoff`]: the supervisor that connects, verifies, subscribes
@@ -10,19 +11,21 @@
 //! - [`diagnose`]: the probe chain that names what is broken and how to fix it.
 //! - [`runs`]: agent runs correlated into cards; [`batch`]: batching for the UI.
 //! - [`backfill`], [`progress`]: what REST recovers of what the realtime link missed.
-//! - [`notify`]: the notification policy.
+//! - [`notify`]: the notification policy; [`metrics`]: the OpenMetrics exposition.
 
 pub mod auth;
 pub mod backfill;
 pub mod backoff;
 pub mod batch;
 pub mod config_file;
+pub mod credentials_file;
 pub mod diagnose;
 pub mod error_text;
 pub mod event_line;
 pub mod event_log;
 pub mod events;
 pub mod fold;
+pub mod metrics;
 pub mod notify;
 pub mod profile;
 pub mod profile_edit;

@@ -44,6 +44,19 @@ pub enum LinkState {
 }
 
 impl LinkState {
+    /// Every [`LinkState::name`], in the order of the variants (metrics export one series
+    /// per name).
+    pub const NAMES: [&'static str; 8] = [
+        "idle",
+        "connecting",
+        "authenticating",
+        "connected",
+        "degraded",
+        "reconnecting",
+        "auth_failed",
+        "stopped",
+    ];
+
     pub fn name(&self) -> &'static str {
         match self {
             LinkState::Idle => "idle",

@@ -51,3 +51,4 @@ pub async fn joined(sim: &Sim, room: &str, n: usize) {
     }
     panic!("{n} sockets did not join {room}: {:?}", sim.state().socket_infos());
 }
+pub mod prometheus;

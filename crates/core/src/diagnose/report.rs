@@ -17,6 +17,18 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [Status::Pass, Status::Warn, Status::Fail, Status::Skipped];
+
+    /// The name the JSON report uses (`pass`, `warn`, `fail`, `skipped`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Skipped => "skipped",
+        }
+    }
+
     pub fn mark(self) -> &'static str {
         match self {
             Status::Pass => "✔",

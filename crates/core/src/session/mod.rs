@@ -13,6 +13,8 @@ mod progress;
 mod serve;
 mod supervisor;
 
+pub use serve::MALFORMED_EVENT;
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
