@@ -40,8 +40,6 @@ impl Runner<'_> {
         None
     }
 
-    /// Ports among `scan_ports` on the socket host that answer an Engine.IO handshake.
-
     /// P2: returns the open engine session.
     pub(super) async fn handshake(&mut self) -> Option<Engine> {
         let t = Instant::now();
@@ -255,7 +253,7 @@ impl Runner<'_> {
     }
 
     pub(super) async fn rest_identity_status(&self) -> Option<u16> {
-        let mut u = self.target.base_url.clone();
+        let mut u = self.rest_url.clone();
         u.set_path("/api/method/frappe.auth.get_logged_user");
         let h: Vec<(String, String)> = self
             .headers

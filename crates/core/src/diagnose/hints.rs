@@ -47,6 +47,8 @@ pub enum Symptom {
     GuestSession,
     /// Connected but deaf: the socket answers nothing (socket secret mismatch).
     Deaf,
+    /// No web app answers `/api/method/ping` at the site URL or the Origin.
+    WebUnreachable,
     /// Anything the table does not name.
     Other,
 }
@@ -72,7 +74,7 @@ impl Symptom {
             IdleDrops => 14,
             MixedContent => 15,
             TlsError => 16,
-            Other => return None,
+            WebUnreachable | Other => return None,
         })
     }
 }

@@ -78,6 +78,11 @@ struct Runner<'a> {
     http: reqwest::Client,
     headers: Vec<(String, String)>,
     probes: Vec<Probe>,
+    /// Where REST goes: the web app (the site URL, or the Origin when the URL is a realtime
+    /// port), decided by the `web` probe.
+    rest_url: Url,
+    /// The web app answered; REST probes are meaningless otherwise.
+    web_ok: bool,
 }
 
 /// The polling session the handshake opened, shared by the later probes.
@@ -95,6 +100,35 @@ impl Runner<'_> {
         s
     }
 
+    /// The session cookie: pasted, or from a login (`Login` credentials) at the web app.
+    async fn login(&mut self) -> Option<crate::secrets::Secret> {
+        let (user, password) = match &self.target.credentials {
+            Credentials::Sid(s) => return Some(s.clone()),
+            Credentials::Login { user, password } => (user, password),
+            _ => return None,
+        };
+        let t = Instant::now();
+        match auth::frappe_login(&self.http, &self.rest_url, &self.target.origin, user, password)
+            .await
+        {
+            Ok(s) => {
+                self.push(Probe::new("login", Status::Pass, ms(t)).evidence(format!(
+                    "POST {}/api/method/login as {user} → sid",
+                    self.rest_url.as_str().trim_end_matches('/')
+                )));
+                Some(s)
+            }
+            Err(e) => {
+                let p = Probe::new("login", Status::Fail, ms(t)).evidence(e.to_string());
+                self.push(p.finding(Finding {
+                    symptom: hints::Symptom::Unauthorized,
+                    hint: format!("Login failed: \"{e}\"."),
+                }));
+                None
+            }
+        }
+    }
+
     fn skip_rest(&mut self, names: &[&'static str], why: &str) {
         for n in names {
             self.probes.push(Probe::skipped(n, why));
@@ -105,39 +139,24 @@ impl Runner<'_> {
 /// Run the probe chain against `target`.
 pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
     let started = Instant::now();
-    let urls = [&target.base_url, &target.socket_url];
+    let origin_url = Url::parse(&target.origin).ok();
+    let mut urls = vec![&target.base_url, &target.socket_url];
+    urls.extend(origin_url.as_ref());
     let http =
         crate::auth::http_client_builder(&urls, &target.tls, &target.proxy, opts.probe_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("sockeye-diagnose/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("static client settings");
-    let mut r = Runner { target, opts, http, headers: Vec::new(), probes: Vec::new() };
-
-    let mut sid = match &target.credentials {
-        Credentials::Sid(s) => Some(s.clone()),
-        _ => None,
+    let mut r = Runner {
+        target,
+        opts,
+        http,
+        headers: Vec::new(),
+        probes: Vec::new(),
+        rest_url: target.base_url.clone(),
+        web_ok: false,
     };
-    if let Credentials::Login { user, password } = &target.credentials {
-        let t = Instant::now();
-        match auth::frappe_login(&r.http, &target.base_url, &target.origin, user, password).await {
-            Ok(s) => {
-                sid = Some(s);
-                r.push(
-                    Probe::new("login", Status::Pass, ms(t))
-                        .evidence(format!("POST /api/method/login as {user} → sid")),
-                );
-            }
-            Err(e) => {
-                let p = Probe::new("login", Status::Fail, ms(t)).evidence(e.to_string());
-                r.push(p.finding(Finding {
-                    symptom: hints::Symptom::Unauthorized,
-                    hint: format!("Login failed: \"{e}\"."),
-                }));
-            }
-        }
-    }
-    r.headers = target.headers(sid.as_ref(), false);
 
     if let Some(configured) = &opts.configured_socket_url
         && target.base_url.scheme() == "https"
@@ -152,8 +171,11 @@ pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
 
     let reachable = r.network().await;
     if target.frappe {
-        r.web().await;
+        r.web_ok = r.web().await;
     }
+    let sid = r.login().await;
+    r.headers = target.headers(sid.as_ref(), false);
+
     let mut external_ok = false;
     let mut websocket_ok = false;
     let mut auth_ok = false;

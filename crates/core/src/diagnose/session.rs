@@ -147,7 +147,7 @@ impl Runner<'_> {
             }
         };
         let mut events = s.events();
-        let mut u = self.target.base_url.clone();
+        let mut u = self.rest_url.clone();
         u.set_path("/api/method/raven.api.raven_message.send_message");
         let text = format!(
             "Sockeye realtime check ({}): this message verifies that chat events reach subscribers; it can be deleted.",

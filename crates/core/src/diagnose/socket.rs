@@ -152,10 +152,12 @@ impl Runner<'_> {
             }
         };
         let rtt = ms(t);
-        let mut u = self.target.base_url.clone();
-        u.set_path("/api/method/frappe.auth.get_logged_user");
+        if !self.web_ok {
+            self.push(Probe::skipped("identity", "no web app answered (see the web probe)"));
+            return self.pong_verdict(pong, rtt, pong);
+        }
         let t2 = Instant::now();
-        let who = auth::who_am_i(&self.http, &self.target.base_url, &self.headers).await;
+        let who = auth::who_am_i(&self.http, &self.rest_url, &self.headers).await;
         let identity_ms = ms(t2);
         let mut auth_ok = false;
         match &who {
@@ -182,6 +184,11 @@ impl Runner<'_> {
                 auth_ok = pong;
             }
         }
+        self.pong_verdict(pong, rtt, auth_ok)
+    }
+
+    /// Put the pong row before the identity row; no pong means no working link.
+    fn pong_verdict(&mut self, pong: bool, rtt: u64, auth_ok: bool) -> bool {
         if pong {
             self.probes.insert(
                 self.probes.len() - 1,
@@ -194,7 +201,7 @@ impl Runner<'_> {
                     .evidence(format!("no pong within {:?}", self.opts.probe_timeout))
                     .finding(hints::deaf()),
             );
-            auth_ok = false;
+            return false;
         }
         auth_ok
     }
