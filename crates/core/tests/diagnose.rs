@@ -182,7 +182,8 @@ async fn rows_9_to_12_refusals_map_to_their_hints() {
         &opts(),
     )
     .await;
-    assert_symptom(&r, "namespace", Symptom::Unauthorized, "cannot reach the web process");
+    assert_symptom(&r, "namespace", Symptom::Unauthorized, "the realtime server cannot reach");
+    assert_eq!(r.probe("namespace").unwrap().cause, Some("C4"));
     // Expired sid: connects as Guest, identity names it.
     let r = diagnose(
         &t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("expired")), |_| {}).await,

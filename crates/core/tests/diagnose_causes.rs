@@ -68,3 +68,135 @@ async fn rest_goes_to_the_origin_when_the_url_is_a_realtime_port() {
     assert!(hint.contains(&split.realtime.url()) && hint.contains(&closed), "{hint}");
     assert_eq!(r.probe("identity").map(|p| p.status), Some(Status::Skipped), "{r:#?}");
 }
+
+// ---- through a real nginx ---------------------------------------------------------------
+
+const UPGRADE: &str = "proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection \"upgrade\";";
+
+/// nginx from `frappe_variant.conf` in front of `split`: `socketio` is the body of `location
+/// /socket.io` (after X-Frappe-Site-Name), `server` more locations, `upstream` http-level.
+fn nginx(split: &Split, socketio: &str, server: &str, upstream: &str) -> common::nginx::Nginx {
+    let (rt, web) = (split.realtime.port.to_string(), split.web_port.to_string());
+    common::nginx::start("frappe_variant.conf", |t, dir| {
+        std::fs::write(dir.join("htpasswd"), "").unwrap();
+        t.replace("@SOCKETIO@", socketio)
+            .replace("@SERVER@", server)
+            .replace("@UPSTREAM@", upstream)
+            .replace("@REALTIME@", &rt)
+            .replace("@WEB@", &web)
+            .replace("@SITE@", "raven.test")
+            .replace("@HTPASSWD@", dir.join("htpasswd").to_str().unwrap())
+    })
+}
+
+fn proxied(rest: &str) -> String {
+    format!("{UPGRADE}\n            {rest}\n            proxy_pass http://127.0.0.1:@REALTIME@;")
+}
+
+fn assert_cause(r: &Report, probe: &str, cause: &str, hint_part: &str) {
+    let p = r.probe(probe).unwrap_or_else(|| panic!("no {probe}: {r:#?}"));
+    assert_eq!(p.cause, Some(cause), "{probe}: {r:#?}");
+    let hint = p.hint.as_deref().unwrap_or_default();
+    assert!(hint.contains(hint_part), "hint {hint:?} should mention {hint_part:?}");
+    assert!(!p.fixes.is_empty(), "a finding carries its fix: {p:#?}");
+    assert!(r.exit_code() >= 1);
+}
+
+#[tokio::test]
+async fn the_correct_bench_template_passes() {
+    let split = node_frappe_split(&[]);
+    let n = nginx(
+        &split,
+        &proxied(
+            "proxy_set_header Origin $scheme://$http_host;\n            proxy_set_header Host $host;",
+        ),
+        "",
+        "",
+    );
+    let url = format!("http://127.0.0.1:{}", n.port);
+    let r = diagnose(&target(&url, &url, "good-sid").await, &opts()).await;
+    assert_eq!(r.exit_code(), 0, "{r:#?}");
+}
+
+#[tokio::test]
+async fn c1_host_rewritten_by_the_proxy_is_told_from_c2_origin_replaced() {
+    let split = node_frappe_split(&[]);
+    // C1: Host becomes the upstream address; the browser's Origin passes through.
+    let n = nginx(&split, &proxied("proxy_set_header Host 127.0.0.1:@REALTIME@;"), "", "");
+    let url = format!("http://localhost:{}", n.port);
+    let mut t = target(&url, &url, "good-sid").await;
+    t.namespace = "/raven.test".into();
+    let r = diagnose(&t, &opts()).await;
+    assert_cause(&r, "namespace", "C1", "proxy_set_header Host $host");
+    assert!(hint_of(&r, "namespace").contains("Host 127.0.0.1"), "{r:#?}");
+    drop(n);
+    // C2: a template sets a fixed Origin; Host passes through.
+    let n = nginx(
+        &split,
+        &proxied(
+            "proxy_set_header Origin $scheme://frontend;\n            proxy_set_header Host $host;",
+        ),
+        "",
+        "",
+    );
+    let url = format!("http://127.0.0.1:{}", n.port);
+    let r = diagnose(&target(&url, &url, "good-sid").await, &opts()).await;
+    assert_cause(&r, "namespace", "C2", "replaces the Origin");
+    let fix = &r.probe("namespace").unwrap().fixes[0];
+    assert!(fix.snippet.contains("proxy_set_header Origin $scheme://$http_host;"), "{fix:#?}");
+    drop(n);
+    // C19: Origin built from the Referer.
+    let n = nginx(
+        &split,
+        &proxied(
+            "proxy_set_header Origin $http_referer;\n            proxy_set_header Host $host;",
+        ),
+        "",
+        "",
+    );
+    let url = format!("http://127.0.0.1:{}", n.port);
+    let r = diagnose(&target(&url, &url, "good-sid").await, &opts()).await;
+    assert_cause(&r, "namespace", "C19", "$http_referer");
+}
+
+#[tokio::test]
+async fn c7_a_front_door_answering_the_callback_with_html() {
+    let split = node_frappe_split(&[]);
+    let front_door = "location ^~ /api/method/frappe.realtime. {
+            auth_basic \"Company SSO\";
+            auth_basic_user_file @HTPASSWD@;
+            proxy_pass http://127.0.0.1:@WEB@;
+        }";
+    let n = nginx(
+        &split,
+        &proxied(
+            "proxy_set_header Origin $scheme://$http_host;\n            proxy_set_header Host $host;",
+        ),
+        front_door,
+        "",
+    );
+    let url = format!("http://127.0.0.1:{}", n.port);
+    let r = diagnose(&target(&url, &url, "good-sid").await, &opts()).await;
+    let ns = r.probe("namespace").unwrap();
+    assert!(
+        ns.evidence[0].contains("Unauthorized: SyntaxError: Unexpected token '<'"),
+        "the server's words verbatim: {ns:#?}"
+    );
+    assert_cause(&r, "namespace", "C7", "front door");
+    assert!(hint_of(&r, "namespace").contains("Our own request to the web app passes"));
+    assert!(ns.fixes[0].snippet.contains("location ^~ /api/method/frappe.realtime."), "{ns:#?}");
+}
+
+#[tokio::test]
+async fn c5_the_callback_cannot_reach_the_web_app_we_reach() {
+    // developer_mode makes the callback use webserver_port, where nothing listens.
+    let closed = free_port().to_string();
+    let split = node_frappe_split(&[("DEVELOPER_MODE", "1"), ("WEBSERVER_PORT", &closed)]);
+    let r = diagnose(&bench_target(&split).await, &opts()).await;
+    let ns = r.probe("namespace").unwrap();
+    assert!(ns.evidence[0].contains("Unauthorized: TypeError: fetch failed"), "{ns:#?}");
+    assert_cause(&r, "namespace", "C5", "developer_mode");
+    assert!(ns.fixes.iter().any(|f| f.snippet.contains("\"developer_mode\": 0")), "{ns:#?}");
+}

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::eio::NsAnswer;
 use super::hints::{self, Finding};
 use super::report::{Probe, Status};
-use super::{Engine, Runner, eio, ms};
+use super::{Engine, Runner, causes, eio, ms};
 use crate::wire::EioVersion;
 use url::Url;
 
@@ -48,10 +48,10 @@ impl Runner<'_> {
                 Ok(a) => a,
                 Err(e) => {
                     self.push(Probe::new("handshake", Status::Fail, ms(t)).evidence(e).finding(
-                        Finding {
-                            symptom: hints::Symptom::Other,
-                            hint: "The Engine.IO handshake got no HTTP answer.".into(),
-                        },
+                        Finding::new(
+                            hints::Symptom::Other,
+                            "The Engine.IO handshake got no HTTP answer.",
+                        ),
                     ));
                     return None;
                 }
@@ -167,29 +167,11 @@ impl Runner<'_> {
         let url = eio::eio_url(&self.target.socket_url, v, "polling", Some(&engine.sid));
         let connect = eio::connect_packet(v, &ns, self.target.auth_payload().as_ref());
         let posted = eio::post(&self.http, url.clone(), &self.headers, v, connect).await;
-        let mut answer = None;
-        let mut last_poll = None;
-        if matches!(posted, Ok(200)) {
-            let deadline = Instant::now() + self.opts.probe_timeout;
-            while answer.is_none() && Instant::now() < deadline {
-                match eio::get(&self.http, url.clone(), &self.headers).await {
-                    Ok(a) if a.status == 200 => {
-                        answer =
-                            eio::packets(v, &a.body).iter().find_map(|p| eio::ns_answer(v, &ns, p));
-                        last_poll = Some(a);
-                    }
-                    Ok(a) => {
-                        last_poll = Some(a);
-                        break;
-                    }
-                    Err(e) => {
-                        last_poll =
-                            Some(eio::HttpAnswer { status: 0, body: e, content_type: None });
-                        break;
-                    }
-                }
-            }
-        }
+        let (answer, last_poll) = if matches!(posted, Ok(200)) {
+            self.poll_ns_answer(&url, &self.headers, v, &ns).await
+        } else {
+            (None, None)
+        };
         let poll_status = last_poll.as_ref().map(|a| a.status).unwrap_or(0);
         let poll_body = last_poll.as_ref().map(|a| a.body.clone()).unwrap_or_default();
         let (post_status, post_note) = match &posted {
@@ -235,21 +217,60 @@ impl Runner<'_> {
             }
             Some(NsAnswer::Refused(msg)) => {
                 let mut f = hints::classify_refusal(msg);
+                let mut p = Probe::new("namespace", Status::Fail, ms(t))
+                    .evidence(format!("CONNECT {ns} refused: \"{msg}\""));
                 if f.symptom == hints::Symptom::Unauthorized && self.target.frappe {
-                    let status = self.rest_identity_status().await;
-                    f = hints::refine_unauthorized(msg, status);
+                    let view = self.callback_view().await;
+                    f = causes::unauthorized(msg, &view);
+                } else if f.symptom == hints::Symptom::InvalidOrigin {
+                    let (verdict, tried) = self.origin_verdict(v).await;
+                    for e in tried {
+                        p = p.evidence(e);
+                    }
+                    f = causes::invalid_origin(
+                        &verdict,
+                        self.target.socket_url.scheme() == "https",
+                    );
                 }
-                self.push(
-                    Probe::new("namespace", Status::Fail, ms(t))
-                        .evidence(format!("CONNECT {ns} refused: \"{msg}\""))
-                        .finding(f),
-                );
+                p.duration_ms = ms(t);
+                self.push(p.finding(f));
             }
             None => {
-                self.push(Probe::new("namespace", Status::Fail, ms(t)).evidence(format!("no answer to CONNECT {ns} within {:?}", self.opts.probe_timeout)).finding(Finding { symptom: hints::Symptom::Other, hint: "The namespace CONNECT got no answer: the server may not be Socket.IO v4, or it hangs in its auth middleware (auth callback timing out).".into() }));
+                self.push(Probe::new("namespace", Status::Fail, ms(t)).evidence(format!("no answer to CONNECT {ns} within {:?}", self.opts.probe_timeout)).finding(Finding::new(hints::Symptom::Other, "The namespace CONNECT got no answer: the server may not be Socket.IO v4, or it hangs in its auth middleware (auth callback timing out).")));
             }
         }
         answer
+    }
+
+    /// Poll `url` until the answer to the CONNECT for `ns` arrives (or the probe times out);
+    /// also returns the last poll, for the sticky-session check.
+    pub(super) async fn poll_ns_answer(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+        v: EioVersion,
+        ns: &str,
+    ) -> (Option<NsAnswer>, Option<eio::HttpAnswer>) {
+        let mut answer = None;
+        let mut last_poll = None;
+        let deadline = Instant::now() + self.opts.probe_timeout;
+        while answer.is_none() && Instant::now() < deadline {
+            match eio::get(&self.http, url.clone(), headers).await {
+                Ok(a) if a.status == 200 => {
+                    answer = eio::packets(v, &a.body).iter().find_map(|p| eio::ns_answer(v, ns, p));
+                    last_poll = Some(a);
+                }
+                Ok(a) => {
+                    last_poll = Some(a);
+                    break;
+                }
+                Err(e) => {
+                    last_poll = Some(eio::HttpAnswer { status: 0, body: e, content_type: None });
+                    break;
+                }
+            }
+        }
+        (answer, last_poll)
     }
 
     pub(super) async fn rest_identity_status(&self) -> Option<u16> {

@@ -5,12 +5,15 @@
 //! reason. The optional `listen` and `roundtrip` probes use the real [`Session`], so they see
 //! exactly what the app sees.
 
+pub mod causes;
 pub mod eio;
 mod engine;
+pub mod fixes;
 pub mod hints;
 mod hop;
 pub mod net;
 mod network;
+mod origin;
 pub mod report;
 mod session;
 mod socket;
@@ -83,6 +86,10 @@ struct Runner<'a> {
     rest_url: Url,
     /// The web app answered; REST probes are meaningless otherwise.
     web_ok: bool,
+    /// pingInterval + pingTimeout of the server, once the handshake told us (seconds).
+    heartbeat_secs: u64,
+    /// Ports that answered Socket.IO when the configured one did not.
+    alternatives: Vec<u16>,
 }
 
 /// The polling session the handshake opened, shared by the later probes.
@@ -94,10 +101,37 @@ struct Engine {
 }
 
 impl Runner<'_> {
-    fn push(&mut self, p: Probe) -> Status {
+    /// Record a probe; a finding gets its ready-to-paste fixes here, where the detected
+    /// values are known.
+    fn push(&mut self, mut p: Probe) -> Status {
+        if let Some(symptom) = p.symptom
+            && p.fixes.is_empty()
+            && matches!(p.status, Status::Fail | Status::Warn)
+        {
+            p.fixes = fixes::fixes_for(symptom, p.cause, &self.fix_context());
+        }
         let s = p.status;
         self.probes.push(p);
         s
+    }
+
+    fn fix_context(&self) -> fixes::FixContext {
+        let t = self.target;
+        let site_url = Url::parse(&t.origin).unwrap_or_else(|_| t.base_url.clone());
+        let host = site_url.host_str().unwrap_or_default().to_string();
+        let socket_port =
+            t.socket_url.port().filter(|_| t.socket_url.origin() != self.rest_url.origin());
+        let local_rest = self.rest_url.host_str().is_some_and(crate::url_rules::is_loopback_host);
+        fixes::FixContext {
+            site: t.site.clone().unwrap_or_else(|| t.namespace.trim_start_matches('/').to_string()),
+            host,
+            site_url: crate::url_rules::origin_of(&site_url),
+            realtime_port: self.opts.local_port.or(socket_port).unwrap_or(9000),
+            web_port: self.rest_url.port().filter(|_| local_rest).unwrap_or(8000),
+            alternatives: self.alternatives.clone(),
+            heartbeat_secs: self.heartbeat_secs,
+            deployment: self.opts.deployment,
+        }
     }
 
     /// The session cookie: pasted, or from a login (`Login` credentials) at the web app.
@@ -120,10 +154,10 @@ impl Runner<'_> {
             }
             Err(e) => {
                 let p = Probe::new("login", Status::Fail, ms(t)).evidence(e.to_string());
-                self.push(p.finding(Finding {
-                    symptom: hints::Symptom::Unauthorized,
-                    hint: format!("Login failed: \"{e}\"."),
-                }));
+                self.push(p.finding(Finding::new(
+                    hints::Symptom::Unauthorized,
+                    format!("Login failed: \"{e}\"."),
+                )));
                 None
             }
         }
@@ -156,6 +190,8 @@ pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
         probes: Vec::new(),
         rest_url: target.base_url.clone(),
         web_ok: false,
+        heartbeat_secs: 45,
+        alternatives: Vec::new(),
     };
 
     if let Some(configured) = &opts.configured_socket_url
@@ -186,10 +222,12 @@ pub async fn diagnose(target: &Target, opts: &DiagnoseOptions) -> Report {
                 "no Engine.IO session",
             ),
             Some(engine) => {
+                r.heartbeat_secs = (engine.ping_interval + engine.ping_timeout) / 1000;
                 let ns = r.namespace(&engine).await;
                 let ns_ok = ns == Some(NsAnswer::Connected);
                 external_ok = ns_ok;
-                let ws = r.websocket(&engine).await;
+                let hold = if ns_ok { opts.hold } else { Duration::ZERO };
+                let ws = r.websocket(&engine, hold).await;
                 websocket_ok = ws.is_some();
                 if ns_ok && target.frappe {
                     auth_ok = r.pong_and_identity(&engine, ws).await;

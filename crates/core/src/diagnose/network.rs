@@ -9,7 +9,7 @@ use super::{ENGINE_CHAIN, Runner, ms, net};
 use crate::url_rules::DeploymentType;
 
 impl Runner<'_> {
-    pub(super) async fn answering_ports(&self, except: u16) -> Vec<u16> {
+    pub(super) async fn answering_ports(&mut self, except: u16) -> Vec<u16> {
         let mut found = Vec::new();
         for &p in &self.opts.scan_ports {
             if p == except {
@@ -23,6 +23,7 @@ impl Runner<'_> {
                 found.push(p);
             }
         }
+        self.alternatives.clone_from(&found);
         found
     }
 
@@ -49,7 +50,7 @@ impl Runner<'_> {
                 a
             }
             Err(e) => {
-                self.push(Probe::new("dns", Status::Fail, ms(t)).evidence(e.clone()).finding(Finding { symptom: hints::Symptom::Other, hint: format!("The host name does not resolve ({e}): check the URL, DNS, or the ngrok tunnel name.") }));
+                self.push(Probe::new("dns", Status::Fail, ms(t)).evidence(e.clone()).finding(Finding::new(hints::Symptom::Other, format!("The host name does not resolve ({e}): check the URL, DNS, or the ngrok tunnel name."))));
                 self.skip_rest(&["tcp", "tls"], "no DNS answer");
                 self.skip_rest(&ENGINE_CHAIN, "no DNS answer");
                 return false;
@@ -112,13 +113,13 @@ impl Runner<'_> {
                 match (&info.verify_error, self.target.tls.verify) {
                     (None, _) if info.days_to_expiry.is_some_and(|d| d < 14) => {
                         p.status = Status::Warn;
-                        p = p.finding(Finding {
-                            symptom: hints::Symptom::TlsError,
-                            hint: format!(
+                        p = p.finding(Finding::new(
+                            hints::Symptom::TlsError,
+                            format!(
                                 "The certificate expires in {} days: renew it.",
                                 info.days_to_expiry.unwrap_or(0)
                             ),
-                        });
+                        ));
                     }
                     (None, _) => {}
                     (Some(e), true) => {
@@ -132,7 +133,7 @@ impl Runner<'_> {
                     }
                     (Some(e), false) => {
                         p.status = Status::Warn;
-                        p = p.evidence(e.to_string()).finding(Finding { symptom: hints::Symptom::TlsError, hint: "TLS verification is turned off for this environment and the certificate does not verify: acceptable for a sandbox only.".into() });
+                        p = p.evidence(e.to_string()).finding(Finding::new(hints::Symptom::TlsError, "TLS verification is turned off for this environment and the certificate does not verify: acceptable for a sandbox only."));
                     }
                 }
                 self.push(p);

@@ -64,7 +64,7 @@ impl Runner<'_> {
                 .and_then(|p| p.evidence.first().cloned())
                 .unwrap_or_default();
             p.status = Status::Fail;
-            p = p.finding(Finding { symptom: hints::Symptom::RouteMissing, hint: format!("Local OK, external broken ({ext}): the proxy does not map /socket.io/ to port {port}.") });
+            p = p.finding(Finding::new(hints::Symptom::RouteMissing, format!("Local OK, external broken ({ext}): the proxy does not map /socket.io/ to port {port}.")));
         } else if !local_ok {
             let alternatives = self.answering_ports(port).await;
             p = p.finding(hints::port_closed(port, &alternatives));
@@ -179,7 +179,7 @@ impl Runner<'_> {
         else {
             s.stop().await;
             let m = auth::frappe_message(status, &body.to_string());
-            self.push(Probe::new("roundtrip", Status::Fail, ms(t)).evidence(format!("send_message → {status} {m}")).finding(Finding { symptom: hints::Symptom::Other, hint: format!("Raven refused the test message ({m}): check the channel id and that this user may post there.") }));
+            self.push(Probe::new("roundtrip", Status::Fail, ms(t)).evidence(format!("send_message → {status} {m}")).finding(Finding::new(hints::Symptom::Other, format!("Raven refused the test message ({m}): check the channel id and that this user may post there."))));
             return;
         };
         let deadline = tokio::time::Instant::now() + self.opts.probe_timeout * 2;

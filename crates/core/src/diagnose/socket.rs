@@ -8,8 +8,12 @@ use super::{Engine, Runner, eio, ms};
 use crate::auth::{self, WhoAmI};
 
 impl Runner<'_> {
-    /// P5: upgrade, probe, hold. Returns the upgraded socket when it held.
-    pub(super) async fn websocket(&mut self, engine: &Engine) -> Option<Box<eio::Ws>> {
+    /// P5: upgrade, probe, hold (no hold when the namespace refused us: nothing will use it). Returns the upgraded socket when it held.
+    pub(super) async fn websocket(
+        &mut self,
+        engine: &Engine,
+        hold: std::time::Duration,
+    ) -> Option<Box<eio::Ws>> {
         let t = Instant::now();
         let url =
             eio::eio_url(&self.target.socket_url, engine.version, "websocket", Some(&engine.sid));
@@ -53,7 +57,7 @@ impl Runner<'_> {
                 let upgraded = ms(t);
                 let held = Instant::now();
                 let closed = loop {
-                    let left = self.opts.hold.saturating_sub(held.elapsed());
+                    let left = hold.saturating_sub(held.elapsed());
                     if left.is_zero() {
                         break None;
                     }
@@ -66,7 +70,7 @@ impl Runner<'_> {
                     None => {
                         self.push(Probe::new("websocket", Status::Pass, ms(t)).evidence(format!(
                             "101, 2probe → 3probe in {upgraded} ms, held {:.1} s",
-                            self.opts.hold.as_secs_f64()
+                            hold.as_secs_f64()
                         )));
                         Some(ws)
                     }
@@ -176,11 +180,11 @@ impl Runner<'_> {
                 );
             }
             Ok(WhoAmI::Rejected(m)) => {
-                self.push(Probe::new("identity", Status::Fail, identity_ms).evidence(format!("get_logged_user → 401 {m}")).finding(Finding { symptom: hints::Symptom::Unauthorized, hint: "The web app rejects these credentials (HTTP 401): the API key/secret or token is wrong or revoked.".into() }));
+                self.push(Probe::new("identity", Status::Fail, identity_ms).evidence(format!("get_logged_user → 401 {m}")).finding(Finding::new(hints::Symptom::Unauthorized, "The web app rejects these credentials (HTTP 401): the API key/secret or token is wrong or revoked.")));
             }
             Err(e) => {
                 let p = Probe::new("identity", Status::Warn, identity_ms).evidence(e.to_string());
-                self.push(p.finding(Finding { symptom: hints::Symptom::Other, hint: "Who we are could not be confirmed over REST (the URL may be a bare realtime port); Guest sessions cannot be told apart here.".into() }));
+                self.push(p.finding(Finding::new(hints::Symptom::Other, "Who we are could not be confirmed over REST (the URL may be a bare realtime port); Guest sessions cannot be told apart here.")));
                 auth_ok = pong;
             }
         }

@@ -79,7 +79,7 @@ impl Runner<'_> {
         for e in tried {
             p = p.evidence(e);
         }
-        self.push(p.finding(Finding { symptom: hints::Symptom::WebUnreachable, hint }));
+        self.push(p.finding(Finding::new(hints::Symptom::WebUnreachable, hint)));
         false
     }
 }
