@@ -104,7 +104,8 @@ nsp.on("connection", (socket) => {
       const room = `open_doc:${doctype}/${docname}`;
       socket.join(room);
       const users = [...new Set((await socket.nsp.in(room).fetchSockets()).map((s) => s.user))];
-      socket.nsp.to(room).emit("doc_viewers", { doctype, docname, users });
+      // Frappe skips the notice when the only viewer is the socket's own user.
+      if (users.length > 1 || users[0] !== socket.user) socket.nsp.to(room).emit("doc_viewers", { doctype, docname, users });
     });
   });
 });

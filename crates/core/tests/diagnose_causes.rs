@@ -200,3 +200,47 @@ async fn c5_the_callback_cannot_reach_the_web_app_we_reach() {
     assert_cause(&r, "namespace", "C5", "developer_mode");
     assert!(ns.fixes.iter().any(|f| f.snippet.contains("\"developer_mode\": 0")), "{ns:#?}");
 }
+
+// ---- the round trip on a real-like site ---------------------------------------------------
+
+fn roundtrip(channel: &str) -> DiagnoseOptions {
+    DiagnoseOptions { roundtrip: Some(channel.into()), ..opts() }
+}
+
+#[tokio::test]
+async fn roundtrip_waits_for_the_asynchronous_join_and_fetches_the_csrf_token() {
+    // has_permission answers after 300 ms: a post made at once would miss the room.
+    let split = node_frappe_split(&[("PERMISSION_DELAY_MS", "300")]);
+    let mut p =
+        Profile::new("rt", &split.realtime.url(), AuthMethod::ApiToken { key: "key".into() })
+            .unwrap();
+    p.origin = Some(split.web_url());
+    let creds = Credentials::ApiToken { key: "key".into(), secret: Secret::new("secret") };
+    let t = resolve_with(&p, creds).await;
+    let r = diagnose(&t, &roundtrip("general")).await;
+    let rt = r.probe("roundtrip").unwrap();
+    assert_eq!(rt.status, Status::Pass, "{rt:#?}");
+    assert!(rt.evidence[0].contains("settle (has_permission answered in"), "{rt:#?}");
+    assert!(rt.evidence.iter().any(|e| e.contains("received as message_created")), "{rt:#?}");
+
+    // A session pasted from a browser: the post needs X-Frappe-CSRF-Token, read from /app.
+    let t = target(&split.realtime.url(), &split.web_url(), "browser-sid").await;
+    let r = diagnose(&t, &roundtrip("general")).await;
+    let rt = r.probe("roundtrip").unwrap();
+    assert_eq!(rt.status, Status::Pass, "{rt:#?}");
+    assert!(rt.evidence.iter().any(|e| e.contains("CSRFTokenError")), "{rt:#?}");
+}
+
+#[tokio::test]
+async fn roundtrip_names_a_refused_join_c23_and_a_redis_split_c11() {
+    let split = node_frappe_split(&[("NO_PUBLISH", "1")]);
+    let t = bench_target(&split).await;
+    let r = diagnose(&t, &roundtrip("engineering")).await;
+    assert_cause(&r, "roundtrip", "C23", "silently ignored");
+    let quick =
+        DiagnoseOptions { probe_timeout: Duration::from_millis(1500), ..roundtrip("general") };
+    let r = diagnose(&t, &quick).await;
+    assert_cause(&r, "roundtrip", "C11", "redis");
+    let fixes = &r.probe("roundtrip").unwrap().fixes;
+    assert!(fixes.iter().any(|f| f.snippet.contains("PUBSUB NUMSUB events")), "{fixes:#?}");
+}

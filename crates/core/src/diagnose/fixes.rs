@@ -56,6 +56,8 @@ pub struct FixContext {
     /// Where the pingInterval + pingTimeout of the server puts the proxy timeout floor (s).
     pub heartbeat_secs: u64,
     pub deployment: DeploymentType,
+    /// The Raven channel of `--roundtrip`, when given.
+    pub channel: Option<String>,
 }
 
 impl FixContext {
@@ -378,6 +380,15 @@ pub fn fixes_for(symptom: Symptom, cause: Option<&str>, c: &FixContext) -> Vec<F
                 "the web workers and the realtime server must use the same redis_queue",
             ),
         ],
+        (NoEvents, Some("C23")) => vec![fix(
+            FixKind::Shell,
+            "give the user read permission on the channel (Raven: make them a member; or share the document)",
+            format!(
+                "bench --site {site} execute frappe.share.add --kwargs '{{\"doctype\": \"Raven Channel\", \"name\": \"{channel}\", \"user\": \"<user>\", \"read\": 1}}'",
+                site = c.site,
+                channel = c.channel.as_deref().unwrap_or("<channel>")
+            ),
+        )],
         (NoEvents, Some("C11")) => vec![
             site_config(
                 c,
@@ -421,6 +432,7 @@ mod tests {
             alternatives: vec![9001],
             heartbeat_secs: 45,
             deployment: DeploymentType::VpsProd,
+            channel: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod net;
 mod network;
 mod origin;
 pub mod report;
+mod roundtrip;
 mod session;
 mod socket;
 mod web;
@@ -131,6 +132,7 @@ impl Runner<'_> {
             alternatives: self.alternatives.clone(),
             heartbeat_secs: self.heartbeat_secs,
             deployment: self.opts.deployment,
+            channel: self.opts.roundtrip.clone(),
         }
     }
 

@@ -7,12 +7,9 @@ use super::hints::{self, Finding};
 use super::report::{Probe, Status};
 use std::collections::BTreeMap;
 
-use serde_json::Value;
 use url::Url;
 
 use super::{Runner, ms, net};
-use crate::auth;
-use crate::events::EventKind;
 use crate::session::{Session, SessionOptions};
 
 impl Runner<'_> {
@@ -133,81 +130,6 @@ impl Runner<'_> {
                 p = p.evidence(format!("{n} × {room}"));
             }
             self.push(p);
-        }
-    }
-
-    /// P10: post a real message through Raven's REST API and time its arrival.
-    pub(super) async fn roundtrip(&mut self, channel: &str) {
-        let t = Instant::now();
-        let s = match self.session(vec![channel.to_string()]).await {
-            Ok(s) => s,
-            Err(e) => {
-                self.push(Probe::new("roundtrip", Status::Skipped, ms(t)).evidence(e));
-                return;
-            }
-        };
-        let mut events = s.events();
-        let mut u = self.rest_url.clone();
-        u.set_path("/api/method/raven.api.raven_message.send_message");
-        let text = format!(
-            "Sockeye realtime check ({}): this message verifies that chat events reach subscribers; it can be deleted.",
-            crate::events::now_ms()
-        );
-        let req = crate::wire::http::with_headers(
-            self.http.post(u).form(&[
-                ("channel_id", channel),
-                ("text", text.as_str()),
-                ("is_reply", "0"),
-            ]),
-            &self.headers,
-        );
-        let sent = Instant::now();
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                s.stop().await;
-                self.push(
-                    Probe::new("roundtrip", Status::Fail, ms(t))
-                        .evidence(crate::error_text::error_chain(&e)),
-                );
-                return;
-            }
-        };
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        let Some(id) = body.pointer("/message/name").and_then(Value::as_str).map(str::to_string)
-        else {
-            s.stop().await;
-            let m = auth::frappe_message(status, &body.to_string());
-            self.push(Probe::new("roundtrip", Status::Fail, ms(t)).evidence(format!("send_message → {status} {m}")).finding(Finding::new(hints::Symptom::Other, format!("Raven refused the test message ({m}): check the channel id and that this user may post there."))));
-            return;
-        };
-        let deadline = tokio::time::Instant::now() + self.opts.probe_timeout * 2;
-        let mut arrived = None;
-        while let Ok(r) = tokio::time::timeout_at(deadline, events.recv()).await {
-            if let Ok(e) = r
-                && let EventKind::MessageCreated(m) = &e.kind
-                && m.message_id == id
-            {
-                arrived = Some(sent.elapsed());
-                break;
-            }
-        }
-        s.stop().await;
-        match arrived {
-            Some(d) => {
-                self.push(Probe::new("roundtrip", Status::Pass, ms(t)).evidence(format!(
-                    "message {id} posted and received as message_created in {} ms",
-                    d.as_millis()
-                )));
-            }
-            None => {
-                let p = Probe::new("roundtrip", Status::Fail, ms(t)).evidence(format!(
-                    "message {id} stored (HTTP {status}) but no message_created within {:?}",
-                    self.opts.probe_timeout * 2
-                ));
-                self.push(p.finding(hints::no_events((self.opts.probe_timeout * 2).as_secs_f64())));
-            }
         }
     }
 }
