@@ -244,3 +244,108 @@ async fn roundtrip_names_a_refused_join_c23_and_a_redis_split_c11() {
     let fixes = &r.probe("roundtrip").unwrap().fixes;
     assert!(fixes.iter().any(|f| f.snippet.contains("PUBSUB NUMSUB events")), "{fixes:#?}");
 }
+
+/// Every nginx snippet any finding can carry passes `nginx -t`, each in a config of its own
+/// (server-level snippets inside a server block, http-level ones beside it).
+#[test]
+fn every_nginx_fix_snippet_passes_nginx_t() {
+    use sockeye_core::diagnose::fixes::{FixContext, FixKind, fixes_for};
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for deployment in [DeploymentType::VpsProd, DeploymentType::Sandbox] {
+        let c = FixContext {
+            site: "erp.example.com".into(),
+            host: "erp.example.com".into(),
+            site_url: "https://erp.example.com".into(),
+            realtime_port: 9000,
+            web_port: 8000,
+            alternatives: vec![9001],
+            heartbeat_secs: 45,
+            deployment,
+            channel: Some("general".into()),
+        };
+        let symptoms = [
+            Symptom::RouteMissing,
+            Symptom::UpgradeBlocked,
+            Symptom::InvalidOrigin,
+            Symptom::NoStickySessions,
+            Symptom::IdleDrops,
+            Symptom::InvalidNamespace,
+            Symptom::Unauthorized,
+        ];
+        let causes = [None, Some("C1"), Some("C2"), Some("C7"), Some("C19"), Some("C20")];
+        for s in symptoms {
+            for cause in causes {
+                for f in fixes_for(s, cause, &c) {
+                    let (server, http) = match f.kind {
+                        FixKind::NginxServer => (f.snippet.as_str(), ""),
+                        FixKind::NginxHttp => ("", f.snippet.as_str()),
+                        _ => continue,
+                    };
+                    let prefix = dir.path().to_str().unwrap();
+                    let conf = format!(
+                        "pid {prefix}/nginx.pid;\nevents {{}}\nhttp {{\n    client_body_temp_path {prefix};\n    proxy_temp_path {prefix};\n    {http}\n    server {{\n        listen 127.0.0.1:1;\n        {server}\n    }}\n}}\n"
+                    );
+                    let path = dir.path().join("t.conf");
+                    std::fs::write(&path, &conf).unwrap();
+                    let o = std::process::Command::new("nginx")
+                        .args(["-t", "-p", prefix, "-e", "stderr", "-c", path.to_str().unwrap()])
+                        .output()
+                        .expect("nginx is installed by scripts/setup-deps");
+                    assert!(
+                        o.status.success(),
+                        "{s:?} {cause:?} {}:\n{}\n{}",
+                        f.title,
+                        f.snippet,
+                        String::from_utf8_lossy(&o.stderr)
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} snippets checked");
+}
+
+#[tokio::test]
+async fn c9_c10_c14_c17_deaf_socket_realtime_down_no_sticky_sessions_idle_timeout() {
+    // C9: get_user_info without installed_apps (socket secret mismatch): connected but deaf.
+    let split = node_frappe_split(&[("SECRET_MISMATCH", "1")]);
+    let r = diagnose(&bench_target(&split).await, &opts()).await;
+    assert_cause(&r, "pong", "C9", "secret");
+    drop(split);
+    let split = node_frappe_split(&[]);
+    let correct = proxied(
+        "proxy_set_header Origin $scheme://$http_host;\n            proxy_set_header Host $host;",
+    );
+    // C10: nginx up, the realtime process behind it down → 502.
+    let dead = correct.replace("@REALTIME@", &free_port().to_string());
+    let n = nginx(&split, &dead, "", "");
+    let url = format!("http://127.0.0.1:{}", n.port);
+    let r = diagnose(&target(&url, &url, "good-sid").await, &opts()).await;
+    assert_cause(&r, "handshake", "C10", "supervisorctl");
+    drop(n);
+    // C14: two realtime servers round-robin without sticky sessions.
+    let second = node_frappe_split(&[]);
+    let upstream = format!(
+        "upstream realtime {{ server 127.0.0.1:{}; server 127.0.0.1:{}; }}",
+        split.realtime.port, second.realtime.port
+    );
+    let rr = correct.replace("http://127.0.0.1:@REALTIME@", "http://realtime");
+    let n = nginx(&split, &rr, "", &upstream);
+    let url = format!("http://127.0.0.1:{}", n.port);
+    let r = diagnose(&target(&url, &url, "good-sid").await, &opts()).await;
+    assert_cause(&r, "second_poll", "C14", "sticky");
+    assert!(r.probe("second_poll").unwrap().fixes[0].snippet.contains("ip_hash;"));
+    drop(n);
+    // C17: proxy_read_timeout 5s kills the idle WebSocket; --deep holds past it.
+    let short = format!("{correct}\n            proxy_read_timeout 5s;");
+    let n = nginx(&split, &short, "", "");
+    let url = format!("http://127.0.0.1:{}", n.port);
+    let deep = DiagnoseOptions { hold: Duration::from_secs(8), ..opts() };
+    let r = diagnose(&target(&url, &url, "good-sid").await, &deep).await;
+    assert_cause(&r, "websocket", "C17", "proxy_read_timeout");
+    let ws = r.probe("websocket").unwrap();
+    assert!(ws.evidence.iter().any(|e| e.contains("after 5.")), "measured interval: {ws:#?}");
+    assert!(hint_of(&r, "websocket").contains("pingInterval 25 s"), "{r:#?}");
+}

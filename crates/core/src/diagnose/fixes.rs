@@ -21,6 +21,8 @@ pub enum FixKind {
     Shell,
     /// docker compose / Kubernetes YAML (Traefik labels, extra_hosts, sessionAffinity).
     Yaml,
+    /// A Caddyfile site block.
+    Caddy,
     /// Sockeye's own settings for this environment.
     Sockeye,
 }
@@ -236,7 +238,7 @@ pub fn fixes_for(symptom: Symptom, cause: Option<&str>, c: &FixContext) -> Vec<F
             vec![
                 socketio_block(c),
                 fix(
-                    FixKind::NginxServer,
+                    FixKind::Caddy,
                     "Caddy instead of nginx: pass the browser's Host through",
                     format!(
                         "handle /socket.io/* {{\n    reverse_proxy 127.0.0.1:{} {{\n        header_up Host {{host}}\n        header_up X-Frappe-Site-Name {}\n    }}\n}}",

@@ -104,16 +104,22 @@ struct Engine {
 impl Runner<'_> {
     /// Record a probe; a finding gets its ready-to-paste fixes here, where the detected
     /// values are known.
-    fn push(&mut self, mut p: Probe) -> Status {
+    fn push(&mut self, p: Probe) -> Status {
+        let p = self.with_fixes(p);
+        let s = p.status;
+        self.probes.push(p);
+        s
+    }
+
+    /// A finding's ready-to-paste fixes, filled in with the detected values.
+    fn with_fixes(&self, mut p: Probe) -> Probe {
         if let Some(symptom) = p.symptom
             && p.fixes.is_empty()
             && matches!(p.status, Status::Fail | Status::Warn)
         {
             p.fixes = fixes::fixes_for(symptom, p.cause, &self.fix_context());
         }
-        let s = p.status;
-        self.probes.push(p);
-        s
+        p
     }
 
     fn fix_context(&self) -> fixes::FixContext {

@@ -199,12 +199,11 @@ impl Runner<'_> {
                 Probe::new("pong", Status::Pass, rtt).evidence(format!("ping → pong in {rtt} ms")),
             );
         } else {
-            self.probes.insert(
-                self.probes.len() - 1,
-                Probe::new("pong", Status::Fail, rtt)
-                    .evidence(format!("no pong within {:?}", self.opts.probe_timeout))
-                    .finding(hints::deaf()),
-            );
+            let deaf = Probe::new("pong", Status::Fail, rtt)
+                .evidence(format!("no pong within {:?}", self.opts.probe_timeout))
+                .finding(hints::deaf());
+            let deaf = self.with_fixes(deaf);
+            self.probes.insert(self.probes.len() - 1, deaf);
             return false;
         }
         auth_ok
