@@ -68,7 +68,8 @@ const readBody = (req, cb) => {
   req.on("end", () => cb(body));
 };
 
-// POST /api/method/login and GET /api/method/frappe.auth.get_logged_user; true when handled.
+// POST /api/method/login, GET /api/method/ping and GET /api/method/frappe.auth.get_logged_user;
+// true when handled.
 // `stats` (optional) counts logins and failed logins.
 const frappeRest = (req, url, send, stats) => {
   if (url.pathname === "/api/method/login" && req.method === "POST") {
@@ -84,6 +85,10 @@ const frappeRest = (req, url, send, stats) => {
       SESSIONS[sid] = f.get("usr");
       send(200, { message: "Logged In" }, { "set-cookie": `sid=${sid}; Path=/; HttpOnly` });
     });
+    return true;
+  }
+  if (url.pathname === "/api/method/ping") {
+    send(200, { message: "pong" });
     return true;
   }
   if (url.pathname === "/api/method/frappe.auth.get_logged_user") {

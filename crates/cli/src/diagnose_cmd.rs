@@ -43,6 +43,10 @@ pub struct DiagnoseArgs {
     /// The socket URL the site's config uses (checks for mixed content).
     #[arg(long)]
     pub socket_url: Option<String>,
+    /// Print the ready-to-paste fix of each finding (nginx, Traefik, common_site_config.json,
+    /// commands), with the detected values filled in.
+    #[arg(long)]
+    pub fix: bool,
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration, CliError> {
@@ -50,7 +54,25 @@ fn secs(s: f64, what: &str) -> Result<Duration, CliError> {
         .map_err(|_| CliError::Usage(format!("{what} must be a non-negative number of seconds")))
 }
 
-fn print_one(r: &Report, style: &Style) {
+/// Every fix of every failed or warned probe, each snippet indented under its title.
+fn print_fixes(r: &Report, style: &Style) {
+    let mut any = false;
+    for p in r.probes.iter().filter(|p| matches!(p.status, Status::Fail | Status::Warn)) {
+        for f in &p.fixes {
+            any = true;
+            let cause = p.cause.map(|c| format!(" {c}")).unwrap_or_default();
+            println!("\n  {} {}", style.paint("1", &format!("fix ({}{cause}):", p.name)), f.title);
+            for line in f.snippet.lines() {
+                println!("      {line}");
+            }
+        }
+    }
+    if !any {
+        println!("\n  No fix to apply: nothing failed.");
+    }
+}
+
+fn print_one(r: &Report, style: &Style, fix: bool) {
     println!(
         "{} {}  namespace {}  ({})",
         style.paint("1", &r.env),
@@ -65,7 +87,12 @@ fn print_one(r: &Report, style: &Style) {
             Status::Fail => "31",
             Status::Skipped => "90",
         };
-        let row = p.row.map(|n| format!(" [#{n}]")).unwrap_or_default();
+        let row = match (p.row, p.cause) {
+            (Some(n), Some(c)) => format!(" [#{n} {c}]"),
+            (Some(n), None) => format!(" [#{n}]"),
+            (None, Some(c)) => format!(" [{c}]"),
+            (None, None) => String::new(),
+        };
         println!(
             "  {} {:<12} {:>6} ms  {}{}",
             style.paint(colour, p.status.mark()),
@@ -76,6 +103,9 @@ fn print_one(r: &Report, style: &Style) {
         );
     }
     println!("  {} ({} ms)", style.paint("1", &format!("→ {}", r.summary.hint)), r.total_ms);
+    if fix {
+        print_fixes(r, style);
+    }
 }
 
 fn print_side_by_side(reports: &[Report], style: &Style) {
@@ -157,10 +187,10 @@ pub async fn run(a: DiagnoseArgs) -> Result<i32, CliError> {
         };
         println!("{}", serde_json::to_string_pretty(&v.unwrap_or_default()).unwrap_or_default());
     } else if reports.len() == 1 {
-        print_one(&reports[0], &style);
+        print_one(&reports[0], &style, a.fix);
     } else {
         for r in &reports {
-            print_one(r, &style);
+            print_one(r, &style, a.fix);
             println!();
         }
         print_side_by_side(&reports, &style);

@@ -37,6 +37,10 @@ pub struct SimArgs {
     /// Fault knob K=V. Repeatable.
     #[arg(long)]
     pub fault: Vec<String>,
+    /// How long the permission check before a room join takes, as the real realtime server's
+    /// call to has_permission (joins are asynchronous: a post made at once misses the room).
+    #[arg(long, default_value_t = 150)]
+    pub permission_delay_ms: u64,
 }
 
 pub async fn run(a: SimArgs) -> Result<i32, CliError> {
@@ -44,6 +48,7 @@ pub async fn run(a: SimArgs) -> Result<i32, CliError> {
         mode: a.mode,
         sites: vec![a.site.clone()],
         default_site: a.site.clone(),
+        permission_delay: std::time::Duration::from_millis(a.permission_delay_ms),
         ..SimConfig::default()
     };
     let user = sockeye_sim::config::DEFAULT_USER;

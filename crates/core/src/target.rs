@@ -98,13 +98,23 @@ pub async fn resolve_with(profile: &Profile, credentials: Credentials) -> Target
     let mut site = profile.site.clone();
     if site.is_none() && frappe {
         if is_loopback_host(profile.host()) || profile.host().parse::<std::net::IpAddr>().is_ok() {
+            // The URL may be a realtime port, which answers no REST: then the web app is at
+            // the Origin (where the realtime server calls back, too).
+            let origin = profile.origin.as_deref().and_then(|o| Url::parse(o).ok());
+            let mut urls = vec![&profile.url];
+            urls.extend(origin.as_ref().filter(|o| o.origin() != profile.url.origin()));
             let http = auth::http_client_for(
-                &[&profile.url],
+                &urls,
                 &profile.tls_settings(),
                 &profile.proxy_choice(None),
                 Duration::from_millis(1500),
             );
-            site = auth::discover_site(&http, &profile.url).await;
+            for u in urls {
+                site = auth::discover_site(&http, u).await;
+                if site.is_some() {
+                    break;
+                }
+            }
         }
         site = site.or_else(|| Some(profile.host().to_string()));
     }

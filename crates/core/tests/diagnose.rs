@@ -182,7 +182,8 @@ async fn rows_9_to_12_refusals_map_to_their_hints() {
         &opts(),
     )
     .await;
-    assert_symptom(&r, "namespace", Symptom::Unauthorized, "cannot reach the web process");
+    assert_symptom(&r, "namespace", Symptom::Unauthorized, "the realtime server cannot reach");
+    assert_eq!(r.probe("namespace").unwrap().cause, Some("C4"));
     // Expired sid: connects as Guest, identity names it.
     let r = diagnose(
         &t(&url, AuthMethod::Sid, Credentials::Sid(Secret::new("expired")), |_| {}).await,
@@ -348,7 +349,7 @@ async fn roundtrip_posts_a_real_message_and_times_its_arrival() {
     let r = diagnose(&target, &o).await;
     let p = r.probe("roundtrip").unwrap();
     assert_eq!(p.status, Status::Pass, "{p:#?}");
-    assert!(p.evidence[0].contains("received as message_created in"), "{p:#?}");
+    assert!(p.evidence.iter().any(|e| e.contains("received as message_created in")), "{p:#?}");
     let stored = sim.state().recent_messages("general", 5);
     assert!(stored.iter().any(|m| m.content.contains("Sockeye realtime check")));
     sim.shutdown().await;
@@ -442,4 +443,26 @@ async fn row_5_a_socket_io_v2_server_is_probed_not_refused() {
     .await;
     let r = diagnose(&bad, &opts()).await;
     assert_symptom(&r, "namespace", Symptom::InvalidOrigin, "Origin");
+}
+
+/// The simulator behaves like a real site for the round trip: the room is joined only after
+/// its permission call, and a browser session's post needs the desk page's CSRF token.
+#[tokio::test]
+async fn roundtrip_on_the_simulator_waits_for_the_join_and_sends_the_csrf_token() {
+    let config = SimConfig { permission_delay: Duration::from_millis(300), ..Default::default() };
+    let sim = sim_with(config, &[]).await;
+    let browser = t(
+        &sim.url(),
+        AuthMethod::Sid,
+        Credentials::Sid(Secret::new(sockeye_sim::config::BROWSER_SID)),
+        |_| {},
+    )
+    .await;
+    let o = DiagnoseOptions { roundtrip: Some("general".into()), ..opts() };
+    let r = diagnose(&browser, &o).await;
+    let p = r.probe("roundtrip").unwrap();
+    assert_eq!(p.status, Status::Pass, "{p:#?}");
+    assert!(p.evidence.iter().any(|e| e.contains("X-Frappe-CSRF-Token")), "{p:#?}");
+    assert!(p.evidence[0].contains("has_permission answered in"), "{p:#?}");
+    sim.shutdown().await;
 }

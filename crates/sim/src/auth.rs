@@ -120,6 +120,11 @@ pub struct Unauthorized;
 
 /// Who a REST request is, the way Frappe's `validate_auth` + session resume decide it:
 /// a two-part `Authorization` header must validate (`Err` = HTTP 401), otherwise the cookie
+/// The `sid` cookie of a request, if any.
+pub fn cookie_sid_of(headers: &HeaderMap) -> Option<String> {
+    header_joined(headers, "cookie").as_deref().and_then(cookie_sid).map(str::to_string)
+}
+
 /// `sid` resolves to its user, or silently to Guest.
 pub fn rest_user(config: &SimConfig, headers: &HeaderMap) -> Result<String, Unauthorized> {
     if let Some(auth) = header_joined(headers, "authorization") {

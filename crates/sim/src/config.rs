@@ -82,11 +82,23 @@ pub struct SimConfig {
     /// these to observe dead-link detection without waiting 45 s.
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// How long the web app's permission check takes. As on the real server, `doc_subscribe`,
+    /// `doctype_subscribe` and `doc_open` join their room only after it answered, so a
+    /// message published right after the emit misses the room. Zero (a synchronous join) by
+    /// default, which the session tests' publish-after-connect timing relies on;
+    /// `sockeye-cli sim --permission-delay-ms` and the round-trip tests set it.
+    pub permission_delay: Duration,
+    /// sid → CSRF token of sessions that came from a browser (the desk page carries the
+    /// token): their unsafe REST calls need `X-Frappe-CSRF-Token`. API logins have none.
+    pub csrf_tokens: BTreeMap<String, String>,
 }
 
 pub const DEFAULT_SITE: &str = "raven.test";
 pub const DEFAULT_USER: &str = "test@example.com";
 pub const DEFAULT_SID: &str = "good-sid";
+/// A session pasted from a browser: it has a CSRF token.
+pub const BROWSER_SID: &str = "browser-sid";
+pub const BROWSER_CSRF_TOKEN: &str = "sim-csrf-token";
 pub const DEFAULT_TOKEN: &str = "key:secret";
 pub const DEFAULT_BEARER: &str = "good-bearer";
 pub const DEFAULT_PASSWORD: &str = "admin";
@@ -146,7 +158,11 @@ impl Default for SimConfig {
             default_site: DEFAULT_SITE.into(),
             extra_web_origins: BTreeMap::new(),
             users,
-            sessions: [(DEFAULT_SID.to_string(), DEFAULT_USER.to_string())].into(),
+            sessions: [
+                (DEFAULT_SID.to_string(), DEFAULT_USER.to_string()),
+                (BROWSER_SID.to_string(), DEFAULT_USER.to_string()),
+            ]
+            .into(),
             api_tokens: [(DEFAULT_TOKEN.to_string(), DEFAULT_USER.to_string())].into(),
             bearer_tokens: [(DEFAULT_BEARER.to_string(), DEFAULT_USER.to_string())].into(),
             installed_apps: vec!["frappe".into(), "raven".into()],
@@ -155,6 +171,8 @@ impl Default for SimConfig {
             jwt_secret: DEFAULT_JWT_SECRET.into(),
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
+            permission_delay: Duration::ZERO,
+            csrf_tokens: [(BROWSER_SID.to_string(), BROWSER_CSRF_TOKEN.to_string())].into(),
         }
     }
 }

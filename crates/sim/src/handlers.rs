@@ -122,6 +122,16 @@ async fn on_site_connect(s: SocketRef, state: Arc<SimState>) {
     }
 }
 
+/// The realtime server's call to the web app's `has_permission`: it takes the configured
+/// time, so the room is joined after the emit, as on the real server.
+async fn permission_call(st: &SimState, user: &str, doctype: &str, name: &str) -> bool {
+    let delay = st.config().permission_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    st.config().permitted(user, doctype, name)
+}
+
 fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
     let open_docs = OpenDocs::default();
     let (st, first) = (state.clone(), Arc::new(std::sync::atomic::AtomicBool::new(true)));
@@ -136,7 +146,7 @@ fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
     let (st, u) = (state.clone(), user.to_string());
     s.on("doctype_subscribe", async move |s: SocketRef, Data(v): Data<Value>| {
         if let Some(dt) = args(&v).first()
-            && st.config().permitted(&u, dt, "*")
+            && permission_call(&st, &u, dt, "*").await
         {
             s.join(format!("doctype:{dt}"));
         }
@@ -148,9 +158,8 @@ fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
     });
     let (st, u) = (state.clone(), user.to_string());
     s.on("doc_subscribe", async move |s: SocketRef, Data(v): Data<(Value, Value)>| {
-        if let [dt, dn] = &pair(v)
-            && st.config().permitted(&u, dt, dn)
-        {
+        let [dt, dn] = pair(v);
+        if permission_call(&st, &u, &dt, &dn).await {
             s.join(format!("doc:{dt}/{dn}"));
         }
     });
@@ -174,12 +183,11 @@ fn register_frappe(s: &SocketRef, state: &Arc<SimState>, user: &str) {
     });
     let (st, u, docs) = (state.clone(), user.to_string(), open_docs.clone());
     s.on("doc_open", async move |s: SocketRef, Data(v): Data<(Value, Value)>| {
-        if let [dt, dn] = &pair(v)
-            && st.config().permitted(&u, dt, dn)
-        {
+        let [dt, dn] = pair(v);
+        if permission_call(&st, &u, &dt, &dn).await {
             s.join(format!("open_doc:{dt}/{dn}"));
             docs.0.lock().expect("open docs").insert((dt.clone(), dn.clone()));
-            announce_viewers(&s, &u, dt, dn).await;
+            announce_viewers(&s, &u, &dt, &dn).await;
         }
     });
     let (u, docs) = (user.to_string(), open_docs.clone());

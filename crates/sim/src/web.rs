@@ -25,6 +25,61 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/api/method/raven.api.raven_channel.get_all_channels", get(get_all_channels))
         .route("/api/method/raven.api.chat_stream.get_messages", get(get_messages))
         .route("/api/method/raven.api.raven_message.send_message", post(send_message))
+        .route("/api/method/frappe.realtime.has_permission", get(has_permission))
+        .route("/app", get(desk_page))
+}
+
+/// The check the realtime server makes before joining a doc room; as slow as configured.
+async fn has_permission(
+    State(st): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let user = auth::rest_user(&st.config(), &headers).unwrap_or_else(|_| "Guest".into());
+    let delay = st.config().permission_delay;
+    tokio::time::sleep(delay).await;
+    let (dt, name) = (q.get("doctype").cloned().unwrap_or_default(), q.get("name").cloned());
+    if st.config().permitted(&user, &dt, name.as_deref().unwrap_or("*")) {
+        Json(json!({"message": true})).into_response()
+    } else {
+        frappe_error(StatusCode::FORBIDDEN, "PermissionError", "Not permitted")
+    }
+}
+
+/// The desk page: a browser session's CSRF token is in it, as `frappe.csrf_token`.
+async fn desk_page(State(st): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    if require_user(&st, &headers).is_err() {
+        return (StatusCode::FOUND, [(header::LOCATION, "/login")]).into_response();
+    }
+    let token = auth::cookie_sid_of(&headers)
+        .and_then(|sid| st.config().csrf_tokens.get(&sid).cloned())
+        .map(|t| format!("frappe.csrf_token = \"{t}\";"))
+        .unwrap_or_default();
+    let page =
+        format!("<!DOCTYPE html><html><head><script>{token}</script></head><body></body></html>");
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+/// Browser sessions must send their CSRF token on unsafe calls (Frappe's
+/// `validate_csrf_token`); token auth and API logins need none.
+fn csrf_refused(st: &SimState, headers: &HeaderMap) -> Option<Response> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return None;
+    }
+    let expected =
+        auth::cookie_sid_of(headers).and_then(|sid| st.config().csrf_tokens.get(&sid).cloned())?;
+    let sent = headers.get("x-frappe-csrf-token").and_then(|v| v.to_str().ok());
+    (sent != Some(expected.as_str())).then(|| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "exc_type": "CSRFTokenError",
+                "exception": "frappe.exceptions.CSRFTokenError: Invalid Request",
+                "_server_messages": "[\"{\\\"message\\\": \\\"Invalid Request\\\"}\"]",
+            })),
+        )
+            .into_response()
+    })
 }
 
 pub(crate) fn frappe_error(status: StatusCode, exc_type: &str, message: &str) -> Response {
@@ -189,6 +244,9 @@ async fn send_message(
         Ok(u) => u,
         Err(r) => return r,
     };
+    if let Some(refused) = csrf_refused(&st, &headers) {
+        return refused;
+    }
     let f = fields(&headers, &body);
     let (Some(channel), Some(text)) = (f.get("channel_id"), f.get("text")) else {
         return frappe_error(

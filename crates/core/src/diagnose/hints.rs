@@ -47,11 +47,31 @@ pub enum Symptom {
     GuestSession,
     /// Connected but deaf: the socket answers nothing (socket secret mismatch).
     Deaf,
+    /// No web app answers `/api/method/ping` at the site URL or the Origin.
+    WebUnreachable,
     /// Anything the table does not name.
     Other,
 }
 
 impl Symptom {
+    /// The catalogue cause a symptom always means, when it means only one.
+    pub fn cause(self) -> Option<&'static str> {
+        use Symptom::*;
+        Some(match self {
+            PortClosed => "C22",
+            UpstreamDown => "C10",
+            OldProtocol => "C12",
+            NoStickySessions => "C14",
+            UpgradeBlocked | IdleDrops => "C17",
+            InvalidNamespace => "C3",
+            NoCredentials | GuestSession => "C8",
+            Deaf => "C9",
+            NoEvents => "C11",
+            MixedContent => "C13",
+            _ => return None,
+        })
+    }
+
     /// The table row number, where there is one.
     pub fn row(self) -> Option<u8> {
         use Symptom::*;
@@ -72,20 +92,35 @@ impl Symptom {
             IdleDrops => 14,
             MixedContent => 15,
             TlsError => 16,
-            Other => return None,
+            WebUnreachable | Other => return None,
         })
     }
 }
 
-/// A classified finding: the row and the sentence to show.
+/// A classified finding: the row, the catalogue cause and the sentence to show. The fixes
+/// are filled in by the runner, which knows the detected values (`fixes.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub symptom: Symptom,
     pub hint: String,
+    /// The cause in `realworld-failures.md` ("C7"), when the evidence names one.
+    pub cause: Option<&'static str>,
+}
+
+impl Finding {
+    pub fn new(symptom: Symptom, hint: impl Into<String>) -> Finding {
+        Finding { symptom, hint: hint.into(), cause: symptom.cause() }
+    }
+
+    /// Name the catalogue cause the evidence points at.
+    pub fn cause(mut self, cause: &'static str) -> Finding {
+        self.cause = Some(cause);
+        self
+    }
 }
 
 fn f(symptom: Symptom, hint: impl Into<String>) -> Finding {
-    Finding { symptom, hint: hint.into() }
+    Finding::new(symptom, hint)
 }
 
 fn looks_html(body: &str) -> bool {

@@ -47,7 +47,7 @@ impl Runner<'_> {
                 self.push(
                     Probe::new("proxy", Status::Fail, ms(t))
                         .evidence(e.to_string())
-                        .finding(Finding { symptom: Symptom::Other, hint }),
+                        .finding(Finding::new(Symptom::Other, hint)),
                 );
                 self.skip_rest(&replaced, "no tunnel through the proxy");
                 self.skip_rest(&ENGINE_CHAIN, "no tunnel through the proxy");

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::fixes::Fix;
 use super::hints::{Finding, Symptom};
 
 /// How a probe came out.
@@ -50,7 +51,13 @@ pub struct Probe {
     pub symptom: Option<Symptom>,
     /// Table row (1–16) of `client-and-diagnostics.md` §2.
     pub row: Option<u8>,
+    /// Cause in `realworld-failures.md` (C1–C23), when the evidence names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'static str>,
     pub hint: Option<String>,
+    /// Ready-to-paste fixes, with the detected values filled in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixes: Vec<Fix>,
 }
 
 impl Probe {
@@ -62,7 +69,9 @@ impl Probe {
             evidence: Vec::new(),
             symptom: None,
             row: None,
+            cause: None,
             hint: None,
+            fixes: Vec::new(),
         }
     }
 
@@ -74,6 +83,7 @@ impl Probe {
     pub fn finding(mut self, f: Finding) -> Probe {
         self.row = f.symptom.row();
         self.symptom = Some(f.symptom);
+        self.cause = f.cause;
         self.hint = Some(f.hint);
         self
     }

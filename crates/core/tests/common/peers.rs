@@ -115,3 +115,28 @@ pub fn hostile(ping_interval_ms: u64, ping_timeout_ms: u64) -> Peer {
         .arg(ping_timeout_ms.to_string());
     Peer::start(c)
 }
+
+/// A bench split as the real one is (`frappe_split_server.mjs`): the realtime port answers
+/// only `/socket.io/` and authenticates by calling the web app back at the Origin; the web
+/// app listens on `web_port`. `env` sets its knobs (SERVER_IP, DEVELOPER_MODE, ...).
+pub struct Split {
+    pub realtime: Peer,
+    pub web_port: u16,
+}
+
+impl Split {
+    pub fn web_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.web_port)
+    }
+}
+
+pub fn node_frappe_split(env: &[(&str, &str)]) -> Split {
+    let (node, dir) = node();
+    let web_port = free_port();
+    let mut c = Command::new(node);
+    c.current_dir(&dir).arg("frappe_split_server.mjs").arg("0").arg(web_port.to_string());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Split { realtime: Peer::start(c), web_port }
+}
