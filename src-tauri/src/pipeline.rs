@@ -229,7 +229,7 @@ impl Pipeline {
     /// Write the kept log as JSON lines (the lock is held only to copy the entry handles).
     pub fn export_log(&self, out: impl std::io::Write) -> std::io::Result<usize> {
         let entries = self.kept.lock().expect("kept").log.snapshot();
-        event_log::write_jsonl(&entries, out)
+        event_log::write_jsonl(&entries, &sockeye_core::recording::Redactor::default(), out)
     }
 
     pub fn view_state(&self) -> serde_json::Value {

@@ -10,6 +10,7 @@ use serde_json::json;
 use sockeye_core::backfill::{GAP_EVENT, GapReport};
 use sockeye_core::events::{AiProgress, EventKind, RealtimeEvent};
 use sockeye_core::progress::FallbackReport;
+use sockeye_core::recording::{Header, Recorder, RecorderOptions, Redactor, parse_size};
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
 
@@ -45,6 +46,47 @@ pub struct WatchArgs {
     /// is down. Default: the environment's setting (none).
     #[arg(long, value_name = "METHOD")]
     pub progress_endpoint: Option<String>,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+/// Recording flags.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Also write the session to FILE as a recording (JSON lines, secrets redacted; replay it
+    /// with `sockeye-cli sim --replay FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+    /// Rotate the recording past this size (FILE.1, FILE.2, …; 0: never).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size, requires = "record")]
+    pub record_max_size: u64,
+    /// Rotated recording files kept.
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "record")]
+    pub record_keep: usize,
+}
+
+impl RecordArgs {
+    /// The recorder for `target`, when asked for.
+    pub fn start(
+        &self,
+        target: &sockeye_core::target::Target,
+    ) -> Result<Option<Recorder>, CliError> {
+        let Some(path) = &self.record else { return Ok(None) };
+        let header = Header::new(
+            "watch",
+            Some(&target.name),
+            Some(&target.base_url),
+            Some(&target.namespace),
+        );
+        let options = RecorderOptions {
+            max_bytes: self.record_max_size,
+            keep: self.record_keep,
+            ..Default::default()
+        };
+        Recorder::create(path, header, Redactor::for_target(target), options)
+            .map(Some)
+            .map_err(|e| CliError::Usage(e.to_string()))
+    }
 }
 
 /// ANSI colours, only on a terminal and only without `NO_COLOR`.
@@ -232,7 +274,10 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
         transports: args.conn.transports(),
         ..SessionOptions::for_profile(&profile)
     };
-    let lossless = args.json.then(|| {
+    let mut recorder = args.record.start(&target)?;
+    // A recording wants every event and every send.
+    opts.echo_sent = recorder.is_some();
+    let lossless = (args.json || recorder.is_some()).then(|| {
         let (tx, rx) = mpsc::channel(1024);
         opts.lossless = Some(tx);
         rx
@@ -257,11 +302,15 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
         }
     };
     tokio::pin!(timeout);
+    let mut flush_tick = tokio::time::interval(Duration::from_millis(100));
     let code = loop {
         tokio::select! {
             changed = states.changed() => {
                 if changed.is_err() { break 1; }
                 let snap = states.borrow_and_update().clone();
+                if let Some(r) = recorder.as_mut() {
+                    r.state(&snap);
+                }
                 stats.on_state(&snap, was_connected);
                 was_connected = snap.state.is_connected();
                 if args.json {
@@ -282,7 +331,16 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
             }
             ev = events.recv() => {
                 match ev {
+                    Ok(e) if !e.direction.is_in() => {
+                        // Our own sends and their acks: for the recording only.
+                        if let Some(r) = recorder.as_mut() {
+                            r.event(&e);
+                        }
+                    }
                     Ok(e) => {
+                        if let Some(r) = recorder.as_mut() {
+                            r.event(&e);
+                        }
                         seen += 1;
                         *stats.by_name.entry(e.name.clone()).or_default() += 1;
                         if args.json {
@@ -309,6 +367,14 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                     break 0;
                 }
             }
+            _ = flush_tick.tick(), if recorder.is_some() => {
+                if let Some(r) = recorder.as_mut() {
+                    r.flush_if_due();
+                    if let Some(e) = r.take_failure() {
+                        eprintln!("sockeye-cli: {e}");
+                    }
+                }
+            }
             _ = &mut timeout => {
                 let snap = session.state().borrow().clone();
                 eprintln!("timeout: {seen} events; last state: {}", snap.state.describe());
@@ -324,5 +390,19 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
         eprintln!("{}", session.state().borrow().state.describe());
     }
     session.stop().await;
+    if let Some(mut r) = recorder {
+        // The last state (stopped) goes in too.
+        r.state(&session.state().borrow().clone());
+        let status = r.finish(&session.state().borrow().state.describe());
+        match &status.error {
+            Some(e) => eprintln!("sockeye-cli: {e}"),
+            None => eprintln!(
+                "recorded {} events ({} bytes) to {}",
+                status.events,
+                status.bytes,
+                status.path.display()
+            ),
+        }
+    }
     Ok(code)
 }

@@ -7,6 +7,7 @@
 //!   and reconnects.
 //! - [`events`]: the typed event model (raw JSON always kept); [`event_log`]: the bounded log
 //!   the app shows, searches and exports.
+//! - [`recording`]: a link's history as a file (record, export, replay), secrets redacted.
 //! - [`diagnose`]: the probe chain that names what is broken and how to fix it.
 //! - [`runs`]: agent runs correlated into cards; [`batch`]: batching for the UI.
 //! - [`backfill`], [`progress`]: what REST recovers of what the realtime link missed.
@@ -29,6 +30,7 @@ pub mod profile_edit;
 pub mod progress;
 pub mod proxy;
 pub mod raven_api;
+pub mod recording;
 pub mod rich_text;
 pub mod runs;
 pub mod secrets;
