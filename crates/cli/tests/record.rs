@@ -34,7 +34,7 @@ async fn record(
     a.extend_from_slice(args);
     a.extend_from_slice(&["--record", file.to_str().unwrap()]);
     let mut w = Running::spawn(&a, stdin);
-    tokio::task::block_in_place(|| w.until("connected", 20, connected));
+    tokio::task::block_in_place(|| w.until("connected", 45, connected));
     publish().await;
     let (code, seen) = tokio::task::block_in_place(|| w.finish(30));
     assert_eq!(code, Some(0), "{seen:#?}");
@@ -174,7 +174,7 @@ async fn rotates_past_the_cap_and_a_write_error_stops_only_the_recording() {
     let mut a = args.to_vec();
     a.extend(["--record", file.to_str().unwrap(), "--record-max-size", "2K", "--record-keep", "2"]);
     let mut w = Running::spawn(&a, None);
-    tokio::task::block_in_place(|| w.until("connected", 20, connected));
+    tokio::task::block_in_place(|| w.until("connected", 45, connected));
     publish(12).await;
     let (code, _) = tokio::task::block_in_place(|| w.finish(30));
     assert_eq!(code, Some(0));
@@ -196,7 +196,7 @@ async fn rotates_past_the_cap_and_a_write_error_stops_only_the_recording() {
     let mut a = args.to_vec();
     a.extend(["--record", file.to_str().unwrap(), "--record-max-size", "2K"]);
     let mut w = Running::spawn(&a, None);
-    tokio::task::block_in_place(|| w.until("connected", 20, connected));
+    tokio::task::block_in_place(|| w.until("connected", 45, connected));
     std::fs::remove_dir_all(gone.path()).unwrap();
     publish(12).await;
     let (code, seen) = tokio::task::block_in_place(|| w.finish(30));

@@ -120,6 +120,11 @@ impl Recording {
         Ok(Recording { header, entries, skipped })
     }
 
+    /// The events a replay serves (received live), in order.
+    pub fn live_events(&self) -> impl Iterator<Item = &EventRecord> {
+        self.events().filter(|e| e.is_live_in())
+    }
+
     /// The events, in order.
     pub fn events(&self) -> impl Iterator<Item = &EventRecord> {
         self.entries.iter().filter_map(|e| match e {

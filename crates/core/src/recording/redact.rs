@@ -224,9 +224,7 @@ fn is_word(c: u8) -> bool {
 
 /// Where a parameter's value ends inside an escaped JSON string.
 fn param_end(s: &str, start: usize) -> usize {
-    s[start..]
-        .find(|c: char| matches!(c, '&' | ';' | ',' | ' ' | '\\' | '\'' | ')' | '>' | '#'))
-        .map_or(s.len(), |e| start + e)
+    s[start..].find(['&', ';', ',', ' ', '\\', '\'', ')', '>', '#']).map_or(s.len(), |e| start + e)
 }
 
 /// The index just past the string starting at `b[i] == '"'`.

@@ -79,20 +79,6 @@ pub struct RecordingStatus {
     pub error: Option<String>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_as_written() {
-        assert_eq!(parse_size("512K"), Ok(512 << 10));
-        assert_eq!(parse_size("64m"), Ok(64 << 20));
-        assert_eq!(parse_size("0"), Ok(0));
-        assert!(parse_size("12X").unwrap_err().contains("512K"));
-        assert!(parse_size("").is_err());
-    }
-}
-
 pub struct Recorder {
     path: PathBuf,
     out: Option<BufWriter<File>>,
@@ -284,5 +270,19 @@ impl Recorder {
         let line = header_line(&self.header);
         self.write(&line);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_as_written() {
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(parse_size("12X").unwrap_err().contains("512K"));
+        assert!(parse_size("").is_err());
     }
 }
