@@ -19,6 +19,7 @@ pub mod backoff;
 pub mod batch;
 pub mod config_file;
 pub mod diagnose;
+pub mod emit;
 pub mod error_text;
 pub mod event_line;
 pub mod event_log;
