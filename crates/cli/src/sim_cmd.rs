@@ -85,21 +85,8 @@ impl ReplayArgs {
         for line in &rec.skipped {
             eprintln!("{}: line {line}: damaged, skipped", path.display());
         }
-        let events: Vec<ReplayEvent> = rec
-            .live_events()
-            .map(|e| ReplayEvent {
-                t_ms: e.t_ms,
-                room: e.room.clone(),
-                name: e.name.clone(),
-                args: e.args().into_iter().map(ToOwned::to_owned).collect(),
-            })
-            .collect();
-        let about = format!(
-            "{} events of {} recorded {}",
-            events.len(),
-            rec.header.env.as_deref().unwrap_or("several environments"),
-            rec.header.started_at
-        );
+        let events: Vec<ReplayEvent> = rec.replay_events().into_iter().map(Into::into).collect();
+        let about = rec.describe();
         let opts = ReplayOptions {
             speed: (!self.max_speed).then_some(self.speed),
             looped: self.looped,

@@ -26,6 +26,14 @@ pub struct ReplayEvent {
     pub args: Vec<Box<RawValue>>,
 }
 
+/// From a recording's `(t_ms, room, name, arguments)` (`Recording::replay_events` in the
+/// core).
+impl From<(u64, Option<String>, String, Vec<Box<RawValue>>)> for ReplayEvent {
+    fn from((t_ms, room, name, args): (u64, Option<String>, String, Vec<Box<RawValue>>)) -> Self {
+        ReplayEvent { t_ms, room, name, args }
+    }
+}
+
 /// How to serve them.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {

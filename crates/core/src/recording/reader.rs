@@ -58,6 +58,9 @@ impl EventRecord {
     }
 }
 
+/// What a replay needs of an event: `(t_ms, room, name, arguments)`.
+pub type ReplayItem = (u64, Option<String>, String, Vec<Box<RawValue>>);
+
 /// A recorded state change.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StateRecord {
@@ -123,6 +126,26 @@ impl Recording {
     /// The events a replay serves (received live), in order.
     pub fn live_events(&self) -> impl Iterator<Item = &EventRecord> {
         self.events().filter(|e| e.is_live_in())
+    }
+
+    /// What a replay serves, one `(t_ms, room, name, arguments)` per live event, in order.
+    pub fn replay_events(&self) -> Vec<ReplayItem> {
+        self.live_events()
+            .map(|e| {
+                let args = e.args().into_iter().map(ToOwned::to_owned).collect();
+                (e.t_ms, e.room.clone(), e.name.clone(), args)
+            })
+            .collect()
+    }
+
+    /// One line about the recording (`N events of ENV recorded AT`).
+    pub fn describe(&self) -> String {
+        format!(
+            "{} events of {} recorded {}",
+            self.live_events().count(),
+            self.header.env.as_deref().unwrap_or("several environments"),
+            self.header.started_at
+        )
     }
 
     /// The events, in order.

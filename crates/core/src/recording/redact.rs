@@ -75,30 +75,20 @@ impl Redactor {
 
     /// The secrets of a target: its credentials, the proxy's password, extra header values.
     pub fn for_target(t: &Target) -> Redactor {
-        let mut s: Vec<String> = match &t.credentials {
-            Credentials::None => vec![],
-            Credentials::Login { password, .. } => vec![password.expose().into()],
-            Credentials::Sid(x) | Credentials::Bearer(x) | Credentials::Jwt(x) => {
-                vec![x.expose().into()]
-            }
-            Credentials::ApiToken { key, secret } => {
-                vec![format!("{key}:{}", secret.expose()), secret.expose().into()]
-            }
-        };
-        if let crate::proxy::ProxyChoice::Via(p) = &t.proxy
-            && let Some(pw) = &p.password
-        {
-            s.push(pw.expose().into());
-        }
-        s.extend(t.extra_headers.iter().map(|(_, v)| v.clone()));
-        Redactor::new(s)
+        Redactor::new(secrets_of(t))
+    }
+
+    /// The secrets of several targets (an export of the app's log).
+    pub fn for_targets<'a>(targets: impl IntoIterator<Item = &'a Target>) -> Redactor {
+        Redactor::new(targets.into_iter().flat_map(secrets_of))
     }
 
     /// Add a secret learnt later (the sid of a login).
     pub fn add(&mut self, secret: &str) {
-        let mut all = std::mem::take(&mut self.secrets);
-        all.push(secret.to_string());
-        *self = Redactor::new(all);
+        let more = Redactor::new([secret.to_string()]);
+        self.secrets.extend(more.secrets);
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.secrets.dedup();
     }
 
     /// `line` (one JSON value) with every secret replaced.
@@ -216,6 +206,27 @@ impl Redactor {
         out.push_str(&t[at..]);
         Cow::Owned(out)
     }
+}
+
+/// What counts as a secret of `t`.
+fn secrets_of(t: &Target) -> Vec<String> {
+    let mut s: Vec<String> = match &t.credentials {
+        Credentials::None => vec![],
+        Credentials::Login { password, .. } => vec![password.expose().into()],
+        Credentials::Sid(x) | Credentials::Bearer(x) | Credentials::Jwt(x) => {
+            vec![x.expose().into()]
+        }
+        Credentials::ApiToken { key, secret } => {
+            vec![format!("{key}:{}", secret.expose()), secret.expose().into()]
+        }
+    };
+    if let crate::proxy::ProxyChoice::Via(p) = &t.proxy
+        && let Some(pw) = &p.password
+    {
+        s.push(pw.expose().into());
+    }
+    s.extend(t.extra_headers.iter().map(|(_, v)| v.clone()));
+    s
 }
 
 fn is_word(c: u8) -> bool {
