@@ -19,10 +19,12 @@ const logRows = () => js(`return [...document.querySelectorAll('#log-rows .log-l
 await check(`the demo replays the recording: ${recorded.length} events in order, in time`, async () => {
   await clickTab("log");
   const span = recorded[recorded.length - 1].t_ms - recorded[0].t_ms;
+  let seen = [];
   const rows = await until("the recording's events in the log", async () => {
     const r = (await logRows()).filter(([n, , d]) => d === "in" && !n.startsWith("sockeye:"));
+    seen = r;
     return r.length >= recorded.length && r;
-  }, span + 30000);
+  }, span + 30000).catch((e) => { throw new Error(`${e.message}; seen ${JSON.stringify(seen)}`); });
   const got = rows.slice(0, recorded.length);
   const names = got.map(([n]) => n);
   const want = recorded.map((l) => l.name);

@@ -108,6 +108,7 @@ pub async fn run(st: Arc<SimState>, events: Vec<ReplayEvent>, opts: ReplayOption
     if !opts.now {
         wait_for_audience(&st, &rooms_to_join(&events), opts.join_grace).await;
     }
+    tracing::debug!(events = events.len(), "replay starts");
     let first = events[0].t_ms;
     loop {
         let start = Instant::now();
@@ -119,7 +120,8 @@ pub async fn run(st: Arc<SimState>, events: Vec<ReplayEvent>, opts: ReplayOption
             } else if served % 256 == 0 {
                 tokio::task::yield_now().await;
             }
-            serve(&st, e).await;
+            let reached = serve(&st, e).await;
+            tracing::debug!(event = %e.name, room = ?e.room, reached, "replayed");
             served += 1;
         }
         if !opts.looped {
