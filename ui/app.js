@@ -13,6 +13,7 @@ import { addLog, initLog } from "./views/log.js";
 import "./views/diagnostics.js";
 import { editEnv } from "./views/envs.js";
 import { loadSettings } from "./views/settings.js";
+import "./views/emit.js";
 
 const RUNS_KEPT = 1000;   // run cards kept in the page, all environments together
 let bench = null;

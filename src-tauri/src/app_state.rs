@@ -65,6 +65,9 @@ pub struct Manager {
     pub pipe: Arc<Pipeline>,
     pub notifier: Notifier,
     channels: ChannelCache,
+    /// The emit panel's history and production confirmations (its own lock, never held
+    /// with `inner`).
+    pub emit_desk: Mutex<sockeye_core::emit::EmitDesk>,
 }
 
 impl Manager {
@@ -83,6 +86,7 @@ impl Manager {
             pipe,
             notifier,
             channels: ChannelCache::default(),
+            emit_desk: Mutex::default(),
         })
     }
 
@@ -105,6 +109,9 @@ impl Manager {
         // demo's simulator starts empty every time: nothing to remember.
         options.backfill.state_file = (!demo)
             .then(|| sockeye_core::backfill::store::path_for(&self.config_path, &target.name));
+        // Sends (subscriptions, the emit panel's) appear in the log as outgoing and go into
+        // a recording.
+        options.echo_sent = true;
         let session = Session::spawn(target.clone(), options);
         let rest = session_rest::for_session(&session);
         let forwarder = tauri::async_runtime::spawn(pipeline::forward(
@@ -181,6 +188,19 @@ impl Manager {
             .get(name)
             .map(|e| (e.profile.clone(), e.target.clone()))
             .ok_or_else(|| AppError::UnknownEnv(name.into()))
+    }
+
+    /// Every running environment's target (an export redacts all their secrets).
+    pub fn targets(&self) -> Vec<Target> {
+        self.lock().envs.values().map(|e| e.target.clone()).collect()
+    }
+
+    /// Whether `name` is a production environment (emitting asks first).
+    pub fn is_production(&self, name: &str) -> Result<bool> {
+        let inner = self.lock();
+        let e = inner.envs.get(name).ok_or_else(|| AppError::UnknownEnv(name.into()))?;
+        let prod = &inner.config.settings.production_hosts;
+        Ok(e.profile.deployment_type(prod) == sockeye_core::url_rules::DeploymentType::VpsProd)
     }
 
     pub fn set_active(&self, name: &str) -> Result<()> {

@@ -184,12 +184,28 @@ pub fn watch_channel(m: M<'_>, name: String, channel: String) -> Result<()> {
 pub struct Settings {
     pub notifications: NotifySettings,
     pub autostart: bool,
+    /// A recording the demo replays, looped (used when the demo starts).
+    #[serde(default)]
+    pub demo_recording: Option<String>,
+    /// Size past which recordings rotate (`64M`).
+    #[serde(default)]
+    pub record_max_size: Option<String>,
 }
 
 pub fn settings_of(app: &AppHandle, m: &Manager) -> Settings {
+    let (notifications, demo_recording, record_max_size) = m.with_config(|c| {
+        let s = &c.settings;
+        (
+            s.notifications.clone(),
+            s.demo_recording.as_ref().map(|p| p.display().to_string()),
+            s.record_max_size.clone(),
+        )
+    });
     Settings {
-        notifications: m.with_config(|c| c.settings.notifications.clone()),
+        notifications,
         autostart: app.autolaunch().is_enabled().unwrap_or(false),
+        demo_recording,
+        record_max_size,
     }
 }
 
@@ -200,8 +216,21 @@ pub fn get_settings(app: AppHandle, m: M<'_>) -> Settings {
 
 #[tauri::command]
 pub fn set_settings(app: AppHandle, m: M<'_>, settings: Settings) -> Result<()> {
+    let size = settings.record_max_size.clone().filter(|s| !s.trim().is_empty());
+    if let Some(s) = &size {
+        sockeye_core::recording::parse_size(s).map_err(AppError::Invalid)?;
+    }
+    if let Some(p) = settings.demo_recording.as_deref().filter(|p| !p.trim().is_empty()) {
+        sockeye_core::recording::Recording::open(std::path::Path::new(p.trim()), false)
+            .map_err(|e| AppError::Invalid(format!("{p}: {e}")))?;
+    }
     m.notifier.settings(settings.notifications.clone());
-    m.with_config(|c| c.settings.notifications = settings.notifications.clone());
+    m.with_config(|c| {
+        c.settings.notifications = settings.notifications.clone();
+        c.settings.demo_recording =
+            settings.demo_recording.clone().filter(|p| !p.trim().is_empty()).map(Into::into);
+        c.settings.record_max_size = size;
+    });
     m.save_config()?;
     let auto = app.autolaunch();
     let r = if settings.autostart { auto.enable() } else { auto.disable() };
@@ -250,21 +279,29 @@ pub struct Exported {
     pub lines: usize,
 }
 
-/// Write the app's event log as JSON lines to the download directory.
+/// Write the app's event log as a recording (replayable, secrets redacted) to the download
+/// directory.
 #[tauri::command]
 pub async fn export_log(m: M<'_>) -> Result<Exported> {
     let pipe = m.pipe.clone();
+    let redactor = sockeye_core::recording::Redactor::for_targets(&m.targets());
     let write = move || -> Result<Exported> {
-        let dir = directories::UserDirs::new()
-            .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
-            .unwrap_or_else(std::env::temp_dir);
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("sockeye-events-{}.jsonl", sockeye_core::events::now_ms()));
+        let path =
+            download_path(&format!("sockeye-events-{}.jsonl", sockeye_core::events::now_ms()))?;
         let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        let lines = pipe.export_log(file)?;
+        let lines = pipe.export_log(&redactor, file)?;
         Ok(Exported { path: path.display().to_string(), lines })
     };
     tauri::async_runtime::spawn_blocking(write)
         .await
         .map_err(|e| AppError::Invalid(e.to_string()))?
+}
+
+/// `name` in the user's download directory (created if missing; the temp dir without one).
+pub fn download_path(name: &str) -> Result<std::path::PathBuf> {
+    let dir = directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir.join(name))
 }

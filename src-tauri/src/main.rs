@@ -5,11 +5,13 @@
 
 mod app_state;
 mod commands;
+mod commands_link;
 mod demo;
 mod error;
 mod notifier;
 mod outbox;
 mod pipeline;
+mod recordings;
 mod tray;
 mod window;
 
@@ -126,6 +128,12 @@ fn main() {
             commands::clear_log,
             commands::set_view_state,
             commands::bench_mark,
+            commands_link::record_start,
+            commands_link::record_stop,
+            commands_link::recordings,
+            commands_link::check_emit_args,
+            commands_link::emit,
+            commands_link::emit_history,
         ])
         .build(tauri::generate_context!())
         .expect("Sockeye failed to start");

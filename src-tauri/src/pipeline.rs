@@ -45,7 +45,7 @@ impl Serialize for UiEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let e = &self.0.event;
-        let mut st = s.serialize_struct("UiEvent", 11)?;
+        let mut st = s.serialize_struct("UiEvent", 12)?;
         st.serialize_field("seq", &self.0.seq)?;
         st.serialize_field("env", &*self.0.env)?;
         st.serialize_field("name", &e.name)?;
@@ -58,6 +58,8 @@ impl Serialize for UiEvent {
         st.serialize_field("received_at_ms", &e.received_at_ms)?;
         st.serialize_field("recovered", &e.recovered)?;
         st.serialize_field("polled", &e.polled)?;
+        // `out` for what we sent, `ack` for the answer to it (the log marks them).
+        st.serialize_field("direction", &e.direction)?;
         // The gap marker's line, so the log shows it as the feed does.
         st.serialize_field("gap", &sockeye_core::views::GapView::from_event(e))?;
         // A progress-fallback report's sentence ("realtime down: polling … for 2 open runs").
@@ -134,6 +136,8 @@ pub struct Pipeline {
     on_state: Box<dyn Fn() + Send + Sync>,
     /// `SOCKEYE_UI_BENCH`: frames carry their send time.
     bench: bool,
+    /// The Record buttons' recordings, fed by the forwarders.
+    pub recordings: crate::recordings::Recordings,
 }
 
 impl Pipeline {
@@ -155,6 +159,7 @@ impl Pipeline {
             view: Mutex::new(serde_json::Value::Null),
             on_state,
             bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
+            recordings: Default::default(),
         });
         tauri::async_runtime::spawn(pump(p.clone()));
         p
@@ -226,10 +231,15 @@ impl Pipeline {
         self.kept.lock().expect("kept").log.cap()
     }
 
-    /// Write the kept log as JSON lines (the lock is held only to copy the entry handles).
-    pub fn export_log(&self, out: impl std::io::Write) -> std::io::Result<usize> {
+    /// Write the kept log as a recording (the lock is held only to copy the entry handles);
+    /// `redactor` knows the environments' secrets.
+    pub fn export_log(
+        &self,
+        redactor: &sockeye_core::recording::Redactor,
+        out: impl std::io::Write,
+    ) -> std::io::Result<usize> {
         let entries = self.kept.lock().expect("kept").log.snapshot();
-        event_log::write_jsonl(&entries, out)
+        event_log::write_jsonl(&entries, redactor, out)
     }
 
     pub fn view_state(&self) -> serde_json::Value {
@@ -248,6 +258,7 @@ pub async fn forward(env: String, session: Session, pipe: Arc<Pipeline>, notifie
     let mut states = session.state();
     let mut fold = EnvFold::new(&env);
     let on_state = |snap: StateSnapshot, fold: &mut EnvFold| {
+        pipe.recordings.state(&env, &snap);
         let (link, trigger) = fold.on_state(&snap);
         if let Some(t) = trigger {
             notifier.trigger(t);
@@ -258,15 +269,24 @@ pub async fn forward(env: String, session: Session, pipe: Arc<Pipeline>, notifie
     };
     let first = states.borrow_and_update().clone();
     on_state(first, &mut fold);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
+            _ = tick.tick() => pipe.recordings.tick(&env),
             changed = states.changed() => {
                 if changed.is_err() { return; }
                 let snap = states.borrow_and_update().clone();
                 on_state(snap, &mut fold);
             }
             ev = events.recv() => match ev {
+                Ok(e) if !e.direction.is_in() => {
+                    // What we sent (and its ack): the log and a recording, never the fold.
+                    pipe.recordings.event(&env, &e);
+                    let entry = pipe.kept.lock().expect("kept").log.push(env_name.clone(), e);
+                    pipe.push(UiItem::Event { event: UiEvent(entry) });
+                }
                 Ok(e) => {
+                    pipe.recordings.event(&env, &e);
                     let out = fold.on_event(&e);
                     for t in out.triggers {
                         notifier.trigger(t);

@@ -4,6 +4,7 @@ agent:thought / agent:tool_call / agent:result / agent:error with camelCase work
 
 Usage: agent_server.py <port> <secret>. Prints "listening <port>" when ready.
 POST /__test/emit {"user":…, "event":…, "data":…, "workflowId":…} emits to room user:<user>.
+Event `echo_ack(*args)` acks with its own arguments.
 """
 import asyncio
 import datetime
@@ -36,6 +37,12 @@ async def connect(sid, environ, auth):
         raise socketio.exceptions.ConnectionRefusedError("Invalid token payload")
     await sio.save_session(sid, {"user": user})
     await sio.enter_room(sid, f"user:{user}")
+
+
+@sio.on("echo_ack")
+async def echo_ack(sid, *args):
+    """Not part of the agent pattern: the ack carries the event's own arguments back."""
+    return args
 
 
 async def emit(request):

@@ -72,10 +72,6 @@ nsp.use((socket, next) => {
 });
 nsp.on("connection", (socket) => {
   onConnection(socket);
-  socket.on("echo_ack", (...args) => {
-    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
-    if (ack) ack(...args);
-  });
 });
 
 server.listen(port, "127.0.0.1", () => console.log(`listening ${server.address().port}`));

@@ -54,6 +54,11 @@ const onConnection = (socket) => {
   socket.join("website");
   if (socket.user_type === "System User") socket.join("all");
   socket.on("ping", () => socket.emit("pong"));
+  // Not Frappe's: calls the client's ack with the event's own arguments (emit tests).
+  socket.on("echo_ack", (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    if (ack) ack(...args);
+  });
   socket.on("doc_subscribe", (doctype, docname) => {
     if (socket.user !== "Guest" && (PERMITTED.has(`${doctype}/${docname}`) || PERMITTED.has(`${doctype}/*`))) socket.join(`doc:${doctype}/${docname}`);
   });

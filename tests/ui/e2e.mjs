@@ -6,39 +6,16 @@
 // SCREENSHOT_DIR (optional), WEBDRIVER (default http://127.0.0.1:4444).
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { appPid, webkitChildren, closeWindow, showWindow } from "./tray.mjs";
+import { wd, openApp, until, check, sleep, results } from "./webdriver.mjs";
 
-const WD = process.env.WEBDRIVER || "http://127.0.0.1:4444";
 const SIM = `http://127.0.0.1:${process.env.SOCKEYE_DEMO_PORT}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-let failures = 0;
 
-async function wd(method, path, body) {
-  const r = await fetch(WD + path, { method, headers: { "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
-  const v = await r.json();
-  if (!r.ok) throw new Error(`${method} ${path}: ${JSON.stringify(v.value)}`);
-  return v.value;
-}
 async function sim(path, body) {
   const r = await fetch(SIM + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return r.json();
 }
 
-const session = await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: process.env.SOCKEYE_BIN } } } });
-const sid = session.sessionId;
-const js = (script, ...args) => wd("POST", `/session/${sid}/execute/sync`, { script, args });
-async function until(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { last = e.message; }
-    await sleep(150);
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-async function check(label, fn) {
-  try { await fn(); console.log(`ok   ${label}`); }
-  catch (e) { failures++; console.log(`FAIL ${label}: ${e.message}`); }
-}
+const { sid, js } = await openApp();
 async function shot(name) {
   if (!process.env.SCREENSHOT_DIR) return;
   mkdirSync(process.env.SCREENSHOT_DIR, { recursive: true });
@@ -206,15 +183,18 @@ await check("notifications: run completions shown, and a 300-message burst coale
   console.log(`     300 messages → ${about.length} notification(s): ${JSON.stringify(about)}`);
 });
 
-await check("the log is exported by the app as JSON lines, payloads as received", async () => {
+await check("the log is exported by the app as a recording, arguments as received", async () => {
   await clickTab("log");
   await js("document.querySelector('#log-export').click(); return true;");
   const status = await until("the export's path", () => js("const s = document.querySelector('#log-export-status').textContent; return s.startsWith('exported') && s"));
   const path = status.replace(/^exported \d+ events to /, "");
-  const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const keys = ["env", "name", "room_hint", "received_at_ms", "payload", "recovered", "polled"];
-  if (!lines.length || !lines.every((l) => keys.every((k) => k in l))) throw new Error(`${path}: ${JSON.stringify(lines[0])}`);
-  if (!lines.some((l) => l.name === "sockeye:gap") || !lines.some((l) => l.name === "ai_progress" && l.payload.type)) throw new Error(`${lines.length} lines, names ${[...new Set(lines.map((l) => l.name))]}`);
+  const [header, ...lines] = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  if (header.kind !== "header" || header.format !== 1 || header.source !== "export") throw new Error(`${path}: header ${JSON.stringify(header)}`);
+  const keys = ["kind", "t_ms", "dir", "env", "name", "args"];
+  if (!lines.length || !lines.every((l) => keys.every((k) => k in l) && Array.isArray(l.args))) throw new Error(`${path}: ${JSON.stringify(lines[0])}`);
+  if (!lines.some((l) => l.name === "sockeye:gap") || !lines.some((l) => l.name === "ai_progress" && l.args[0].type)) throw new Error(`${lines.length} lines, names ${[...new Set(lines.map((l) => l.name))]}`);
+  if (!lines.some((l) => l.dir === "out" && l.name === "doc_subscribe")) throw new Error("the subscriptions sent are not in the export");
+  if (readFileSync(path, "utf8").includes("good-sid")) throw new Error("the demo's sid is in the export");
 });
 
 // (Under WebDriver the app keeps WebKit's network process: the automation session lives
@@ -240,5 +220,5 @@ await check("closed to the tray: the web process ends; Show brings the window ba
 });
 
 await wd("DELETE", `/session/${sid}`).catch(() => {});
-console.log(failures ? `${failures} UI check(s) failed` : "all UI checks passed");
-process.exit(failures ? 1 : 0);
+console.log(results.failures ? `${results.failures} UI check(s) failed` : "all UI checks passed");
+process.exit(results.failures ? 1 : 0);

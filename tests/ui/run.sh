@@ -7,7 +7,8 @@
 # tray_cycle.mjs closes the window to the tray and shows it again without WebDriver (WebKit's
 # processes end, the page comes back; for the benchmark it also weighs the open window); after the e2e test, citizen.mjs runs the app on a
 # login environment (one login, no polling, clean quit on SIGTERM); CITIZEN_SECS sets how long
-# it watches (default 60).
+# it watches (default 60); then replay_ui.mjs runs the demo on a recording (replay, Record,
+# Emit).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sockeye-target}"
@@ -29,15 +30,8 @@ for p in random.sample(range(20000, 32000), 200):
     try:
         s = socket.socket(); s.bind(("127.0.0.1", p)); s.close(); print(p); break
     except OSError: pass')
-WD# The demo's port lies below the kernel's ephemeral range (like Frappe's 9000): the restart
-# check closes it, and a reconnect to a closed ephemeral-range port can connect to itself and
-# hold the port.
-PORT=$(python3 -c '
-import random, socket
-for p in random.sample(range(20000, 32000), 200):
-    try:
-        s = socket.socket(); s.bind(("127.0.0.1", p)); s.close(); print(p); break
-    except OSError: pass')
+WDPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+WDPORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DRIVER="$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")"
 
 # No environments (so the app runs its demo); a notification budget the demo cannot spend
@@ -62,6 +56,15 @@ if [ "${UI_SCRIPT:-e2e.mjs}" = bench_ui.mjs ]; then export TRAY_CYCLES=5 TRAY_CY
 SOCKEYE_BIN="$BIN" timeout 180 node tests/ui/tray_cycle.mjs || rc=1
 if [ "${UI_SCRIPT:-e2e.mjs}" = e2e.mjs ]; then
   SOCKEYE_BIN="$BIN" CITIZEN_SECS=${CITIZEN_SECS:-60} timeout 200 node tests/ui/citizen.mjs || rc=1
+  # The demo on a recording: a driver (hence an app) started with SOCKEYE_DEMO_RECORDING, on
+  # a config of its own.
+  REC="\$PWD/tests/ui/fixtures/site-10s.jsonl"
+  : > "$TMP/replay.toml"
+  SOCKEYE_CONFIG="$TMP/replay.toml" SOCKEYE_DEMO_PORT=0 SOCKEYE_DEMO_RECORDING="\$REC" "$DRIVER" --port $WDPORT2 > "$TMP/driver2.log" 2>&1 &
+  DRV2=\$!
+  for i in \$(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$WDPORT2) 2>/dev/null && break; sleep 0.1; done
+  SOCKEYE_BIN="$BIN" RECORDING="\$REC" WEBDRIVER="http://127.0.0.1:$WDPORT2" timeout 200 node tests/ui/replay_ui.mjs || { rc=1; tail -30 "$TMP/driver2.log"; }
+  kill \$DRV2 2>/dev/null
 fi
 pkill -P \$\$ 2>/dev/null
 [ \$rc -ne 0 ] && { echo "--- tauri-driver log"; tail -30 "$TMP/driver.log"; }

@@ -5,8 +5,34 @@ import { S, $, el, invoke, mark, view } from "../store.js";
 view("envs", "envs", () => {
   $("#env-list").replaceChildren(...[...S.envs.values()].map((v) => el("li", { class: v.profile.name === S.editing ? "selected" : "", onclick: () => editEnv(v.profile.name) },
     el("span", { class: "pill small", "data-state": v.link?.state || "idle", "data-tone": v.link?.tone || "busy", text: v.link?.state || "idle" }),
-    el("span", { text: ` ${v.profile.name}${v.demo ? " (demo)" : ""} · ${v.profile.url || ""}` }))));
+    el("span", { text: ` ${v.profile.name}${v.demo ? " (demo)" : ""} · ${v.profile.url || ""}` }),
+    recordControl(v.profile.name))));
 });
+
+// Recording: the Record button per environment, and what its file holds so far (Rust's
+// RecordingStatus). While one runs and this tab is shown, its figures are asked for each
+// second (from the app, never from a site).
+S.recordings = {};
+const kib = (n) => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
+function recordControl(name) {
+  const r = S.recordings[name];
+  const button = el("button", { type: "button", class: `rec${r?.recording ? " on" : ""}`, text: r?.recording ? "■ Stop" : "● Record", "data-env": name,
+    onclick: async (ev) => {
+      ev.stopPropagation();
+      try { await invoke(r?.recording ? "record_stop" : "record_start", { name }); } catch (err) { S.recordings[name] = { error: String(err) }; }
+      await refreshRecordings();
+    } });
+  const status = !r ? "" : r.error ? r.error : `${r.path.split("/").pop()} · ${kib(r.bytes)} · ${r.events} events${r.recording ? "" : " (stopped)"}`;
+  return el("span", { class: "rec-status" }, button, el("span", { class: `muted rec-text${r?.error ? " error" : ""}`, title: r?.path || "", text: status ? ` ${status}` : "" }));
+}
+export async function refreshRecordings() {
+  S.recordings = await invoke("recordings");
+  mark("envs");
+}
+setInterval(() => {
+  if (S.tab === "envs" && Object.values(S.recordings).some((r) => r.recording)) refreshRecordings().catch(() => {});
+}, 1000);
+refreshRecordings().catch(() => {});
 
 const form = $("#env-form");
 const lines = (v) => v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);

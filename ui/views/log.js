@@ -43,13 +43,14 @@ $("#log-head").textContent = COLS.map(([t, n]) => cut(t, n)).join("  ") + "  Pay
 function fill(row, e) {
   row.entry = e;
   // A gap marker reads as a sentence; recovered and polled events say where they came from.
-  const tag = e.parse_note ? "⚠ " : e.recovered ? "(recovered) " : e.polled ? "(polled) " : "";
+  const tag = e.parse_note ? "⚠ " : e.recovered ? "(recovered) " : e.polled ? "(polled) " : e.direction === "out" ? "→ sent " : e.direction === "ack" ? "← ack " : "";
   // A gap marker and a progress-fallback report read as sentences.
   const what = e.gap ? gapLine(e.gap) : e.fallback || tag + e.payload_json.slice(0, 160);
   const cells = [fmtTime(e.received_at_ms), e.env, e.name, e.room_hint || ""];
   row.textContent = cells.map((v, i) => cut(v, COLS[i][1])).join("  ") + "  " + what;
   for (const k of Object.keys(row.dataset)) delete row.dataset[k];
   row.dataset.event = e.name;
+  if (e.direction && e.direction !== "in") row.dataset.direction = e.direction;
   row.dataset.room = e.room_hint || "";
   row.className = e.gap || e.fallback ? "log-line gap" : "log-line";
   if (e.gap) row.dataset.tone = e.gap.tone;

@@ -6,7 +6,7 @@ export function showTab(tab) {
   S.tab = tab;
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
   document.querySelectorAll(".tab").forEach((s) => s.classList.toggle("active", s.id === `tab-${tab}`));
-  mark("runs", "messages", "log", "envs");
+  mark("runs", "messages", "log", "envs", "emit");
   saveView();
 }
 document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));

@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::value::RawValue;
+use sockeye_core::emit::{EmitOutcome, parse_each};
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::LinkState;
-use sockeye_core::wire::EmitError;
 
 use crate::CliError;
 use crate::conn_args::ConnArgs;
@@ -32,24 +31,13 @@ pub struct EmitArgs {
     pub connect_timeout: f64,
 }
 
-/// Each argument must be one JSON value; the error names the argument and the position.
-fn parse_args(args: &[String]) -> Result<Vec<Box<RawValue>>, CliError> {
-    args.iter()
-        .enumerate()
-        .map(|(i, a)| {
-            RawValue::from_string(a.clone())
-                .map_err(|e| CliError::Usage(format!("argument {} is not JSON ({e}): {a}", i + 1)))
-        })
-        .collect()
-}
-
 fn secs(s: f64, what: &str) -> Result<Duration, CliError> {
     Duration::try_from_secs_f64(s)
         .map_err(|_| CliError::Usage(format!("{what}: {s} is not a duration")))
 }
 
 pub async fn run(a: EmitArgs) -> Result<i32, CliError> {
-    let args = parse_args(&a.args)?;
+    let args = parse_each(&a.args).map_err(|e| CliError::Usage(e.to_string()))?;
     let ack = a.ack.map(|s| secs(s, "--ack")).transpose()?;
     let listen = secs(a.listen, "--listen")?;
     let (mut targets, _) = a.conn.targets(false).await?;
@@ -82,24 +70,12 @@ pub async fn run(a: EmitArgs) -> Result<i32, CliError> {
         session.stop().await;
         return Ok(2);
     }
-    let code = match session.emit(&a.event, args, ack).await {
-        Ok(Some(answer)) => {
-            println!("ack {}", answer.get());
-            0
-        }
-        Ok(None) => {
-            println!("sent {}", a.event);
-            0
-        }
-        Err(EmitError::AckTimeout(d)) => {
-            println!("no ack in {} s", d.as_secs_f64());
-            1
-        }
-        Err(e) => {
-            eprintln!("emit failed: {e}");
-            2
-        }
-    };
+    let outcome = EmitOutcome::of(session.emit(&a.event, args, ack).await);
+    match &outcome {
+        EmitOutcome::Failed { .. } => eprintln!("{}", outcome.summary(&a.event)),
+        _ => println!("{}", outcome.summary(&a.event)),
+    }
+    let code = outcome.exit_code();
     let deadline = tokio::time::Instant::now() + listen;
     while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, events.recv()).await {
         println!("{} {}", e.name, e.payload.get());

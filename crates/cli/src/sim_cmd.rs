@@ -1,7 +1,9 @@
 //! `sockeye-cli sim`: run the Frappe-compatible simulator in the foreground.
 
 use clap::Args;
+use sockeye_core::recording::Recording;
 use sockeye_sim::config::User;
+use sockeye_sim::replay::{ReplayEvent, ReplayOptions};
 use sockeye_sim::{Mode, ScenarioParams, Sim, SimConfig, SimOptions};
 
 use crate::CliError;
@@ -41,9 +43,66 @@ pub struct SimArgs {
     /// call to has_permission (joins are asynchronous: a post made at once misses the room).
     #[arg(long, default_value_t = 150)]
     pub permission_delay_ms: u64,
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+}
+
+/// Serving a recording.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Serve the events of this recording (`watch --record`, the app's Record or export) to
+    /// the clients that connect, into the rooms they were recorded in.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<std::path::PathBuf>,
+    /// Play N times faster (0.5: twice as slow).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1.0,
+        requires = "replay",
+        conflicts_with = "max_speed"
+    )]
+    pub speed: f64,
+    /// No gaps: every event as fast as possible.
+    #[arg(long, requires = "replay")]
+    pub max_speed: bool,
+    /// Start again after the last event.
+    #[arg(long = "loop", requires = "replay")]
+    pub looped: bool,
+    /// Start at once, not when the first client has connected and joined its rooms.
+    #[arg(long, requires = "replay")]
+    pub now: bool,
+    /// Skip damaged lines (each is named on stderr) instead of refusing the file.
+    #[arg(long, requires = "replay")]
+    pub skip_bad: bool,
+}
+
+impl ReplayArgs {
+    /// The recording's events and how to serve them, or a clear error naming the line.
+    fn load(&self) -> Result<Option<(Vec<ReplayEvent>, ReplayOptions, String)>, CliError> {
+        let Some(path) = &self.replay else { return Ok(None) };
+        if !(self.speed > 0.0 && self.speed.is_finite()) {
+            return Err(CliError::Usage(format!("--speed {}: give a number above 0", self.speed)));
+        }
+        let rec = Recording::open(path, self.skip_bad)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+        for line in &rec.skipped {
+            eprintln!("{}: line {line}: damaged, skipped", path.display());
+        }
+        let events: Vec<ReplayEvent> = rec.replay_events().into_iter().map(Into::into).collect();
+        let about = rec.describe();
+        let opts = ReplayOptions {
+            speed: (!self.max_speed).then_some(self.speed),
+            looped: self.looped,
+            now: self.now,
+            ..Default::default()
+        };
+        Ok(Some((events, opts, about)))
+    }
 }
 
 pub async fn run(a: SimArgs) -> Result<i32, CliError> {
+    let replay = a.replay.load()?;
     let mut config = SimConfig {
         mode: a.mode,
         sites: vec![a.site.clone()],
@@ -123,6 +182,17 @@ pub async fn run(a: SimArgs) -> Result<i32, CliError> {
         sim.run_scenario(s, ScenarioParams { pace: a.pace, ..Default::default() })
             .map_err(|e| CliError::Usage(e.to_string()))?;
         println!("  scenario          {s} started");
+    }
+    if let Some((events, opts, about)) = replay {
+        let wait =
+            if opts.now { "now" } else { "when a client has connected and joined its rooms" };
+        println!("  replay            {about}, starting {wait}");
+        let done = sim.replay(events, opts);
+        tokio::spawn(async move {
+            if let Ok(n) = done.await {
+                println!("replay done: {n} events served");
+            }
+        });
     }
     let _ = tokio::signal::ctrl_c().await;
     sim.shutdown().await;

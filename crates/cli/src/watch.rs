@@ -16,6 +16,7 @@ use sockeye_core::backfill::GAP_EVENT;
 use sockeye_core::diagnose::DiagnoseOptions;
 use sockeye_core::events::now_ms;
 use sockeye_core::metrics::FleetMetrics;
+use sockeye_core::recording::{Header, Recorder, RecorderOptions, Redactor, parse_size};
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::{LinkState, StateSnapshot};
 use tokio::sync::mpsc;
@@ -64,6 +65,64 @@ pub struct WatchArgs {
     /// and export each probe's result and duration.
     #[arg(long, value_name = "INTERVAL", requires = "metrics", value_parser = metrics_serve::parse_interval)]
     pub diagnose_every: Option<Duration>,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+/// Recording flags.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Also write the session to FILE as a recording (JSON lines, secrets redacted; replay it
+    /// with `sockeye-cli sim --replay FILE`). With several environments, one file each:
+    /// FILE's name gets the environment's (`prod.jsonl` → `prod.sandbox.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+    /// Rotate the recording past this size (FILE.1, FILE.2, …; 0: never).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size, requires = "record")]
+    pub record_max_size: u64,
+    /// Rotated recording files kept.
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "record")]
+    pub record_keep: usize,
+}
+
+impl RecordArgs {
+    /// The recorder for `target`, when asked for; `many`: one file per environment.
+    pub fn start(
+        &self,
+        target: &sockeye_core::target::Target,
+        many: bool,
+    ) -> Result<Option<Recorder>, CliError> {
+        let Some(path) = &self.record else { return Ok(None) };
+        let path = if many { per_environment(path, &target.name) } else { path.clone() };
+        let header = Header::new(
+            "watch",
+            Some(&target.name),
+            Some(&target.base_url),
+            Some(&target.namespace),
+        );
+        let options = RecorderOptions {
+            max_bytes: self.record_max_size,
+            keep: self.record_keep,
+            ..Default::default()
+        };
+        Recorder::create(&path, header, Redactor::for_target(target), options)
+            .map(Some)
+            .map_err(|e| CliError::Usage(e.to_string()))
+    }
+}
+
+/// `dir/prod.jsonl` for environment `sandbox` → `dir/prod.sandbox.jsonl`.
+fn per_environment(path: &std::path::Path, env: &str) -> std::path::PathBuf {
+    let safe: String = env
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{safe}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{safe}"),
+    };
+    path.with_file_name(name)
 }
 
 impl WatchArgs {
@@ -180,12 +239,16 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
         metrics_serve::diagnose_every(runs, every, m.clone());
     }
     let mut sessions = Vec::new();
+    let mut recorders = Vec::new();
     for (profile, target) in prepared {
         let mut opts = SessionOptions {
             transports: args.conn.transports(),
             ..SessionOptions::for_profile(&profile)
         };
-        let lossless = args.json.then(|| {
+        let recorder = args.record.start(&target, many)?;
+        // A recording wants every event and every send.
+        opts.echo_sent = recorder.is_some();
+        let lossless = (args.json || recorder.is_some()).then(|| {
             let (tx, rx) = mpsc::channel(1024);
             opts.lossless = Some(tx);
             rx
@@ -196,7 +259,10 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
             None => Events::Live(session.events()),
         };
         sessions.push((session, events));
+        recorders.push(recorder);
     }
+    let recording = recorders.iter().any(Option::is_some);
+    let mut flush_tick = tokio::time::interval(Duration::from_millis(100));
     let handles: Vec<Session> = sessions.iter().map(|(s, _)| s.clone()).collect();
     let mut feeds = watch_feed::merge(sessions);
     let mut open = handles.len();
@@ -223,6 +289,9 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                 let env = names[i].as_str();
                 match item {
                     Item::State(snap) => {
+                        if let Some(r) = recorders[i].as_mut() {
+                            r.state(&snap);
+                        }
                         if let Some(m) = &metrics && let Ok(mut m) = m.lock() {
                             m.on_state(&snap);
                         }
@@ -246,7 +315,16 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                             _ => {}
                         }
                     }
+                    Item::Event(e, _) if !e.direction.is_in() => {
+                        // Our own sends and their acks: for the recording only.
+                        if let Some(r) = recorders[i].as_mut() {
+                            r.event(&e);
+                        }
+                    }
                     Item::Event(e, caught_up) => {
+                        if let Some(r) = recorders[i].as_mut() {
+                            r.event(&e);
+                        }
                         seen += 1;
                         if let Some(m) = &metrics && let Ok(mut m) = m.lock() {
                             m.on_event(env, &e);
@@ -282,6 +360,14 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
                     break 0;
                 }
             }
+            _ = flush_tick.tick(), if recording => {
+                for r in recorders.iter_mut().flatten() {
+                    r.flush_if_due();
+                    if let Some(e) = r.take_failure() {
+                        eprintln!("sockeye-cli: {e}");
+                    }
+                }
+            }
             _ = &mut timeout => {
                 for s in &handles {
                     let snap = s.state().borrow().clone();
@@ -309,6 +395,22 @@ pub async fn run(args: WatchArgs) -> Result<i32, CliError> {
         }
     }
     futures_util::future::join_all(handles.iter().map(Session::stop)).await;
+    for (r, session) in recorders.into_iter().zip(&handles) {
+        let Some(mut r) = r else { continue };
+        // The last state (stopped) goes in too.
+        let last = session.state().borrow().clone();
+        r.state(&last);
+        let status = r.finish(&last.state.describe());
+        match &status.error {
+            Some(e) => eprintln!("sockeye-cli: {e}"),
+            None => eprintln!(
+                "recorded {} events ({} bytes) to {}",
+                status.events,
+                status.bytes,
+                status.path.display()
+            ),
+        }
+    }
     if log_states && code == 0 {
         tracing::info!("stopped");
     }

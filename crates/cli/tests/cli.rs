@@ -326,7 +326,11 @@ async fn emit_prints_acks_and_listens() {
     assert!(text(&o).contains("no ack in 0.5 s"), "{}", text(&o));
     let o = watch(base(&["x", "{not json"])).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(text(&o).contains("argument 1 is not JSON"), "{}", text(&o));
+    assert!(
+        text(&o).contains("argument 1 is not JSON: key must be a string at line 1, column 2"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// A node peer from `tests/peers` on an ephemeral loopback port, killed when dropped.

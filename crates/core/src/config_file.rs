@@ -21,6 +21,12 @@ pub struct Settings {
     pub active: Option<String>,
     /// Notification toggles and limits (see [`crate::notify::NotifyPolicy`]).
     pub notifications: crate::notify::NotifySettings,
+    /// A recording the app's demo replays (looped) instead of its scenarios.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_recording: Option<PathBuf>,
+    /// Size past which the app's recordings rotate (`64M`; `0`: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_max_size: Option<String>,
 }
 
 /// Everything in the config file.

@@ -7,9 +7,6 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde_json::value::RawValue;
-
 use crate::RealtimeEvent;
 
 /// How many events the app keeps by default (the page says so under the log).
@@ -133,37 +130,15 @@ impl EventLog {
     }
 }
 
-/// One line of an export: the payload exactly as received.
-#[derive(Serialize)]
-struct ExportLine<'a> {
-    env: &'a str,
-    name: &'a str,
-    room_hint: Option<&'a str>,
-    received_at_ms: u64,
-    payload: &'a RawValue,
-    recovered: bool,
-    polled: bool,
-}
-
-/// Write `entries` as JSON lines (`env`, `name`, `room_hint`, `received_at_ms`, `payload` as
-/// received, `recovered`, `polled`), oldest first. Returns the number of lines.
-pub fn write_jsonl(entries: &[LogEntry], mut out: impl Write) -> io::Result<usize> {
-    for e in entries {
-        let ev = &e.event;
-        let line = ExportLine {
-            env: &e.env,
-            name: &ev.name,
-            room_hint: ev.room_hint.as_deref(),
-            received_at_ms: ev.received_at_ms,
-            payload: &ev.payload,
-            recovered: ev.recovered,
-            polled: ev.polled,
-        };
-        serde_json::to_writer(&mut out, &line)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    Ok(entries.len())
+/// Write `entries` (oldest first) as a recording (see [`crate::recording`]): a header, then
+/// one event line each with its environment, the arguments as received; secrets redacted.
+/// An export can be replayed. Returns the number of events.
+pub fn write_jsonl(
+    entries: &[LogEntry],
+    redactor: &crate::recording::Redactor,
+    out: impl Write,
+) -> io::Result<usize> {
+    crate::recording::write_export(entries, redactor, out)
 }
 
 /// JSON text as JavaScript's `JSON.stringify` writes the parsed value: no whitespace outside
@@ -247,6 +222,7 @@ fn decode_u(hex: &str, rest: &mut std::iter::Peekable<std::str::Chars<'_>>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::value::RawValue;
 
     fn ev(name: &str, payload: &str, room: Option<&str>) -> Arc<RealtimeEvent> {
         let raw = RawValue::from_string(payload.to_string()).unwrap();
@@ -291,23 +267,27 @@ mod tests {
     }
 
     #[test]
-    fn export_writes_one_line_per_event_with_the_payload_as_received() {
+    fn export_is_a_recording_with_the_payload_as_received() {
         let mut log = EventLog::new(10);
         log.push("prod".into(), ev("message_created", r#"{"b": 1,  "a": "\u00e9"}"#, Some("r")));
         let mut recovered = (*ev("x", "null", None)).clone();
         recovered.recovered = true;
+        recovered.received_at_ms += 1500;
         log.push("dev".into(), Arc::new(recovered));
         let mut out = Vec::new();
-        assert_eq!(write_jsonl(&log.snapshot(), &mut out).unwrap(), 2);
-        let text = String::from_utf8(out).unwrap();
+        let redactor = crate::recording::Redactor::default();
+        assert_eq!(write_jsonl(&log.snapshot(), &redactor, &mut out).unwrap(), 2);
+        let text = String::from_utf8(out.clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with(r#"{"kind":"header","format":1,"#), "{}", lines[0]);
         assert_eq!(
-            lines[0],
-            r#"{"env":"prod","name":"message_created","room_hint":"r","received_at_ms":1700000000000,"payload":{"b": 1,  "a": "\u00e9"},"recovered":false,"polled":false}"#
+            lines[1],
+            r#"{"kind":"event","t_ms":0,"at_ms":1700000000000,"dir":"in","env":"prod","name":"message_created","room":"r","args":[{"b": 1,  "a": "\u00e9"}]}"#
         );
-        let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
-        assert_eq!(second["recovered"], true);
-        assert_eq!(second["room_hint"], serde_json::Value::Null);
+        let rec = crate::recording::Recording::read(out.as_slice(), false).unwrap();
+        assert_eq!(rec.header.env, None, "two environments");
+        let events: Vec<_> = rec.events().collect();
+        assert_eq!((events[1].t_ms, events[1].via.as_deref()), (1500, Some("backfill")));
     }
 
     #[test]

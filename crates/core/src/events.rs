@@ -123,6 +123,40 @@ pub struct RealtimeEvent {
     /// Fetched by polling a progress endpoint while the link was down, not received live.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub polled: bool,
+    /// Received (the default), sent by us, or the ack of one of our emits.
+    #[serde(skip_serializing_if = "Direction::is_in")]
+    pub direction: Direction,
+    /// How many arguments the packet carried (`payload` is their one value, `null` or an
+    /// array): what a recording needs to write them back exactly.
+    #[serde(skip)]
+    pub arg_count: usize,
+}
+
+/// Which way an event went over the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the server.
+    #[default]
+    In,
+    /// Emitted by us (subscriptions, the user's emits).
+    Out,
+    /// The server's ack of one of our emits (`name` is the emitted event's).
+    Ack,
+}
+
+impl Direction {
+    pub fn is_in(&self) -> bool {
+        *self == Direction::In
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+            Direction::Ack => "ack",
+        }
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -506,19 +540,38 @@ impl RealtimeEvent {
             received_at_ms: now_ms(),
             recovered: false,
             polled: false,
+            direction: Direction::In,
+            arg_count: 1,
         }
+    }
+
+    /// The same event with its argument count (`payload` built from `n` arguments).
+    pub fn with_arg_count(mut self, n: usize) -> RealtimeEvent {
+        self.arg_count = n;
+        self
+    }
+
+    /// An event we sent (or the ack of one), for consumers that show or record sends. Not
+    /// classified: what we send is not what the site tells us.
+    pub fn sent(name: &str, args: &[&RawValue], direction: Direction) -> RealtimeEvent {
+        let payload = crate::wire::connection::payload_of(args);
+        let mut e = RealtimeEvent::from_raw("", payload, None).with_arg_count(args.len());
+        e.name = name.to_string();
+        e.direction = direction;
+        e
     }
 
     /// Build from JSON values (tests, synthetic events such as `sockeye:lagged`).
     pub fn from_args(name: &str, mut args: Vec<Value>, user: Option<&str>) -> RealtimeEvent {
-        let payload = match args.len() {
+        let count = args.len();
+        let payload = match count {
             0 => Value::Null,
             1 => args.pop().unwrap_or(Value::Null),
             _ => Value::Array(args),
         };
         let raw = serde_json::value::to_raw_value(&payload)
             .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON"));
-        RealtimeEvent::from_raw(name, raw, user)
+        RealtimeEvent::from_raw(name, raw, user).with_arg_count(count)
     }
 
     /// The payload as a JSON tree, for the few consumers that need one (tests, tools). The

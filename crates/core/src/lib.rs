@@ -8,6 +8,7 @@
 //!   and reconnects.
 //! - [`events`]: the typed event model (raw JSON always kept); [`event_log`]: the bounded log
 //!   the app shows, searches and exports.
+//! - [`recording`]: a link's history as a file (record, export, replay), secrets redacted.
 //! - [`diagnose`]: the probe chain that names what is broken and how to fix it.
 //! - [`runs`]: agent runs correlated into cards; [`batch`]: batching for the UI.
 //! - [`backfill`], [`progress`]: what REST recovers of what the realtime link missed.
@@ -20,6 +21,7 @@ pub mod batch;
 pub mod config_file;
 pub mod credentials_file;
 pub mod diagnose;
+pub mod emit;
 pub mod error_text;
 pub mod event_line;
 pub mod event_log;
@@ -32,6 +34,7 @@ pub mod profile_edit;
 pub mod progress;
 pub mod proxy;
 pub mod raven_api;
+pub mod recording;
 pub mod rich_text;
 pub mod runs;
 pub mod secrets;

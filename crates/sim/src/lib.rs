@@ -4,7 +4,7 @@
 //! ([`auth`]), rooms and handlers ([`handlers`]), the web endpoints a client needs ([`web`],
 //! [`resource`], [`progress`]),
 //! `publish_realtime` semantics ([`publish`]), a control API ([`control`]), scenarios
-//! ([`scenarios`]) and fault knobs acting at the HTTP ([`proxy_faults`]), TCP ([`conn`]) and
+//! ([`scenarios`]), recordings replayed ([`replay`]) and fault knobs acting at the HTTP ([`proxy_faults`]), TCP ([`conn`]) and
 //! auth levels ([`faults`]). The behavioural spec is `simulator-spec.md`.
 
 pub mod auth;
@@ -18,6 +18,7 @@ pub mod payloads;
 pub mod progress;
 pub mod proxy_faults;
 pub mod publish;
+pub mod replay;
 pub mod resource;
 pub mod scenarios;
 pub mod server;

@@ -183,6 +183,21 @@ impl Sim {
     }
 
     /// Drop every Engine.IO connection now (clients see `transport close`).
+    /// Serve a recording's events (see [`crate::replay`]); the answer is how many were
+    /// served once the replay ends (never with `looped`). Stopped with the simulator.
+    pub fn replay(
+        &self,
+        events: Vec<crate::replay::ReplayEvent>,
+        opts: crate::replay::ReplayOptions,
+    ) -> tokio::sync::oneshot::Receiver<u64> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let st = self.state.clone();
+        self.state.track_scenario(tokio::spawn(async move {
+            let _ = tx.send(crate::replay::run(st, events, opts).await);
+        }));
+        rx
+    }
+
     pub fn drop_connections(&self) {
         self.state.hub.kill_sockets();
     }

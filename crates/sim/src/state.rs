@@ -39,6 +39,21 @@ pub struct SimState {
     pub progress_polls: std::sync::atomic::AtomicU64,
 }
 
+/// Arguments that socketioxide sends as that many arguments: it spreads a tuple (never a
+/// sequence, which is one array argument), so they serialise as a tuple of their length.
+struct Spread<'a>(&'a [&'a serde_json::value::RawValue]);
+
+impl serde::Serialize for Spread<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(self.0.len())?;
+        for a in self.0 {
+            t.serialize_element(a)?;
+        }
+        t.end()
+    }
+}
+
 /// One connected socket, as `GET /__sim/sockets` lists it.
 #[derive(Debug, Serialize)]
 pub struct SocketInfo {
@@ -104,6 +119,28 @@ impl SimState {
         event: &str,
         message: &T,
     ) -> usize {
+        // A 1-tuple: socketioxide spreads arrays into several arguments otherwise.
+        self.emit_data(site, room, event, &(message,)).await
+    }
+
+    /// Emit `event` with exactly these arguments (each raw JSON, sent as it is).
+    pub async fn emit_args(
+        &self,
+        site: Option<&str>,
+        room: Option<&str>,
+        event: &str,
+        args: &[&serde_json::value::RawValue],
+    ) -> usize {
+        self.emit_data(site, room, event, &Spread(args)).await
+    }
+
+    async fn emit_data<T: serde::Serialize + ?Sized>(
+        &self,
+        site: Option<&str>,
+        room: Option<&str>,
+        event: &str,
+        data: &T,
+    ) -> usize {
         let mut delivered = 0;
         for ns in self.target_namespaces(site) {
             let Some(ops) = self.io.of(&ns) else { continue };
@@ -120,15 +157,14 @@ impl SimState {
             if live == 0 {
                 continue;
             }
-            // A 1-tuple: socketioxide spreads arrays into several arguments otherwise.
             if room.is_none() {
                 for s in targets
                     .iter()
                     .filter(|s| s.extensions.get::<Identity>().is_some_and(|i| i.user.is_some()))
                 {
-                    let _ = s.emit(event, &(message,));
+                    let _ = s.emit(event, data);
                 }
-            } else if let Err(e) = ops.emit(event, &(message,)).await {
+            } else if let Err(e) = ops.emit(event, data).await {
                 // Only sockets whose buffer is full or that are closing fail; the rest got it.
                 tracing::warn!("emit {event} to {ns}: {e}");
             }

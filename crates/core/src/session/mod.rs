@@ -52,6 +52,10 @@ pub struct SessionOptions {
     /// A consumer that must see every event: the session waits for it (and so the socket
     /// does), instead of dropping events as the broadcast does for laggards.
     pub lossless: Option<mpsc::Sender<Arc<RealtimeEvent>>>,
+    /// Publish what we send (subscriptions, the user's emits, their acks) as events with
+    /// [`crate::events::Direction::Out`] / `Ack`, for a recording or a log that shows sends.
+    /// The heartbeat `ping` is not echoed.
+    pub echo_sent: bool,
     /// Raven messages missed while the link was down: fetched and delivered after a gap.
     pub backfill: crate::backfill::BackfillOptions,
     /// Agent progress polled over REST while the link is down (off without an endpoint).
@@ -70,6 +74,7 @@ impl Default for SessionOptions {
             upgrade: false,
             max_packet: 16 << 20,
             lossless: None,
+            echo_sent: false,
             backfill: Default::default(),
             progress: Default::default(),
         }

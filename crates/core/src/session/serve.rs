@@ -11,9 +11,11 @@ use tokio::time::Instant;
 use super::Command;
 use super::supervisor::{LinkEnd, Live, Supervisor};
 use crate::auth::{self, Credentials, WhoAmI};
-use crate::events::RealtimeEvent;
+use crate::events::{Direction, RealtimeEvent};
 use crate::state::LinkState;
-use crate::wire::{Disconnect, EioVersion, Handle, Inbound, Malformed, Transport};
+use crate::wire::{
+    Disconnect, EioVersion, EmitError, Handle, Inbound, Malformed, Transport, WireEvent,
+};
 
 /// What the identity checks found so far.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +67,11 @@ fn malformed_event(m: &Malformed) -> RealtimeEvent {
         vec![serde_json::json!({"raw": m.raw, "reason": m.error.to_string()})],
         None,
     )
+}
+
+/// A received event with its room hint and argument count.
+fn live_event(e: WireEvent, user: Option<&str>) -> RealtimeEvent {
+    RealtimeEvent::from_raw(&e.name, e.payload, user).with_arg_count(e.arg_count)
 }
 
 /// Closing can wait on a dead peer: bounded, never forever.
@@ -124,18 +131,64 @@ impl Supervisor {
     /// Serve a connection; whatever ended it, the events it held are let through and the
     /// time until the next one counts as a gap (unless stopping).
     /// Deliver the events held for the identity check, in order.
-    async fn release(&mut self, held: &mut Vec<(String, Box<RawValue>)>, user: Option<&str>) {
-        for (name, payload) in held.drain(..) {
-            self.deliver_live(RealtimeEvent::from_raw(&name, payload, user)).await;
+    async fn release(&mut self, held: &mut Vec<WireEvent>, user: Option<&str>) {
+        for e in held.drain(..) {
+            self.deliver_live(live_event(e, user)).await;
         }
     }
 
-    fn emit_subscriptions(&self, handle: &Handle) {
+    /// Emit on the link; with `echo_sent`, the send is published as an outgoing event.
+    async fn send(&self, handle: &Handle, name: &str, args: &[&RawValue]) -> Result<(), EmitError> {
+        handle.emit(name, args)?;
+        if self.options.echo_sent {
+            self.publish(RealtimeEvent::sent(name, args, Direction::Out)).await;
+        }
+        Ok(())
+    }
+
+    async fn emit_subscriptions(&self, handle: &Handle) {
         for sub in &self.subscriptions {
             let (event, args) = sub.emit_args();
             let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
-            let _ = handle.emit(event, &refs);
+            let _ = self.send(handle, event, &refs).await;
         }
+    }
+
+    /// The user's emit. An ack is awaited off the serve loop (events keep flowing) and, with
+    /// `echo_sent`, published as an `Ack` event when it comes.
+    async fn user_emit(
+        &self,
+        handle: &Handle,
+        name: String,
+        args: Vec<Box<RawValue>>,
+        ack: Option<Duration>,
+        reply: oneshot::Sender<super::EmitReply>,
+    ) {
+        let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
+        let Some(timeout) = ack else {
+            let _ = reply.send(self.send(handle, &name, &refs).await.map(|()| None));
+            return;
+        };
+        if self.options.echo_sent {
+            self.publish(RealtimeEvent::sent(&name, &refs, Direction::Out)).await;
+        }
+        let handle = handle.clone();
+        let echo =
+            self.options.echo_sent.then(|| (self.options.lossless.clone(), self.events.clone()));
+        tokio::spawn(async move {
+            let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
+            let answer = handle.emit_with_ack(&name, &refs, timeout).await;
+            if let (Ok(acked), Some((lossless, events))) = (&answer, echo) {
+                // The ack's arguments, one value each, as a received event carries them.
+                let args: Vec<&RawValue> = serde_json::from_str(acked.get()).unwrap_or_default();
+                let e = std::sync::Arc::new(RealtimeEvent::sent(&name, &args, Direction::Ack));
+                if let Some(sink) = lossless {
+                    let _ = sink.send(e.clone()).await;
+                }
+                let _ = events.send(e);
+            }
+            let _ = reply.send(answer.map(Some));
+        });
     }
 
     pub(super) async fn serve(&mut self, live: Live, relogged: bool) -> LinkEnd {
@@ -147,7 +200,7 @@ impl Supervisor {
     async fn serve_link(&mut self, live: Live, relogged: bool) -> LinkEnd {
         let Live { conn, fallback } = live;
         let (handle, mut inbound) = (conn.handle, conn.inbound);
-        self.emit_subscriptions(&handle);
+        self.emit_subscriptions(&handle).await;
         let mut f = Facts {
             transport: conn.info.transport,
             eio: conn.info.eio,
@@ -186,7 +239,7 @@ impl Supervisor {
         let mut last_inbound = Instant::now();
         // Events that arrive before the web process said who we are wait, briefly and
         // bounded, so that they carry their room (`user:<user>` is known only then).
-        let mut held: Vec<(String, Box<RawValue>)> = Vec::new();
+        let mut held: Vec<WireEvent> = Vec::new();
         let hold_until = Instant::now() + IDENTITY_HOLD;
         let end = loop {
             // Backfill starts once the identity is settled: the REST calls then use
@@ -225,7 +278,7 @@ impl Supervisor {
                             if matches!(f.pong, Pong::Missing { .. }) {
                                 // What was deaf may have dropped our first packets with the
                                 // ping: join the rooms again (joining twice is harmless).
-                                self.emit_subscriptions(&handle);
+                                self.emit_subscriptions(&handle).await;
                             }
                             f.rtt = Some(sent.elapsed().as_millis() as u64);
                             f.pong = Pong::Answered;
@@ -233,11 +286,11 @@ impl Supervisor {
                             continue;
                         }
                         if f.identity == Identity::Pending && held.len() < IDENTITY_HOLD_MAX && Instant::now() < hold_until {
-                            held.push((e.name, e.payload));
+                            held.push(e);
                             continue;
                         }
                         self.release(&mut held, user_label(&f.identity).as_deref()).await;
-                        let event = RealtimeEvent::from_raw(&e.name, e.payload, user_label(&f.identity).as_deref());
+                        let event = live_event(e, user_label(&f.identity).as_deref());
                         self.deliver_live(event).await;
                     }
                     Some(Inbound::Malformed(m)) => {
@@ -307,25 +360,10 @@ impl Supervisor {
                     Some(Command::Subscribe(sub)) => {
                         let (event, args) = sub.emit_args();
                         let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
-                        let _ = handle.emit(event, &refs);
+                        let _ = self.send(&handle, event, &refs).await;
                         self.subscriptions.insert(sub);
                     }
-                    Some(Command::Emit { name, args, ack, reply }) => {
-                        let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
-                        match ack {
-                            None => {
-                                let _ = reply.send(handle.emit(&name, &refs).map(|()| None));
-                            }
-                            Some(timeout) => {
-                                // The ack is awaited off the serve loop: events keep flowing.
-                                let handle = handle.clone();
-                                tokio::spawn(async move {
-                                    let refs: Vec<&RawValue> = args.iter().map(|a| a.as_ref()).collect();
-                                    let _ = reply.send(handle.emit_with_ack(&name, &refs, timeout).await.map(Some));
-                                });
-                            }
-                        }
-                    }
+                    Some(Command::Emit { name, args, ack, reply }) => self.user_emit(&handle, name, args, ack, reply).await,
                 }
             }
         };

@@ -102,7 +102,7 @@ fn excerpt(s: &str) -> String {
 }
 
 /// The payload of an event: its single argument, `null`, or the arguments as an array.
-fn payload_of(args: &[&RawValue]) -> Box<RawValue> {
+pub fn payload_of(args: &[&RawValue]) -> Box<RawValue> {
     match args {
         [] => RawValue::from_string("null".into()).expect("null is JSON"),
         [one] => (*one).to_owned(),
