@@ -11,7 +11,7 @@ use serde_json::json;
 use sockeye_core::auth::Credentials;
 use sockeye_core::events::{AiProgress, EventKind};
 use sockeye_core::secrets::Secret;
-use sockeye_core::session::Session;
+use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::LinkState;
 use sockeye_core::{AuthMethod, Transport};
 use sockeye_sim::{Mode, SimConfig};
@@ -356,6 +356,38 @@ async fn upgrade_refused_falls_back_to_polling_and_says_so() {
     sim.publish(publish(json!({"event":"ai_progress","user":USER,"message":{"type":"thinking","message":"over polling"}}))).await.unwrap();
     let e = next_named(&mut events, "ai_progress", 5).await;
     assert_eq!(e.json()["message"], "over polling");
+    s.stop().await;
+    sim.shutdown().await;
+}
+
+/// A quiet polling link stays up: the server holds each GET until its heartbeat (25 s), far
+/// beyond the HTTP client's own request timeout (here 2 s), which must not cut the long poll.
+#[tokio::test]
+async fn a_quiet_polling_link_outlives_the_http_timeout() {
+    let sim = sim_with(SimConfig::default(), &["upgrade_refused"]).await;
+    let t =
+        target(&sim.url(), AuthMethod::Sid, Credentials::Sid(Secret::new("good-sid")), &[]).await;
+    let opts = SessionOptions { connect_timeout: Duration::from_secs(2), ..fast_options() };
+    let s = Session::spawn(t, opts);
+    let mut events = s.events();
+    connected(&s).await;
+    let mut states = s.state();
+    states.borrow_and_update();
+    // Nothing is sent for 6 s: three client timeouts.
+    let changed = tokio::time::timeout(Duration::from_secs(6), async {
+        loop {
+            states.changed().await.unwrap();
+            let now = states.borrow_and_update().state.clone();
+            if !now.is_connected() {
+                return now;
+            }
+        }
+    })
+    .await;
+    assert!(changed.is_err(), "the quiet polling link dropped: {changed:?}");
+    sim.publish(publish(json!({"event":"ai_progress","user":USER,"message":{"type":"thinking","message":"still here"}}))).await.unwrap();
+    let e = next_named(&mut events, "ai_progress", 5).await;
+    assert_eq!(e.json()["message"], "still here");
     s.stop().await;
     sim.shutdown().await;
 }

@@ -312,6 +312,9 @@ async fn open_polling(
         version,
         sid: handshake.sid.clone(),
         headers: opts.headers.clone(),
+        // The server answers a poll at the latest with its ping (v4) or our ping's pong (v3).
+        hold: Duration::from_millis(handshake.ping_interval + handshake.ping_timeout)
+            + Duration::from_secs(5),
     };
     let mut upgrade_failed = None;
     if opts.plan == TransportPlan::PollingThenUpgrade {

@@ -2,6 +2,8 @@
 //! a size limit, and failures as status + body excerpt. Used by the client's polling transport
 //! and by the diagnostics, which show these answers as evidence.
 
+use std::time::Duration;
+
 use url::Url;
 
 use super::engine::EioVersion;
@@ -92,7 +94,36 @@ pub async fn get(
     headers: &[(String, String)],
     limit: usize,
 ) -> Result<HttpAnswer, HttpFailure> {
-    let send = || with_headers(http.get(url.clone()), headers).send();
+    get_inner(http, url, headers, limit, None).await
+}
+
+/// A GET the server may hold open (a long poll) for up to `hold`, beyond the client's own
+/// request timeout, which is sized for answers that come at once.
+pub async fn get_held(
+    http: &reqwest::Client,
+    url: Url,
+    headers: &[(String, String)],
+    limit: usize,
+    hold: Duration,
+) -> Result<HttpAnswer, HttpFailure> {
+    get_inner(http, url, headers, limit, Some(hold)).await
+}
+
+async fn get_inner(
+    http: &reqwest::Client,
+    url: Url,
+    headers: &[(String, String)],
+    limit: usize,
+    hold: Option<Duration>,
+) -> Result<HttpAnswer, HttpFailure> {
+    let send = || {
+        let req = with_headers(http.get(url.clone()), headers);
+        match hold {
+            Some(t) => req.timeout(t),
+            None => req,
+        }
+        .send()
+    };
     let resp = match send().await {
         Err(e) if closed_before_answer(&e) => send().await,
         other => other,

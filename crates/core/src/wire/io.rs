@@ -76,6 +76,8 @@ pub struct PollTarget {
     pub version: EioVersion,
     pub sid: String,
     pub headers: Vec<(String, String)>,
+    /// How long the server may hold a GET before answering (its heartbeat, and a margin).
+    pub hold: Duration,
 }
 
 impl PollTarget {
@@ -92,7 +94,7 @@ pub fn spawn_poller(target: PollTarget, bound: usize) -> mpsc::Receiver<Incoming
     tokio::spawn(async move {
         loop {
             let got = tokio::select! {
-                r = http::get(&target.http, target.url(), &target.headers, FRAME_CEILING) => r,
+                r = http::get_held(&target.http, target.url(), &target.headers, FRAME_CEILING, target.hold) => r,
                 _ = tx.closed() => return,
             };
             let item = match got {
