@@ -11,7 +11,10 @@ import { wd, openApp, until, check, sleep, results } from "./webdriver.mjs";
 const recorded = readFileSync(process.env.RECORDING, "utf8").trim().split("\n").map((l) => JSON.parse(l))
   .filter((l) => l.kind === "event" && l.dir === "in" && !l.via && !l.name.startsWith("sockeye:"));
 const { sid, js } = await openApp();
-const clickTab = (tab) => js(`document.querySelector('#tabs button[data-tab="${tab}"]').click(); return true;`);
+// A click before the page has wired its tabs is lost: wait until it draws the link's state.
+await until("the page, connected", () => js("return document.querySelector('#pill')?.dataset.state === 'connected'"), 30000);
+const clickTab = (tab) => js(`document.querySelector('#tabs button[data-tab="${tab}"]').click();
+  return document.querySelector('#tabs button.active')?.dataset.tab === '${tab}';`).then((ok) => { if (!ok) throw new Error(`tab ${tab} not shown`); return ok; });
 // The log's drawn rows, oldest first: name, arrival, direction.
 const logRows = () => js(`return [...document.querySelectorAll('#log-rows .log-line')].map(r => r.entry).filter(Boolean)
   .map(e => [e.name, e.received_at_ms, e.direction]).reverse()`);
