@@ -75,6 +75,12 @@ function restoreView(v) {
   BOUNDS.logKept = info.kept_events;
   BOUNDS.logShown = info.log_rows;
   BOUNDS.keptInApp = { messages: info.kept_messages };
+  if (info.config_error) {
+    // The file is kept as it is (saving is refused until it reads): say why the demo runs.
+    const box = $("#config-error");
+    box.textContent = `The config file could not be read, so the demo runs instead. Fix the file (nothing overwrites it until then): ${info.config_error}`;
+    box.hidden = false;
+  }
   if (info.bench) bench = await import("./bench.js");
   // A first window opens on Agents; the UI benchmark watches the log.
   restoreView(info.view_state ?? (info.bench ? { tab: "log" } : null));

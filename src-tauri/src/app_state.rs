@@ -68,6 +68,9 @@ pub struct Manager {
     /// The emit panel's history and production confirmations (its own lock, never held
     /// with `inner`).
     pub emit_desk: Mutex<sockeye_core::emit::EmitDesk>,
+    /// Why the config file could not be read at start (the app then runs on the demo, and
+    /// saving is refused until the file is fixed); shown in the window.
+    pub config_error: Option<String>,
 }
 
 impl Manager {
@@ -77,6 +80,7 @@ impl Manager {
         config: Config,
         notifier: Notifier,
         pipe: Arc<Pipeline>,
+        config_error: Option<String>,
     ) -> Arc<Manager> {
         let active = config.settings.active.clone();
         Arc::new(Manager {
@@ -87,6 +91,7 @@ impl Manager {
             notifier,
             channels: ChannelCache::default(),
             emit_desk: Mutex::default(),
+            config_error,
         })
     }
 

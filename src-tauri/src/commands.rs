@@ -29,6 +29,8 @@ pub struct AppInfo {
     pub kept_messages: usize,
     pub log_rows: usize,
     pub view_state: serde_json::Value,
+    /// The config file could not be read: the parse error, naming the file and line.
+    pub config_error: Option<String>,
 }
 
 // A new window's first calls are async: a plain command runs on the main thread, which is
@@ -41,6 +43,7 @@ pub async fn app_info(m: M<'_>) -> Result<AppInfo> {
         kept_messages: crate::pipeline::KEEP_MESSAGES,
         log_rows: crate::pipeline::LOG_ROWS,
         view_state: m.pipe.view_state(),
+        config_error: m.config_error.clone(),
     })
 }
 
@@ -288,7 +291,7 @@ pub async fn export_log(m: M<'_>) -> Result<Exported> {
     let write = move || -> Result<Exported> {
         let path =
             download_path(&format!("sockeye-events-{}.jsonl", sockeye_core::events::now_ms()))?;
-        let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let file = std::io::BufWriter::new(sockeye_core::private_file::create_owner_only(&path)?);
         let lines = pipe.export_log(&redactor, file)?;
         Ok(Exported { path: path.display().to_string(), lines })
     };

@@ -73,12 +73,13 @@ fn main() {
             let notifier = Notifier::spawn(config.settings.notifications.clone());
             let tray_handle = handle.clone();
             let pipe = Pipeline::new(Box::new(move || tray::refresh(&tray_handle)));
-            let m = Manager::new(handle.clone(), path, config.clone(), notifier, pipe);
-            app.manage(m.clone());
-            tray::create(&handle)?;
-            if let Some(e) = config_error {
+            if let Some(e) = &config_error {
                 tracing::error!("{e}");
             }
+            let m =
+                Manager::new(handle.clone(), path, config.clone(), notifier, pipe, config_error);
+            app.manage(m.clone());
+            tray::create(&handle)?;
             spawn_signal_handler(handle.clone());
             if !std::env::args().skip(1).any(|a| a == HIDDEN) {
                 window::show(&handle);

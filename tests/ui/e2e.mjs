@@ -123,6 +123,27 @@ await check("the event log filters, opens a row's JSON, keeps new events on top,
   await until("the status after Clear", () => js("return document.querySelector('#log-status').textContent.startsWith('showing ')"));
 });
 
+await check("the event log searches payloads, and Pause holds new lines until Resume", async () => {
+  const setSearch = (v) => js(`const f = document.querySelector('#log-search'); f.value = ${JSON.stringify(v)}; f.dispatchEvent(new Event('input')); return true;`);
+  const token = `needle-${Date.now()}`;
+  await sim("/__sim/publish", { event: "sockeye_search", message: { note: `a ${token} in the hay` }, room: "all" });
+  await setSearch(token.toUpperCase());   // case-insensitive, anywhere in the payload
+  const found = await until("only the matching line", () => js(`const r = [...document.querySelectorAll('#log-rows .log-line')];
+    return r.length === 1 && r[0].dataset.event === 'sockeye_search' && r.length`));
+  if (found !== 1) throw new Error(`${found} lines`);
+  await setSearch("");
+  await until("the log unfiltered again", () => js("return document.querySelectorAll('#log-rows .log-line').length > 1"));
+  // Paused: a new event is not drawn, the status counts it; Resume draws it.
+  await js("document.querySelector('#log-pause').click(); return true;");
+  const paused = `paused-${Date.now()}`;
+  await sim("/__sim/publish", { event: "sockeye_paused", message: { marker: paused }, room: "all" });
+  await until("the status counting it", () => js("return /paused: [1-9]\\d* new not shown/.test(document.querySelector('#log-status').textContent)"));
+  const drawn = await js("return !!document.querySelector('#log-rows .log-line[data-event=\"sockeye_paused\"]')");
+  if (drawn) throw new Error("a line was drawn while paused");
+  await js("document.querySelector('#log-pause').click(); return true;");
+  await until("the held line after Resume", () => js("return !!document.querySelector('#log-rows .log-line[data-event=\"sockeye_paused\"]')"));
+});
+
 await check("Frappe's eval_js events are shown, never run", async () => {
   // A site can push `eval_js` (Frappe's desk runs it); a monitor must only display it.
   const script = "window.__evaljs = 1; document.title = 'pwned-by-eval_js'";

@@ -32,6 +32,7 @@ for p in random.sample(range(20000, 32000), 200):
     except OSError: pass')
 WDPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 WDPORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+WDPORT3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DRIVER="$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")"
 
 # No environments (so the app runs its demo); a notification budget the demo cannot spend
@@ -65,6 +66,13 @@ if [ "${UI_SCRIPT:-e2e.mjs}" = e2e.mjs ]; then
   for i in \$(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$WDPORT2) 2>/dev/null && break; sleep 0.1; done
   SOCKEYE_BIN="$BIN" RECORDING="\$REC" WEBDRIVER="http://127.0.0.1:$WDPORT2" timeout 200 node tests/ui/replay_ui.mjs || { rc=1; tail -30 "$TMP/driver2.log"; }
   kill \$DRV2 2>/dev/null
+  # A config file with a syntax error: the app runs its demo and says why.
+  printf '[[profile]]\nname = "prod"\nurl = https://erp.example.com\n' > "$TMP/bad.toml"
+  SOCKEYE_CONFIG="$TMP/bad.toml" SOCKEYE_DEMO_PORT=0 "$DRIVER" --port $WDPORT3 > "$TMP/driver3.log" 2>&1 &
+  DRV3=\$!
+  for i in \$(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$WDPORT3) 2>/dev/null && break; sleep 0.1; done
+  SOCKEYE_BIN="$BIN" BAD_CONFIG="$TMP/bad.toml" WEBDRIVER="http://127.0.0.1:$WDPORT3" timeout 120 node tests/ui/bad_config.mjs || { rc=1; tail -30 "$TMP/driver3.log"; }
+  kill \$DRV3 2>/dev/null
 fi
 pkill -P \$\$ 2>/dev/null
 [ \$rc -ne 0 ] && { echo "--- tauri-driver log"; tail -30 "$TMP/driver.log"; }

@@ -118,13 +118,7 @@ impl Config {
         ));
         let result = (|| {
             use std::io::Write;
-            // Owner-only: the file names sites, users and proxies (never secrets, but what
-            // is watched is nobody else's business on a shared machine).
-            let mut open = std::fs::OpenOptions::new();
-            open.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-            let mut f = open.open(&tmp)?;
+            let mut f = crate::private_file::create_owner_only(&tmp)?;
             f.write_all(
                 b"# Sockeye environments. Secrets are kept in the OS keyring, never here.\n",
             )?;

@@ -29,6 +29,7 @@ pub mod events;
 pub mod fold;
 pub mod metrics;
 pub mod notify;
+pub mod private_file;
 pub mod profile;
 pub mod profile_edit;
 pub mod progress;

@@ -72,12 +72,7 @@ impl Runner<'_> {
                     ),
                 );
                 self.push(p);
-                Some(Engine {
-                    version: EioVersion::V4,
-                    sid: open.sid,
-                    ping_interval: open.ping_interval,
-                    ping_timeout: open.ping_timeout,
-                })
+                Some(Engine::opened(EioVersion::V4, open))
             }
             Some(f) if f.symptom == hints::Symptom::OldProtocol => {
                 // A Socket.IO v2 server: speak Engine.IO 3 with it and probe on.
@@ -95,12 +90,7 @@ impl Runner<'_> {
                             .evidence(evidence)
                             .evidence(format!("{}: retried with EIO=3 → sid {}, pingInterval {}, pingTimeout {} (the client sends the pings)", EioVersion::V3.server_label(), open.sid, open.ping_interval, open.ping_timeout));
                         self.push(p);
-                        Some(Engine {
-                            version: EioVersion::V3,
-                            sid: open.sid,
-                            ping_interval: open.ping_interval,
-                            ping_timeout: open.ping_timeout,
-                        })
+                        Some(Engine::opened(EioVersion::V3, open))
                     }
                     None => {
                         let got = retry
@@ -137,12 +127,7 @@ impl Runner<'_> {
                         );
                         self.headers.extend(skip);
                         self.push(p);
-                        Some(Engine {
-                            version: EioVersion::V4,
-                            sid: open.sid,
-                            ping_interval: open.ping_interval,
-                            ping_timeout: open.ping_timeout,
-                        })
+                        Some(Engine::opened(EioVersion::V4, open))
                     }
                     None => {
                         self.push(p);

@@ -101,6 +101,18 @@ struct Engine {
     ping_timeout: u64,
 }
 
+impl Engine {
+    /// The session a handshake's open packet describes.
+    fn opened(version: EioVersion, open: crate::wire::engine::Handshake) -> Engine {
+        Engine {
+            version,
+            sid: open.sid,
+            ping_interval: open.ping_interval,
+            ping_timeout: open.ping_timeout,
+        }
+    }
+}
+
 impl Runner<'_> {
     /// Record a probe; a finding gets its ready-to-paste fixes here, where the detected
     /// values are known.

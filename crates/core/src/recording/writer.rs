@@ -102,7 +102,7 @@ impl Recorder {
         redactor: Redactor,
         options: RecorderOptions,
     ) -> Result<Recorder, RecordError> {
-        let file = File::create(path)
+        let file = crate::private_file::create_owner_only(path)
             .map_err(|source| RecordError::Create { path: path.to_path_buf(), source })?;
         let mut r = Recorder {
             path: path.to_path_buf(),
@@ -263,7 +263,8 @@ impl Recorder {
             }
         }
         std::fs::rename(&self.path, self.rotated(1))?;
-        self.out = Some(BufWriter::with_capacity(64 << 10, File::create(&self.path)?));
+        let file = crate::private_file::create_owner_only(&self.path)?;
+        self.out = Some(BufWriter::with_capacity(64 << 10, file));
         self.file_bytes = 0;
         self.status.rotations += 1;
         self.header.part += 1;
