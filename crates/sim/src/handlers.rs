@@ -40,37 +40,39 @@ fn args(v: &Value) -> Vec<String> {
 }
 
 /// Register the namespaces for the configured mode.
+///
+/// A socket's rooms and event handlers are set up in the connect middleware, which runs
+/// before socketioxide answers CONNECT: its connect handler is spawned as a task after the
+/// answer, so a client's first emits (`doc_subscribe`, `ping`) could arrive before handlers
+/// set up there exist and be dropped, which the real server (handlers registered
+/// synchronously in `io.on("connection")`) never does.
 pub fn register(state: &Arc<SimState>) {
     let io = &state.io;
     if state.config().mode == Mode::Jwt {
         let st = state.clone();
-        let mw_state = state.clone();
         io.ns(
             "/",
-            (move |s: SocketRef| on_jwt_connect(s, st.clone())).with(
-                move |s: SocketRef, TryData(auth): TryData<Value>| {
-                    let st = mw_state.clone();
-                    async move { jwt_middleware(&st, &s, auth.ok()).await }
-                },
-            ),
+            (async |_: SocketRef| {}).with(move |s: SocketRef, TryData(auth): TryData<Value>| {
+                let st = st.clone();
+                async move { jwt_middleware(&st, &s, auth.ok()).await }
+            }),
         );
         return;
     }
     // The built-in main namespace: connects without any check and hears nothing.
     io.ns("/", async |_: SocketRef| {});
     let st = state.clone();
-    let mw_state = state.clone();
     io.dyn_ns(
         "/{*site}",
-        (move |s: SocketRef| on_site_connect(s, st.clone())).with(move |s: SocketRef| {
-            let st = mw_state.clone();
+        (async |_: SocketRef| {}).with(move |s: SocketRef| {
+            let st = st.clone();
             async move { frappe_middleware(&st, &s).await }
         }),
     )
     .expect("static namespace pattern");
 }
 
-async fn frappe_middleware(state: &SimState, s: &SocketRef) -> Result<(), String> {
+async fn frappe_middleware(state: &Arc<SimState>, s: &SocketRef) -> Result<(), String> {
     let faults = state.faults();
     if faults.auth_latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.auth_latency_ms)).await;
@@ -80,6 +82,7 @@ async fn frappe_middleware(state: &SimState, s: &SocketRef) -> Result<(), String
     let origins = state.web_origins(&site_guess);
     let identity =
         auth::authenticate(&state.config(), headers, s.ns(), &origins, faults.secret_mismatch)?;
+    set_up_site_socket(s, state, &identity);
     s.extensions.insert(identity);
     Ok(())
 }
@@ -91,23 +94,18 @@ async fn jwt_middleware(
 ) -> Result<(), String> {
     let secret = state.config().jwt_secret.clone();
     let user = jwt::check_handshake(auth.as_ref(), &secret)?;
+    s.join(format!("user:{user}"));
     s.extensions.insert(Identity { site: String::new(), user: Some(user), user_type: None });
     Ok(())
 }
 
-async fn on_jwt_connect(s: SocketRef, _state: Arc<SimState>) {
-    if let Some(Identity { user: Some(user), .. }) = s.extensions.get::<Identity>() {
-        s.join(format!("user:{user}"));
-    }
-}
-
-async fn on_site_connect(s: SocketRef, state: Arc<SimState>) {
-    let Some(identity) = s.extensions.get::<Identity>() else { return };
+/// Rooms and handlers of an accepted site socket (before its CONNECT is answered).
+fn set_up_site_socket(s: &SocketRef, state: &Arc<SimState>, identity: &Identity) {
     let Some(user) = identity.user.clone() else {
         // Secret mismatch: connected, but no rooms and no handlers.
         return;
     };
-    for room in auth::initial_rooms(&identity) {
+    for room in auth::initial_rooms(identity) {
         s.join(room);
     }
     let (frappe, raven) = {
@@ -115,10 +113,10 @@ async fn on_site_connect(s: SocketRef, state: Arc<SimState>) {
         (c.has_app("frappe"), c.has_app("raven") && c.mode != Mode::V15)
     };
     if frappe {
-        register_frappe(&s, &state, &user);
+        register_frappe(s, state, &user);
     }
     if raven {
-        register_raven(&s, &state, &user);
+        register_raven(s, state, &user);
     }
 }
 

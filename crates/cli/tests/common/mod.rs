@@ -115,6 +115,9 @@ impl Running {
             }
             if std::time::Instant::now() > deadline {
                 let _ = self.child.kill();
+                while let Ok(l) = self.lines.recv_timeout(std::time::Duration::from_millis(500)) {
+                    self.seen.push(l);
+                }
                 panic!("did not exit within {secs} s; seen: {:#?}", self.seen);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
