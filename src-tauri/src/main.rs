@@ -49,12 +49,7 @@ pub fn quit(app: AppHandle) {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG")
-                .unwrap_or_else(|_| "warn,sockeye=info".into()),
-        )
-        .init();
+    sockeye_core::logging::init("warn,sockeye=info");
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::show(app)))
         // Started at login, the app goes straight to the tray: no webview until Show.

@@ -6,7 +6,7 @@
 // Raven's get_all_channels) and offers POST /__test/publish {room, event, message},
 // POST /__test/burst {room, event, count} (emits count events {seq: 1..count} back to back),
 // GET /__test/stats (logins, channel lists, connects, disconnects: what a well-behaved
-// client must keep low) and POST /__test/expire (forget every session, as a site does when
+// client must keep low; and the sids issued) and POST /__test/expire (forget every session, as a site does when
 // sids expire). Raven messages: POST /__test/message {channel_id, text, sender?} stores a
 // message (random 10-char name, Frappe `creation`) and publishes `message_created` to the
 // channel's doc room; GET /api/resource/Raven Message lists them like frappe.client.get_list
@@ -130,7 +130,8 @@ const server = http.createServer((req, res) => {
     });
     return;
   }
-  if (url.pathname === "/__test/stats") return send(200, STATS);
+  // The sids handed out at login, for tests that search outputs for them.
+  if (url.pathname === "/__test/stats") return send(200, { ...STATS, sids: Object.keys(SESSIONS) });
   if (url.pathname === "/__test/expire" && req.method === "POST") {
     for (const k of Object.keys(SESSIONS)) if (k !== "good-sid") delete SESSIONS[k];
     return send(200, { ok: true });

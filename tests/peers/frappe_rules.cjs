@@ -5,7 +5,8 @@
 // client makes (login, get_logged_user). One copy, so the two servers cannot drift apart.
 "use strict";
 
-const USERS = { "test@example.com": { password: "admin", user_type: "System User" } };
+// PEER_PASSWORD: a distinctive password, for tests that search outputs for it.
+const USERS = { "test@example.com": { password: process.env.PEER_PASSWORD || "admin", user_type: "System User" } };
 const SESSIONS = { "good-sid": "test@example.com" };
 const TOKENS = { "key:secret": "test@example.com" };
 const PERMITTED = new Set(["Raven Channel/general", "Raven User/*"]);

@@ -63,14 +63,7 @@ fn main() {
         Cmd::Watch(a) if a.logs_states() => "warn,sockeye_cli=info",
         _ => "warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOCKEYE_LOG")
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    sockeye_core::logging::init(default_filter);
     // A watcher is one connection: a single-threaded runtime does all its work without
     // cross-thread wake-ups and keeps the process small (it is meant to sit on a server for
     // days). The simulator serves many sockets and gets every core.

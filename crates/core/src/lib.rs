@@ -27,6 +27,7 @@ pub mod event_line;
 pub mod event_log;
 pub mod events;
 pub mod fold;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod private_file;
