@@ -79,7 +79,11 @@ fn on_menu(app: &AppHandle, id: &str) {
                 c.settings.notifications.clone()
             });
             m.notifier.settings(settings);
-            let _ = m.save_config();
+            // Muting works for this run either way; only keeping it for the next can fail
+            // (a config file that does not read is never overwritten).
+            if let Err(e) = m.save_config() {
+                tracing::warn!("mute is not kept for the next start: {e:#}");
+            }
             let _ = app.emit("sockeye://settings", crate::commands::settings_of(app, &m));
             refresh(app);
         }

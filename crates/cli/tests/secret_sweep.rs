@@ -11,7 +11,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::joined;
 use sockeye_sim::config::{DEFAULT_USER, Mode, SimConfig};
@@ -58,25 +58,9 @@ impl Outputs {
 
 /// `sockeye-cli` at trace level, with `config` as its config file.
 fn run(args: &[&str], config: &Path, env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"));
-    cmd.args(args)
-        .env("SOCKEYE_CONFIG", config)
-        .env("SOCKEYE_LOG", "trace")
-        .env("NO_COLOR", "1")
-        // No keyring here: `env set-secret` must fail without echoing what it was given.
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("binary runs");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    let mut all = vec![("SOCKEYE_LOG", "trace")];
+    all.extend_from_slice(env);
+    common::cli_env(args, config, &all, stdin)
 }
 
 async fn run_async(
@@ -147,6 +131,17 @@ fn frappe_sim_config() -> SimConfig {
     c
 }
 
+/// Until no socket is in `room` (bounded).
+async fn left(sim: &Sim, room: &str) {
+    for _ in 0..200 {
+        if !sim.state().socket_infos().iter().any(|s| s.rooms.iter().any(|r| r == room)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("sockets stay in {room}: {:?}", sim.state().socket_infos());
+}
+
 /// A `watch` run: what it is called in a failure, its arguments, environment and stdin.
 struct WatchRun {
     what: String,
@@ -169,6 +164,8 @@ async fn watch_one<R>(
     let rec = config.with_file_name(format!("{}.jsonl", what.replace([' ', '(', ')'], "-")));
     let tail = ["--json", "--count", "1", "--timeout", "30", "--record", rec.to_str().unwrap()];
     args.extend(tail.iter().map(|s| s.to_string()));
+    // The last run's socket may still be leaving: publish only to this run's.
+    left(sim, room).await;
     let w = tokio::spawn(run_async(args, config.to_path_buf(), env, stdin));
     joined(sim, room, 1).await;
     publish().await;

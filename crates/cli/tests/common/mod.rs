@@ -8,10 +8,21 @@ use std::process::{Command, Output, Stdio};
 use sockeye_sim::Sim;
 
 pub fn cli(args: &[&str], config: &std::path::Path, stdin: Option<&str>) -> Output {
+    cli_env(args, config, &[], stdin)
+}
+
+/// [`cli`] with more environment variables.
+pub fn cli_env(
+    args: &[&str],
+    config: &std::path::Path,
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockeye-cli"));
     cmd.args(args)
         .env("SOCKEYE_CONFIG", config)
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

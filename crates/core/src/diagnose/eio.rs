@@ -36,7 +36,7 @@ pub async fn get(
     url: Url,
     headers: &[(String, String)],
 ) -> Result<HttpAnswer, String> {
-    let a = http::get(client, url, headers, BODY_LIMIT).await.map_err(|e| e.to_string())?;
+    let a = http::get(client, url, headers, BODY_LIMIT, None).await.map_err(|e| e.to_string())?;
     Ok(HttpAnswer {
         status: a.status,
         body: a.body.text().into_owned(),

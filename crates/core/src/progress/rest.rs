@@ -104,7 +104,7 @@ pub async fn fetch_updates(
     limit: usize,
     timeout: Duration,
 ) -> Result<Vec<Box<RawValue>>, PollError> {
-    let answer = tokio::time::timeout(timeout, http::get(http_client, url, headers, limit))
+    let answer = tokio::time::timeout(timeout, http::get(http_client, url, headers, limit, None))
         .await
         .map_err(|_| PollError::Unavailable(format!("no answer within {timeout:?}")))?;
     match answer {

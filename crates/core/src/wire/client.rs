@@ -274,7 +274,8 @@ async fn open_polling(
     deadline: Instant,
 ) -> Result<Opened, ConnectError> {
     let url = http::eio_url(&opts.socket_url, version, "polling", None);
-    let answer = http::get(&opts.http, url, &opts.headers, FRAME_CEILING).await.map_err(network)?;
+    let answer =
+        http::get(&opts.http, url, &opts.headers, FRAME_CEILING, None).await.map_err(network)?;
     let text = answer.body.text().into_owned();
     if answer.status != 200 {
         return Err(ConnectError::Http {

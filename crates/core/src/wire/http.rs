@@ -83,33 +83,14 @@ pub fn with_headers(
     req
 }
 
-/// GET `url` with `headers`; the body is read up to `limit` bytes.
+/// GET `url` with `headers`; the body is read up to `limit` bytes. `hold`: the server may
+/// hold the answer back (a long poll) this long, beyond the client's own request timeout,
+/// which is sized for answers that come at once.
 ///
 /// A kept-alive connection the other side closed just as it was reused (proxies such as
 /// tinyproxy close theirs without saying so) fails before any answer: the GET is sent once
 /// more, on a new connection, as browsers do. Nothing was answered, so nothing is lost.
 pub async fn get(
-    http: &reqwest::Client,
-    url: Url,
-    headers: &[(String, String)],
-    limit: usize,
-) -> Result<HttpAnswer, HttpFailure> {
-    get_inner(http, url, headers, limit, None).await
-}
-
-/// A GET the server may hold open (a long poll) for up to `hold`, beyond the client's own
-/// request timeout, which is sized for answers that come at once.
-pub async fn get_held(
-    http: &reqwest::Client,
-    url: Url,
-    headers: &[(String, String)],
-    limit: usize,
-    hold: Duration,
-) -> Result<HttpAnswer, HttpFailure> {
-    get_inner(http, url, headers, limit, Some(hold)).await
-}
-
-async fn get_inner(
     http: &reqwest::Client,
     url: Url,
     headers: &[(String, String)],

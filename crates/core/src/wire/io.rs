@@ -94,7 +94,7 @@ pub fn spawn_poller(target: PollTarget, bound: usize) -> mpsc::Receiver<Incoming
     tokio::spawn(async move {
         loop {
             let got = tokio::select! {
-                r = http::get_held(&target.http, target.url(), &target.headers, FRAME_CEILING, target.hold) => r,
+                r = http::get(&target.http, target.url(), &target.headers, FRAME_CEILING, Some(target.hold)) => r,
                 _ = tx.closed() => return,
             };
             let item = match got {
