@@ -55,17 +55,6 @@ fn received(path: &std::path::Path) -> Vec<(u64, String, Value, Value)> {
         .collect()
 }
 
-/// Until some socket of `sim` is in `room` (bounded: 30 s).
-async fn in_room(sim: &Sim, room: &str) {
-    for _ in 0..600 {
-        if sim.state().socket_infos().iter().any(|s| s.rooms.iter().any(|r| r == room)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no socket joined {room} within 30 s");
-}
-
 /// About ten seconds of a site: Raven messages, an agent run, an event with two arguments
 /// and one with none.
 async fn play_a_site(sim: &Sim) {
@@ -110,7 +99,7 @@ async fn a_replay_recorded_again_gives_the_same_events_in_order_and_in_time() {
     tokio::task::block_in_place(|| w.until("connected", 45, connected));
     // "Connected" is shown before the site has run the channel's permission check: play the
     // site once the watcher is in the channel's room, as the replay below waits for it too.
-    in_room(&sim, "doc:Raven Channel/general").await;
+    joined(&sim, "doc:Raven Channel/general", 1).await;
     play_a_site(&sim).await;
     let (code, seen) = tokio::task::block_in_place(|| w.finish(30));
     assert_eq!(code, Some(0), "{seen:#?}");

@@ -6,14 +6,14 @@
 //! Then every stdout, every stderr log, the config file and every recording is searched for
 //! each secret, and for the sids the site handed out at login: none may appear.
 //!
-//! The app's side of the same sweep is in `tests/ui` (`secrets.mjs`).
+//! The app's side of the same sweep is in `tests/ui/citizen.mjs`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::joined;
+use common::{joined, left};
 use sockeye_sim::config::{DEFAULT_USER, Mode, SimConfig};
 use sockeye_sim::{Sim, SimOptions};
 
@@ -131,17 +131,6 @@ fn frappe_sim_config() -> SimConfig {
     c
 }
 
-/// Until no socket is in `room` (bounded).
-async fn left(sim: &Sim, room: &str) {
-    for _ in 0..200 {
-        if !sim.state().socket_infos().iter().any(|s| s.rooms.iter().any(|r| r == room)) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("sockets stay in {room}: {:?}", sim.state().socket_infos());
-}
-
 /// A `watch` run: what it is called in a failure, its arguments, environment and stdin.
 struct WatchRun {
     what: String,
@@ -227,7 +216,7 @@ async fn no_secret_of_any_auth_method_reaches_an_output_a_log_a_config_or_a_reco
         }
 
         // A saved environment: the secret from the environment variable, then from a
-        // credentials file; `set-secret` without a keyring must fail quietly.
+        // credentials file; whatever `set-secret` says (here, usually: no keyring) is searched.
         let env_name = format!("sweep-{}", m.name);
         let mut add = vec!["env", "add", &env_name, "--url", &url, "--channel", "general"];
         add.extend(m.profile.iter().map(String::as_str));

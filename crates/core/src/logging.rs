@@ -22,7 +22,7 @@ const WIRE_CRATES: [&str; 8] = [
 ];
 
 /// `SOCKEYE_LOG` if set and valid, else `default`; [`WIRE_CRATES`] capped at debug.
-pub fn filter(default: &str) -> EnvFilter {
+fn filter(default: &str) -> EnvFilter {
     filter_from(std::env::var("SOCKEYE_LOG").ok().as_deref(), default)
 }
 

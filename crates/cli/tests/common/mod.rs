@@ -50,17 +50,31 @@ pub async fn watch(args: Vec<String>) -> Output {
     .unwrap()
 }
 
+/// How many of `sim`'s sockets are in `room`.
+fn sockets_in(sim: &Sim, room: &str) -> usize {
+    sim.state().socket_infos().iter().filter(|s| s.rooms.iter().any(|r| r == room)).count()
+}
+
 /// Until `n` sockets have joined `room` (bounded).
 pub async fn joined(sim: &Sim, room: &str, n: usize) {
     for _ in 0..200 {
-        let count =
-            sim.state().socket_infos().iter().filter(|s| s.rooms.iter().any(|r| r == room)).count();
-        if count >= n {
+        if sockets_in(sim, room) >= n {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("{n} sockets did not join {room}: {:?}", sim.state().socket_infos());
+}
+
+/// Until no socket is in `room` (bounded).
+pub async fn left(sim: &Sim, room: &str) {
+    for _ in 0..200 {
+        if sockets_in(sim, room) == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("sockets stay in {room}: {:?}", sim.state().socket_infos());
 }
 pub mod prometheus;
 
