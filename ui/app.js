@@ -29,12 +29,7 @@ function onBatch(batch) {
       if (!S.active) S.active = item.env;
       mark("header", "runs", "envs");
     } else if (item.type === "run") {
-      S.runs.set(`${item.run.env}/${item.run.id}`, item.run);
-      if (S.runs.size > RUNS_KEPT) {
-        const oldest = [...S.runs.entries()].sort((a, b) => a[1].updated_ms - b[1].updated_ms)[0][0];
-        S.runs.delete(oldest);
-      }
-      mark("runs");
+      setRun(item.run);
     } else if (item.type === "message") {
       addMessage(item.message);
       mark("messages");
@@ -43,6 +38,30 @@ function onBatch(batch) {
       mark("log");
     }
   }
+}
+
+/** A run from Rust. A run whose steps did not change comes without them (a running agent's
+ * plan, up to 200 rows, would otherwise be parsed again on every event): the steps held are
+ * kept if they are the ones its fingerprint names, else the whole run is asked for. */
+function setRun(run) {
+  const key = `${run.env}/${run.id}`;
+  if (run.steps_omitted) {
+    const held = S.runs.get(key);
+    if (held?.steps_sig !== run.steps_sig) {
+      // Applied unless a newer update came meanwhile (`events` only grows).
+      const apply = (whole) => whole && !(S.runs.get(key)?.events > whole.events) && setRun(whole);
+      invoke("run_view", { env: run.env, id: run.id }).then(apply).catch(() => {});
+      return;
+    }
+    run.steps = held.steps;
+    run.step_marks = held.step_marks;
+  }
+  S.runs.set(key, run);
+  if (S.runs.size > RUNS_KEPT) {
+    const oldest = [...S.runs.entries()].sort((a, b) => a[1].updated_ms - b[1].updated_ms)[0][0];
+    S.runs.delete(oldest);
+  }
+  mark("runs");
 }
 
 /** The environment list, pushed by Rust on every change (never polled). */

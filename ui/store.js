@@ -51,6 +51,16 @@ export function el(tag, props = {}, ...children) {
   for (const c of children) if (c != null) e.append(c);
   return e;
 }
+/** Make `parent`'s children exactly `nodes`, in order, moving only the nodes out of place.
+ * A node moved is a node WebKit lays out and styles again (a new renderer each time): views
+ * redrawn every frame must not re-attach what did not move. */
+export function setChildren(parent, nodes) {
+  nodes.forEach((n, i) => {
+    const at = parent.children[i];
+    if (at !== n) parent.insertBefore(n, at || null);
+  });
+  while (parent.children.length > nodes.length) parent.lastElementChild.remove();
+}
 // One formatter for the page (toLocaleTimeString() builds a new Intl formatter per call), and
 // the last second formatted kept: under a flood most rows share it.
 const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
@@ -61,19 +71,27 @@ export function fmtTime(ms) {
   return lastTime;
 }
 
-/** Set a counter's text at most 4 times a second: under a flood it would change every frame,
- * and every change costs a layout and a paint. The last value is always shown. */
-const TEXT_EVERY_MS = 250;
-const texts = new WeakMap();   // element -> { at, want, timer }
-export function setText(node, text) {
-  const t = texts.get(node) || { at: 0, want: null, timer: 0 };
-  texts.set(node, t);
-  t.want = text;
-  if (node.textContent === text || t.timer) return;
-  const wait = t.at + TEXT_EVERY_MS - performance.now();
-  const apply = () => { t.timer = 0; t.at = performance.now(); node.textContent = t.want; };
-  if (wait <= 0) apply(); else t.timer = setTimeout(apply, wait);
+/** Set `node`'s text if it differs: writing the same text still replaces the text node, and
+ * WebKit lays it out again. */
+export function putText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
+/** Show `value` on `node` with `apply(node, value)` at most 4 times a second: a counter under
+ * a flood would change every frame, and every change costs a layout and a paint (and, for
+ * text, WebKit's caches of the strings it has laid out). The last value is always shown. */
+const EVERY_MS = 250;
+const throttled = new WeakMap();   // node -> { at, want, timer }
+export function throttle(node, value, apply, same = (a, b) => a === b) {
+  const t = throttled.get(node) || { at: 0, want: undefined, timer: 0, shown: undefined };
+  throttled.set(node, t);
+  t.want = value;
+  if (same(t.shown, value) || t.timer) return;
+  const wait = t.at + EVERY_MS - performance.now();
+  const show = () => { t.timer = 0; t.at = performance.now(); t.shown = t.want; apply(node, t.want); };
+  if (wait <= 0) show(); else t.timer = setTimeout(show, wait);
+}
+/** A counter's text, at most 4 times a second (see `throttle`). */
+export const setText = (node, text) => throttle(node, text, (n, v) => putText(n, v));
 /** "link down 10:31:02–10:31:09 · 3 messages recovered" (a GapView from Rust). */
 export const gapLine = (g) => `${g.what} ${fmtTime(g.down_from_ms)}–${fmtTime(g.down_to_ms)} · ${g.detail}`;
 

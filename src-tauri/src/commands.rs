@@ -10,6 +10,7 @@ use sockeye_core::notify::NotifySettings;
 use sockeye_core::profile_edit::{EditMode, ProfileEdit, edit_profile};
 use sockeye_core::raven_api::ChannelInfo;
 use sockeye_core::url_rules::normalize_base_url;
+use sockeye_core::views::RunView;
 use tauri::ipc::{InvokeResponseBody, Response};
 use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_autostart::ManagerExt;
@@ -74,6 +75,13 @@ pub async fn subscribe(m: M<'_>) -> Result<u64> {
 pub async fn next_batch(m: M<'_>, window: u64) -> Result<Response> {
     let body = m.pipe.outbox.take(window, Duration::from_secs(20)).await;
     Ok(Response::new(InvokeResponseBody::Json(body.unwrap_or_else(|| "null".into()))))
+}
+
+/// One run whole, as kept: the page asks when a run came without its steps and the steps it
+/// holds are not the ones the run's fingerprint names (see `pipeline::pump`).
+#[tauri::command]
+pub async fn run_view(m: M<'_>, env: String, id: String) -> Result<Option<Arc<RunView>>> {
+    Ok(m.pipe.run(&env, &id))
 }
 
 /// The environment list once, at page load; changes are pushed as `sockeye://envs`.

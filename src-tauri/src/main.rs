@@ -107,6 +107,7 @@ fn main() {
             commands::app_info,
             commands::subscribe,
             commands::next_batch,
+            commands::run_view,
             commands::list_envs,
             commands::set_active,
             commands::reconnect,

@@ -4,7 +4,7 @@
 //! did (states, runs, the latest messages, the event log) is kept here, bounded, and replayed
 //! when it subscribes, so the webview can be destroyed while the app sits in the tray.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -109,8 +109,13 @@ fn now_us() -> u128 {
         .unwrap_or(0)
 }
 
+/// A run's key among the kept ones: `env/id`, as the page keys its cards.
 fn run_key(run: &RunView) -> String {
-    format!("{}/{}", run.run.env, run.run.id)
+    key_of(&run.run.env, &run.run.id)
+}
+
+fn key_of(env: &str, id: &str) -> String {
+    format!("{env}/{id}")
 }
 
 /// What a new window is sent first, and the event log (which it queries).
@@ -199,6 +204,11 @@ impl Pipeline {
     /// The window was destroyed: stop queueing for it until a new one subscribes.
     pub fn detach(&self) {
         self.outbox.close();
+    }
+
+    /// The run `env`/`id` as kept (whole, with its steps).
+    pub fn run(&self, env: &str, id: &str) -> Option<Arc<RunView>> {
+        self.kept.lock().expect("kept").runs.get(&key_of(env, id)).cloned()
     }
 
     /// The latest link view of every environment.
@@ -327,6 +337,11 @@ pub async fn forward(env: String, session: Session, pipe: Arc<Pipeline>, notifie
 
 /// Moves due batches to the window's outbox. Items wait in the bounded batcher meanwhile.
 async fn pump(pipe: Arc<Pipeline>) {
+    // The steps fingerprint last sent per run: a run whose steps did not change since goes
+    // without them (`RunView::without_steps`). The page checks the fingerprint against the
+    // steps it holds and asks for the whole run (`run_view`) when they differ (a new window,
+    // frames dropped for a page that did not ask), so this map only has to be a good guess.
+    let mut sent: HashMap<String, u64> = HashMap::new();
     loop {
         let deadline = pipe.batcher.lock().expect("batcher").deadline();
         match deadline {
@@ -344,6 +359,19 @@ async fn pump(pipe: Arc<Pipeline>) {
             UiItem::Run { run } => Some(run_key(run)),
             _ => None,
         });
+        if sent.len() > sockeye_core::fold::RUNS_KEPT * 4 {
+            sent.clear();
+        }
+        for item in &mut b.items {
+            if let UiItem::Run { run } = item {
+                match sent.insert(run_key(run), run.steps_sig) {
+                    Some(sig) if sig == run.steps_sig && !run.run.steps.is_empty() => {
+                        *run = Arc::new(run.without_steps());
+                    }
+                    _ => {}
+                }
+            }
+        }
         // No window: what a new one needs is kept; the live queue is not.
         if let Some((frame, items)) = frame(&b, pipe.bench) {
             pipe.outbox.push(frame, items);

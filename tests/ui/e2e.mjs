@@ -35,6 +35,13 @@ await check("an agent run shows progress, then completes", async () => {
   await until("a completed agent run", () => js(`return document.querySelector('${done}') !== null`), 30000);
   const marks = await js(`return [...document.querySelector('${done}').querySelectorAll('.steps .mark')].map(m => m.textContent.trim())`);
   if (!marks.length || !marks.every((m) => m === "✓")) throw new Error(`step marks ${JSON.stringify(marks)}`);
+  // While its steps stand still a run comes without them; a page whose steps are not the ones
+  // named asks for the whole run (run_view), which must carry them.
+  const whole = await js(`const c = document.querySelector('${done}');
+    return window.__TAURI__.core.invoke("run_view", { env: c.closest(".column").dataset.env, id: c.dataset.runId });`);
+  if (!whole || whole.steps_omitted || whole.steps.length !== marks.length || whole.step_marks.join("") !== marks.join("")) {
+    throw new Error(`run_view: ${JSON.stringify(whole)?.slice(0, 300)} for marks ${JSON.stringify(marks)}`);
+  }
   await shot("window-agents");
 });
 

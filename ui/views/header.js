@@ -1,5 +1,5 @@
 // Header: environment picker and the active environment's link pill (label and tone from Rust).
-import { S, $, el, invoke, mark, view, saveView } from "../store.js";
+import { S, $, el, invoke, mark, view, saveView, putText } from "../store.js";
 
 /** A pill's text: Rust's label, plus a live countdown while reconnecting. */
 export function pillText(link) {
@@ -8,8 +8,14 @@ export function pillText(link) {
   const secs = Math.max(0, (link.retry_at_ms - Date.now()) / 1000);
   return `${link.label} · next in ${secs.toFixed(1)} s`;
 }
-export function pill(link, small) {
-  return el("span", { class: small ? "pill small" : "pill", "data-state": link?.state || "idle", "data-tone": link?.tone || "busy", text: pillText(link), title: link?.detail || "" });
+/** Show `link` on a pill element (its state, tone, text and detail), touching only what
+ * changed: pills are redrawn on every frame that marks their part. */
+export function setPill(p, link, text = pillText(link)) {
+  const state = link?.state || "idle", tone = link?.tone || "busy", title = link?.detail || text;
+  if (p.dataset.state !== state) p.dataset.state = state;
+  if (p.dataset.tone !== tone) p.dataset.tone = tone;
+  putText(p, text);
+  if (p.title !== title) p.title = title;
 }
 
 view("header", null, () => {
@@ -20,11 +26,7 @@ view("header", null, () => {
   }
   if (S.active) sel.value = S.active;
   const link = S.envs.get(S.active)?.link;
-  const p = $("#pill");
-  p.dataset.state = link?.state || "idle";
-  p.dataset.tone = link?.tone || "busy";
-  p.textContent = S.active ? pillText(link) : "no environment";
-  p.title = link?.detail || p.textContent;
+  setPill($("#pill"), link, S.active ? pillText(link) : "no environment");
 });
 // The countdown is the only thing that moves by itself, and only while reconnecting.
 setInterval(() => { if (S.envs.get(S.active)?.link?.retry_at_ms != null) mark("header", "runs"); }, 500);

@@ -4,8 +4,8 @@
 // at 50 steps a second, up to 200 steps kept) would otherwise have its whole card, hundreds of
 // nodes, built again on every frame. Only cards of shown runs are kept (at most
 // BOUNDS.runsShown per column); a run shown again later gets a new card.
-import { S, $, el, fmtTime, view, BOUNDS } from "../store.js";
-import { pill } from "./header.js";
+import { S, $, el, fmtTime, view, setChildren, putText, setText, throttle, BOUNDS } from "../store.js";
+import { setPill } from "./header.js";
 
 const cards = new Map();   // env/id -> { card, r: the RunView it shows }
 
@@ -18,13 +18,18 @@ function newCard(r) {
   card.summaryStatus = el("span", { class: "run-status" });
   card.summaryId = el("strong");
   card.headline = el("span", { class: "headline" });
-  card.progressBar = el("progress");
-  card.progressLabel = el("span");
-  card.progress = el("div", { class: "progress" }, card.progressBar, card.progressLabel);
+  card.progress = el("div", { class: "progress" }, el("span", { class: "bar" }, el("i")), el("span"));
   card.steps = el("ol", { class: "steps" });
   card.footer = el("div", { class: "muted" });
   card.append(el("summary", {}, card.summaryStatus, card.summaryId, card.headline), card.progress, card.steps, card.footer);
   return card;
+}
+
+const sameProgress = (a, b) => a?.[0] === b[0] && a?.[1] === b[1];
+function showProgress(progress, [k, n, label]) {
+  const [bar, text] = progress.children;
+  bar.firstChild.style.width = `${n > 0 ? Math.min(100, (100 * k) / n) : 0}%`;
+  text.textContent = ` ${label}`;
 }
 
 /** Set what differs between the card and `r` (`old`: the RunView it showed, if any). */
@@ -34,20 +39,18 @@ function patch(card, r, old) {
     card.dataset.status = r.status;
     if (old) card.open = r.status === "running";
   }
-  card.dataset.runId = r.id;
-  card.dataset.source = r.source;
-  card.summaryStatus.textContent = r.status_label;
-  card.summaryId.textContent = ` ${r.id} `;
-  card.headline.textContent = r.headline;
-  card.progress.hidden = !r.progress;
-  if (r.progress) {
-    const [k, n] = r.progress;
-    card.progressBar.max = n;
-    card.progressBar.value = k;
-    card.progressLabel.textContent = ` ${r.progress_label}`;
+  if (!old) {
+    card.dataset.runId = r.id;
+    card.summaryId.textContent = ` ${r.id} `;
   }
+  if (card.dataset.source !== r.source) card.dataset.source = r.source;
+  putText(card.summaryStatus, r.status_label);
+  setText(card.headline, r.headline);
+  if (card.progress.hidden !== !r.progress) card.progress.hidden = !r.progress;
+  // The bar and the footer move with every event of a running agent: at most 4 times a second.
+  if (r.progress) throttle(card.progress, [...r.progress, r.progress_label], showProgress, sameProgress);
   patchSteps(card.steps, r);
-  card.footer.textContent = footer(r);
+  setText(card.footer, footer(r));
 }
 
 /** The step list, its `li`s reused; a step is written again only when it changed. */
@@ -89,19 +92,40 @@ function cardFor(key, r, shown) {
   return card;
 }
 
+/** An environment's column, kept across frames: its title and pill patched, its cards moved
+ * only when the order changed. */
+const columns = new Map();   // env -> { col, pill, empty, more }
+function columnFor(env) {
+  let c = columns.get(env);
+  if (!c) {
+    c = { pill: el("span", { class: "pill small" }), empty: el("p", { class: "muted", text: "No agent runs yet." }), more: el("p", { class: "muted bounds" }) };
+    c.title = el("h3", {}, el("span", { text: env + " " }), c.pill);
+    c.col = el("div", { class: "column", "data-env": env });
+    columns.set(env, c);
+  }
+  return c;
+}
+
 view("runs", "agents", () => {
   const side = $("#side-by-side").checked;
   const envs = side ? [...S.envs.keys()] : [S.active].filter(Boolean);
   const shown = new Set();
   const cols = envs.map((env) => {
     const runs = [...S.runs.entries()].filter(([, r]) => r.env === env).sort(([, a], [, b]) => (a.status === "running") - (b.status === "running") || a.updated_ms - b.updated_ms).reverse();
-    const col = el("div", { class: "column", "data-env": env });
-    col.append(el("h3", {}, el("span", { text: env + " " }), pill(S.envs.get(env)?.link, true)));
-    if (!runs.length) col.append(el("p", { class: "muted", text: "No agent runs yet." }));
-    runs.slice(0, BOUNDS.runsShown).forEach(([key, r]) => col.append(cardFor(key, r, shown)));
-    if (runs.length > BOUNDS.runsShown) col.append(el("p", { class: "muted bounds", text: `showing the latest ${BOUNDS.runsShown} of ${runs.length} runs` }));
-    return col;
+    const c = columnFor(env);
+    setPill(c.pill, S.envs.get(env)?.link);
+    const children = [c.title];
+    if (!runs.length) children.push(c.empty);
+    runs.slice(0, BOUNDS.runsShown).forEach(([key, r]) => children.push(cardFor(key, r, shown)));
+    if (runs.length > BOUNDS.runsShown) {
+      const more = `showing the latest ${BOUNDS.runsShown} of ${runs.length} runs`;
+      putText(c.more, more);
+      children.push(c.more);
+    }
+    setChildren(c.col, children);
+    return c.col;
   });
   for (const key of cards.keys()) if (!shown.has(key)) cards.delete(key);
-  $("#runs").replaceChildren(...cols);
+  for (const env of columns.keys()) if (!envs.includes(env)) columns.delete(env);
+  setChildren($("#runs"), cols);
 });

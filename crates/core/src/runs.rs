@@ -27,7 +27,7 @@ pub enum RunStatus {
 pub const MAX_STEPS: usize = 200;
 
 /// One step of a run's plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Serialize)]
 pub struct Step {
     pub label: String,
     /// `None` pending, `Some(true)` done, `Some(false)` failed.
@@ -55,6 +55,27 @@ pub struct Run {
     pub gaps: u64,
     #[serde(skip)]
     last_seq: Option<u64>,
+}
+
+impl Run {
+    /// The run without its steps: what a window that already shows them is sent again when
+    /// only the headline, the progress or the counts moved (see `RunView::without_steps`).
+    pub fn without_steps(&self) -> Run {
+        Run {
+            env: self.env.clone(),
+            id: self.id.clone(),
+            source: self.source,
+            status: self.status,
+            headline: self.headline.clone(),
+            steps: Vec::new(),
+            progress: self.progress,
+            started_ms: self.started_ms,
+            updated_ms: self.updated_ms,
+            events: self.events,
+            gaps: self.gaps,
+            last_seq: self.last_seq,
+        }
+    }
 }
 
 /// How a run changed with one event.

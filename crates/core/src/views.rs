@@ -134,6 +134,12 @@ pub struct RunView {
     pub progress_label: Option<String>,
     /// One mark per step: `✓` done, `✗` failed, `•` pending.
     pub step_marks: Vec<&'static str>,
+    /// A fingerprint of `steps` (and so of `step_marks`): equal fingerprints, equal steps.
+    pub steps_sig: u64,
+    /// `steps` and `step_marks` were left out (`without_steps`): the receiver keeps the ones
+    /// it has for `steps_sig`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub steps_omitted: bool,
 }
 
 impl RunView {
@@ -153,7 +159,27 @@ impl RunView {
                 None => "•",
             })
             .collect();
-        RunView { run, status_label, progress_label, step_marks }
+        let steps_sig = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            run.steps.hash(&mut h);
+            h.finish()
+        };
+        RunView { run, status_label, progress_label, step_marks, steps_sig, steps_omitted: false }
+    }
+
+    /// This view without its steps and their marks. A running agent moves its headline and
+    /// progress on every event while its plan (up to `crate::runs::MAX_STEPS` rows) stays put; sent whole
+    /// each time, the plan was most of the bytes and nearly all the objects a window parsed.
+    pub fn without_steps(&self) -> RunView {
+        RunView {
+            run: self.run.without_steps(),
+            status_label: self.status_label,
+            progress_label: self.progress_label.clone(),
+            step_marks: Vec::new(),
+            steps_sig: self.steps_sig,
+            steps_omitted: true,
+        }
     }
 }
 
@@ -296,6 +322,48 @@ mod tests {
         assert_eq!(aggregate([&up, &down], false), Tone::Down);
         assert_eq!(aggregate([&up], true), Tone::Muted);
         assert_eq!(aggregate([], false), Tone::Busy);
+    }
+
+    #[test]
+    fn a_run_without_its_steps_keeps_the_rest_and_the_steps_fingerprint() {
+        use crate::runs::RunTracker;
+        let mut t = RunTracker::new("e", 5);
+        let mut view = |v: serde_json::Value| {
+            let e = RealtimeEvent::from_args("ai_progress", vec![v], Some("u@x"));
+            RunView::of(t.apply(&e).unwrap().run().clone())
+        };
+        let planned = view(serde_json::json!({"type":"plan","message":"1. Read\n2. Edit"}));
+        let working =
+            view(serde_json::json!({"type":"working","step":1,"total":2,"message":"Reading"}));
+        let done =
+            view(serde_json::json!({"type":"step_complete","step":1,"total":2,"message":"Read"}));
+        assert_eq!(
+            planned.steps_sig, working.steps_sig,
+            "progress alone leaves the steps as they were"
+        );
+        assert_ne!(working.steps_sig, done.steps_sig, "a step marked done is a new fingerprint");
+
+        let head = working.without_steps();
+        let json = serde_json::to_value(&head).unwrap();
+        assert_eq!(json["steps"], serde_json::json!([]));
+        assert_eq!(json["step_marks"], serde_json::json!([]));
+        assert_eq!(json["steps_omitted"], true);
+        assert_eq!(json["steps_sig"], serde_json::json!(working.steps_sig));
+        let whole = serde_json::to_value(&working).unwrap();
+        assert!(whole.get("steps_omitted").is_none());
+        for key in [
+            "env",
+            "id",
+            "source",
+            "status",
+            "headline",
+            "progress",
+            "events",
+            "status_label",
+            "progress_label",
+        ] {
+            assert_eq!(json[key], whole[key], "{key}");
+        }
     }
 
     #[test]
