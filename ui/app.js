@@ -92,6 +92,7 @@ function restoreView(v) {
   const listening = listen("sockeye://envs", (e) => onEnvs(e.payload));
   const [info, envs, window_] = await Promise.all([invoke("app_info"), invoke("list_envs"), invoke("subscribe"), listening]);
   BOUNDS.logKept = info.kept_events;
+  BOUNDS.logKeptMb = Math.round(info.kept_event_bytes / 1048576);
   BOUNDS.logShown = info.log_rows;
   BOUNDS.keptInApp = { messages: info.kept_messages };
   if (info.config_error) {

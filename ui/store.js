@@ -7,6 +7,7 @@ export const { listen } = window.__TAURI__.event;
 // Bounds of every in-page list (the UI says them where the list is shown).
 export const BOUNDS = {
   logKept: 10000,      // event log entries the app keeps (in Rust; app_info says the figure)
+  logKeptMb: 32,       // ... and their bytes at most (names and payloads)
   logShown: 300,       // log rows the page draws and holds (the rest stay in Rust)
   messagesPerChannel: 500,
   messagesShown: 200,

@@ -27,6 +27,8 @@ type M<'a> = State<'a, Arc<Manager>>;
 pub struct AppInfo {
     pub bench: bool,
     pub kept_events: usize,
+    /// The log's byte bound (names and payloads).
+    pub kept_event_bytes: usize,
     pub kept_messages: usize,
     pub log_rows: usize,
     pub view_state: serde_json::Value,
@@ -41,6 +43,7 @@ pub async fn app_info(m: M<'_>) -> Result<AppInfo> {
     Ok(AppInfo {
         bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
         kept_events: m.pipe.log_cap(),
+        kept_event_bytes: sockeye_core::event_log::KEEP_BYTES,
         kept_messages: crate::pipeline::KEEP_MESSAGES,
         log_rows: crate::pipeline::LOG_ROWS,
         view_state: m.pipe.view_state(),

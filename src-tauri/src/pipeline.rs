@@ -45,8 +45,10 @@ impl Serialize for UiEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let e = &self.0.event;
-        let mut st = s.serialize_struct("UiEvent", 12)?;
+        let mut st = s.serialize_struct("UiEvent", 13)?;
         st.serialize_field("seq", &self.0.seq)?;
+        // How many entries the log held with this one in (see `KEEP_BYTES`).
+        st.serialize_field("kept", &self.0.kept)?;
         st.serialize_field("env", &*self.0.env)?;
         st.serialize_field("name", &e.name)?;
         // The payload as text (compact, as the log's search reads it), not as JSON: the page

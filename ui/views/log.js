@@ -26,7 +26,10 @@ const filter = () => ({ name: $("#log-filter").value.trim(), q: $("#log-search")
 
 /** A live event (a UiEvent from Rust, with its log `seq`). */
 export function addLog(e) {
-  if (L.kept < BOUNDS.logKept) L.kept++; else L.dropped++;
+  // Rust says how many it keeps with this one in: past its byte bound, one big event can
+  // push out several.
+  L.dropped += Math.max(0, L.kept + 1 - e.kept);
+  L.kept = e.kept;
   if (S.paused) { S.pausedCount++; return; }
   L.fresh.push(e);
   if (L.fresh.length > 2 * BOUNDS.logShown) L.fresh.splice(0, L.fresh.length - BOUNDS.logShown);
@@ -124,7 +127,7 @@ view("log", "log", () => {
     L.fresh = [];
     if (add.length) drawNew(add);
   }
-  const parts = [`showing ${L.rows.length} of ${Math.min(L.matched, L.kept)} matching · the app keeps the newest ${BOUNDS.logKept} events (search and export cover them), this page draws at most ${BOUNDS.logShown}`];
+  const parts = [`showing ${L.rows.length} of ${Math.min(L.matched, L.kept)} matching · the app keeps the newest ${BOUNDS.logKept} events, ${BOUNDS.logKeptMb} MB at most (search and export cover them), this page draws at most ${BOUNDS.logShown}`];
   if (L.dropped) parts.push(`${L.dropped} older dropped`);
   if (S.dropped) parts.push(`${S.dropped} dropped under load`);
   if (S.paused) parts.push(`paused: ${S.pausedCount} new not shown`);

@@ -11,6 +11,10 @@ use crate::RealtimeEvent;
 
 /// How many events the app keeps by default (the page says so under the log).
 pub const KEEP: usize = 10_000;
+/// And how many bytes of them (name and payload as received), whatever their number: 10,000
+/// agent payloads of 10 KB would otherwise hold 100 MB of an app that runs all day. The
+/// oldest go first; the newest event is kept whatever its size.
+pub const KEEP_BYTES: usize = 32 << 20;
 
 /// One kept event and the environment it came from.
 #[derive(Debug, Clone)]
@@ -19,6 +23,9 @@ pub struct LogEntry {
     pub seq: u64,
     pub env: Arc<str>,
     pub event: Arc<RealtimeEvent>,
+    /// Entries the log held once this one was in (the page counts with it: big events push
+    /// out more than one).
+    pub kept: usize,
 }
 
 /// What the log's filter and search boxes ask for.
@@ -63,18 +70,38 @@ pub struct LogPage {
     pub dropped: u64,
 }
 
-/// The bounded log: the oldest entry goes when a new one comes past the bound.
+/// The bounded log: the oldest entries go when a new one comes past either bound (`cap`
+/// entries, `max_bytes` of names and payloads).
 #[derive(Debug)]
 pub struct EventLog {
     cap: usize,
+    max_bytes: usize,
+    bytes: usize,
     entries: VecDeque<LogEntry>,
     last_seq: u64,
     dropped: u64,
 }
 
+/// What an entry counts toward the byte bound.
+fn weight(e: &RealtimeEvent) -> usize {
+    e.name.len() + e.payload.get().len()
+}
+
 impl EventLog {
+    /// At most `cap` entries and [`KEEP_BYTES`].
     pub fn new(cap: usize) -> EventLog {
-        EventLog { cap: cap.max(1), entries: VecDeque::new(), last_seq: 0, dropped: 0 }
+        EventLog::with_max_bytes(cap, KEEP_BYTES)
+    }
+
+    pub fn with_max_bytes(cap: usize, max_bytes: usize) -> EventLog {
+        EventLog {
+            cap: cap.max(1),
+            max_bytes,
+            bytes: 0,
+            entries: VecDeque::new(),
+            last_seq: 0,
+            dropped: 0,
+        }
     }
 
     pub fn cap(&self) -> usize {
@@ -92,13 +119,20 @@ impl EventLog {
     /// Keep `event`; returns its entry (what the window is sent).
     pub fn push(&mut self, env: Arc<str>, event: Arc<RealtimeEvent>) -> LogEntry {
         self.last_seq += 1;
-        let entry = LogEntry { seq: self.last_seq, env, event };
-        if self.entries.len() == self.cap {
-            self.entries.pop_front();
-            self.dropped += 1;
+        self.bytes += weight(&event);
+        self.entries.push_back(LogEntry { seq: self.last_seq, env, event, kept: 0 });
+        while self.entries.len() > self.cap
+            || (self.bytes > self.max_bytes && self.entries.len() > 1)
+        {
+            if let Some(old) = self.entries.pop_front() {
+                self.bytes -= weight(&old.event);
+                self.dropped += 1;
+            }
         }
-        self.entries.push_back(entry.clone());
-        entry
+        let kept = self.entries.len();
+        let newest = self.entries.back_mut().expect("just pushed");
+        newest.kept = kept;
+        newest.clone()
     }
 
     /// The newest `limit` entries matching `q`, and the counts the page shows.
@@ -120,6 +154,7 @@ impl EventLog {
     /// the number of the last entry forgotten.
     pub fn clear(&mut self) -> u64 {
         self.entries.clear();
+        self.bytes = 0;
         self.dropped = 0;
         self.last_seq
     }
@@ -246,6 +281,30 @@ mod tests {
         assert_eq!(log.clear(), 5);
         assert!(log.is_empty());
         assert_eq!(log.push("a".into(), ev("tick", "1", None)).seq, 6, "numbering goes on");
+    }
+
+    #[test]
+    fn big_events_are_bounded_by_bytes_and_the_newest_is_always_kept() {
+        let mut log = EventLog::with_max_bytes(100, 1000);
+        let big = format!("\"{}\"", "x".repeat(298)); // 300 bytes + "big" = 303
+        for _ in 0..5 {
+            log.push("a".into(), ev("big", &big, None));
+        }
+        let page = log.query(&LogQuery::default(), 10);
+        assert_eq!((page.kept, page.dropped), (3, 2), "3 × 303 bytes fit in 1000, 4 do not");
+        assert_eq!(page.entries[0].kept, 3);
+        assert_eq!(log.push("a".into(), ev("big", &big, None)).kept, 3);
+        let huge = format!("\"{}\"", "y".repeat(5000));
+        let last = log.push("a".into(), ev("huge", &huge, None)).seq;
+        let page = log.query(&LogQuery::default(), 10);
+        assert_eq!((page.kept, page.entries[0].seq), (1, last), "alone, but kept");
+        log.push("a".into(), ev("tick", "1", None));
+        assert_eq!(log.len(), 1, "the huge one goes for the next");
+        log.clear();
+        for _ in 0..3 {
+            log.push("a".into(), ev("big", &big, None));
+        }
+        assert_eq!(log.len(), 3, "clear forgets the bytes too");
     }
 
     #[test]
