@@ -55,19 +55,36 @@ impl Serialize for UiEvent {
         // shows a line of it and parses it only when the line is opened, so a flood leaves a
         // string per event to collect rather than a tree of objects.
         st.serialize_field("payload_json", &event_log::compact_json(e.payload.get()))?;
-        st.serialize_field("room_hint", &e.room_hint)?;
-        st.serialize_field("parse_note", &e.parse_note)?;
-        st.serialize_field("received_at_ms", &e.received_at_ms)?;
-        st.serialize_field("recovered", &e.recovered)?;
-        st.serialize_field("polled", &e.polled)?;
-        // `out` for what we sent, `ack` for the answer to it (the log marks them).
-        st.serialize_field("direction", &e.direction)?;
-        // The gap marker's line, so the log shows it as the feed does.
-        st.serialize_field("gap", &sockeye_core::views::GapView::from_event(e))?;
+        // What is absent, false or `in` is left out: the page reads a missing field as that,
+        // and every value a frame carries is one more for the webview to parse and collect
+        // (WebKitGTK's web process grew with the number of values parsed, not their bytes).
+        let gap = sockeye_core::views::GapView::from_event(e);
         // A progress-fallback report's sentence ("realtime down: polling … for 2 open runs").
         let fallback = sockeye_core::progress::FallbackReport::from_event(e).map(|r| r.summary());
-        st.serialize_field("fallback", &fallback)?;
+        put(&mut st, "room_hint", &e.room_hint, e.room_hint.is_some())?;
+        put(&mut st, "parse_note", &e.parse_note, e.parse_note.is_some())?;
+        st.serialize_field("received_at_ms", &e.received_at_ms)?;
+        put(&mut st, "recovered", &e.recovered, e.recovered)?;
+        put(&mut st, "polled", &e.polled, e.polled)?;
+        // `out` for what we sent, `ack` for the answer to it (the log marks them).
+        put(&mut st, "direction", &e.direction, !e.direction.is_in())?;
+        // The gap marker's line, so the log shows it as the feed does.
+        put(&mut st, "gap", &gap, gap.is_some())?;
+        put(&mut st, "fallback", &fallback, fallback.is_some())?;
         st.end()
+    }
+}
+
+/// Serialize `value` as `key` when `present`, else skip the field.
+fn put<S: serde::ser::SerializeStruct, T: Serialize + ?Sized>(
+    st: &mut S,
+    key: &'static str,
+    value: &T,
+    present: bool,
+) -> Result<(), S::Error> {
+    match present {
+        true => st.serialize_field(key, value),
+        false => st.skip_field(key),
     }
 }
 
@@ -378,5 +395,34 @@ async fn pump(pipe: Arc<Pipeline>) {
         if let Some((frame, items)) = frame(&b, pipe.bench) {
             pipe.outbox.push(frame, items);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(e: RealtimeEvent) -> serde_json::Value {
+        let mut log = EventLog::new(10);
+        serde_json::to_value(UiEvent(log.push("prod".into(), Arc::new(e)))).unwrap()
+    }
+
+    #[test]
+    fn a_log_line_leaves_out_what_is_absent_false_or_incoming() {
+        let plain = RealtimeEvent::from_args("tick", vec![serde_json::json!({"a": 1})], None);
+        let v = line(plain);
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["env", "kept", "name", "payload_json", "received_at_ms", "seq"]);
+        assert_eq!(v["payload_json"], r#"{"a":1}"#);
+
+        let mut marked = RealtimeEvent::from_args("tick", vec![serde_json::json!(1)], None);
+        marked.room_hint = Some("raven:general".into());
+        marked.recovered = true;
+        let v = line(marked);
+        assert_eq!(
+            (v["room_hint"].as_str(), v["recovered"].as_bool()),
+            (Some("raven:general"), Some(true))
+        );
+        assert!(v.get("polled").is_none() && v.get("direction").is_none());
     }
 }
