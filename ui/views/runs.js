@@ -18,7 +18,7 @@ function newCard(r) {
   card.summaryStatus = el("span", { class: "run-status" });
   card.summaryId = el("strong");
   card.headline = el("span", { class: "headline" });
-  card.progress = el("div", { class: "progress" }, el("span", { class: "bar" }, el("i")), el("span"));
+  card.progress = el("div", { class: "progress" }, el("span", { class: "bar", role: "progressbar", "aria-valuemin": "0" }, el("i")), el("span"));
   card.steps = el("ol", { class: "steps" });
   card.footer = el("div", { class: "muted" });
   card.append(el("summary", {}, card.summaryStatus, card.summaryId, card.headline), card.progress, card.steps, card.footer);
@@ -28,7 +28,10 @@ function newCard(r) {
 const sameProgress = (a, b) => a?.[0] === b[0] && a?.[1] === b[1];
 function showProgress(progress, [k, n, label]) {
   const [bar, text] = progress.children;
+  // A plain bar: WebKitGTK's <progress> kept memory for every value set (docs/reliability.md).
   bar.firstChild.style.width = `${n > 0 ? Math.min(100, (100 * k) / n) : 0}%`;
+  bar.setAttribute("aria-valuenow", k);
+  bar.setAttribute("aria-valuemax", n);
   text.textContent = ` ${label}`;
 }
 
