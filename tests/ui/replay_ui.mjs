@@ -15,9 +15,9 @@ const { sid, js } = await openApp();
 await until("the page, connected", () => js("return document.querySelector('#pill')?.dataset.state === 'connected'"), 30000);
 const clickTab = (tab) => js(`document.querySelector('#tabs button[data-tab="${tab}"]').click();
   return document.querySelector('#tabs button.active')?.dataset.tab === '${tab}';`).then((ok) => { if (!ok) throw new Error(`tab ${tab} not shown`); return ok; });
-// The log's drawn rows, oldest first: name, arrival, direction.
+// The log's drawn rows, oldest first: name, arrival, direction (a line leaves it out when `in`).
 const logRows = () => js(`return [...document.querySelectorAll('#log-rows .log-line')].map(r => r.entry).filter(Boolean)
-  .map(e => [e.name, e.received_at_ms, e.direction]).reverse()`);
+  .map(e => [e.name, e.received_at_ms, e.direction ?? "in"]).reverse()`);
 
 await check(`the demo replays the recording: ${recorded.length} events in order, in time`, async () => {
   await clickTab("log");

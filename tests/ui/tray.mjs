@@ -25,9 +25,19 @@ function procs() {
 }
 const kind = (comm) => comm === "sockeye" ? "sockeye" : comm.startsWith("WebKitWebProces") ? "WebKitWebProcess" : comm.startsWith("WebKitNetworkPr") ? "WebKitNetworkProcess" : null;
 
-/** The running app (the oldest `sockeye` process: a second launch exits at once). */
+// The binary under test: another Sockeye on the machine (a soak, the user's own tray app) is
+// not the app these tests drive.
+const BIN = process.env.SOCKEYE_BIN ? fs.realpathSync(process.env.SOCKEYE_BIN) : null;
+function runs(pid, bin) {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, "") === bin;
+  } catch { return false; }
+}
+
+/** The running app (the oldest `sockeye` process of the binary under test: a second launch
+ * exits at once). */
 export function appPid() {
-  const apps = procs().filter((p) => p.comm === "sockeye").map((p) => p.pid).sort((a, b) => a - b);
+  const apps = procs().filter((p) => p.comm === "sockeye" && (!BIN || runs(p.pid, BIN))).map((p) => p.pid).sort((a, b) => a - b);
   return apps[0] ?? null;
 }
 /** The WebKit processes the app started, by kind. */
