@@ -37,7 +37,9 @@ socket.on(event, (msg) => {
   count++;
   if (msg && msg.emitted_at_us) lat.push(now - msg.emitted_at_us);
   if (count === n) {
-    // Exit only once the line is flushed: process.exit() truncates piped stdout.
-    process.stdout.write(JSON.stringify({ count, first_us: first, last_us: last, lat_us: lat }) + "\n", () => process.exit(0));
+    // Leave the server (over polling, an exit alone leaves the socket there until its ping
+    // timeout), and exit only once the line is flushed: process.exit() truncates piped stdout.
+    socket.disconnect();
+    process.stdout.write(JSON.stringify({ count, first_us: first, last_us: last, lat_us: lat }) + "\n", () => setTimeout(() => process.exit(0), 100));
   }
 });

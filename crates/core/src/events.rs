@@ -2,12 +2,12 @@
 //! that never fails: a payload malformed for its type is delivered as [`EventKind::Other`]
 //! with a parse note.
 
-use std::borrow::Cow;
-
-use serde::de::{self, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
+
+mod payload_fields;
+use payload_fields::{AgentWire, AiWire, Loose, Meta, RavenWire};
 
 /// One step of an AI agent's `ai_progress` stream (room `user:<user>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -166,185 +166,6 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The typed view decoded from the raw text, one struct per understood event. Only the
-/// fields we use are read; the rest is skipped without building anything.
-#[derive(Deserialize)]
-struct AiWire<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Loose<'a>,
-    #[serde(borrow, default)]
-    message: Loose<'a>,
-    #[serde(default)]
-    step: Loose<'a>,
-    #[serde(default)]
-    total: Loose<'a>,
-    #[serde(borrow, default)]
-    details: Option<Vec<Loose<'a>>>,
-    #[serde(borrow, default)]
-    error: Loose<'a>,
-}
-
-/// The correlation fields any event may carry. Read in a second pass of its own rather than
-/// `#[serde(flatten)]`ed into the views: flatten makes serde buffer every other field of the
-/// payload as a tree, the very allocation per event the raw path exists to avoid.
-#[derive(Deserialize, Default)]
-struct Meta<'a> {
-    #[serde(borrow, default)]
-    task_id: Loose<'a>,
-    #[serde(borrow, default)]
-    conversation_id: Loose<'a>,
-    #[serde(rename = "workflowId", borrow, default)]
-    workflow_id: Loose<'a>,
-    #[serde(borrow, default)]
-    run_id: Loose<'a>,
-    #[serde(default)]
-    seq: Loose<'a>,
-}
-
-impl Meta<'_> {
-    fn run_key(&self) -> Option<String> {
-        [&self.task_id, &self.conversation_id, &self.workflow_id, &self.run_id]
-            .into_iter()
-            .find_map(|v| {
-                v.as_str().map(str::to_string).or_else(|| v.as_plain_u64().map(|n| n.to_string()))
-            })
-    }
-}
-
-#[derive(Deserialize)]
-struct RavenWire<'a> {
-    #[serde(borrow, default)]
-    channel_id: Loose<'a>,
-    #[serde(borrow, default)]
-    sender: Loose<'a>,
-    #[serde(borrow, default)]
-    message_id: Loose<'a>,
-    #[serde(borrow, default)]
-    message_details: Option<DetailsWire<'a>>,
-}
-
-#[derive(Deserialize)]
-struct DetailsWire<'a> {
-    #[serde(borrow, default)]
-    content: Loose<'a>,
-    #[serde(borrow, default)]
-    text: Loose<'a>,
-    #[serde(borrow, default)]
-    message_type: Loose<'a>,
-    #[serde(default)]
-    is_bot_message: Loose<'a>,
-    #[serde(borrow, default)]
-    creation: Loose<'a>,
-}
-
-#[derive(Deserialize)]
-struct AgentWire<'a> {
-    #[serde(rename = "workflowId", borrow, default)]
-    workflow_id: Loose<'a>,
-    #[serde(default)]
-    data: Option<Box<RawValue>>,
-    #[serde(borrow, default)]
-    timestamp: Loose<'a>,
-}
-
-/// A JSON value seen only as far as a string or a number; anything else is skipped.
-#[derive(Debug, Default)]
-enum Loose<'a> {
-    #[default]
-    Absent,
-    Str(Cow<'a, str>),
-    U64(u64),
-    Bool(bool),
-    Null,
-    /// A number that is not a u64, an array or an object: its JSON text.
-    Other(String),
-}
-
-impl<'a> Loose<'a> {
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Loose::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn as_plain_u64(&self) -> Option<u64> {
-        match self {
-            Loose::U64(n) => Some(*n),
-            _ => None,
-        }
-    }
-    /// A number, or a string holding one (agents send both).
-    fn as_u64(&self) -> Option<u64> {
-        self.as_plain_u64().or_else(|| self.as_str().and_then(|s| s.parse().ok()))
-    }
-    fn string(&self) -> Option<String> {
-        self.as_str().map(str::to_string)
-    }
-    fn text(&self) -> String {
-        match self {
-            Loose::Str(s) => s.to_string(),
-            Loose::U64(n) => n.to_string(),
-            Loose::Bool(b) => b.to_string(),
-            Loose::Null | Loose::Absent => String::new(),
-            Loose::Other(t) => t.clone(),
-        }
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Loose<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Loose<'a>, E> {
-                Ok(Loose::Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose<'a>, E> {
-                Ok(Loose::Str(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Loose<'a>, E> {
-                Ok(Loose::Str(Cow::Owned(v)))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Loose<'a>, E> {
-                Ok(Loose::U64(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Loose<'a>, E> {
-                Ok(Loose::Other(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Loose<'a>, E> {
-                Ok(Loose::Other(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Loose<'a>, E> {
-                Ok(Loose::Bool(v))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Loose<'a>, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Loose<'a>, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_some<D2: serde::Deserializer<'de>>(
-                self,
-                d: D2,
-            ) -> Result<Loose<'a>, D2::Error> {
-                Loose::deserialize(d)
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<'a>, A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(Loose::Other("[…]".into()))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Loose<'a>, A::Error> {
-                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-                Ok(Loose::Other("{…}".into()))
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
 fn required(v: &Loose<'_>, k: &str) -> Result<String, String> {
     v.string().ok_or_else(|| format!("missing string field {k:?}"))
 }
@@ -405,7 +226,7 @@ struct Classified {
 }
 
 fn decode<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> {
-    serde_json::from_str(raw.get()).map_err(|e| format!("payload does not fit: {e}"))
+    payload_fields::serde_decode(raw.get())
 }
 
 fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classified, String> {
@@ -413,8 +234,7 @@ fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classi
     let plain = |kind, room| Ok(Classified { kind, room, run_key: None, seq: None });
     match name {
         "ai_progress" => {
-            let w: AiWire<'_> = decode(raw)?;
-            let meta: Meta<'_> = decode(raw)?;
+            let (w, meta): (AiWire<'_>, Meta<'_>) = payload_fields::read_both(raw.get())?;
             let kind = EventKind::AiProgress(parse_ai_progress(&w)?);
             Ok(Classified {
                 kind,
@@ -446,7 +266,7 @@ fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classi
             })
         }
         "message_created" | "message_edited" => {
-            let w: RavenWire<'_> = decode(raw)?;
+            let w: RavenWire<'_> = payload_fields::read(raw.get())?;
             let m = parse_raven_message(&w)?;
             let room = Some(format!("doc:Raven Channel/{}", m.channel_id));
             plain(

@@ -2,6 +2,7 @@
 //! of recent message ids, so a message that arrives both live and over REST is shown once.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use super::{ChannelCursor, Cursor};
 use crate::events::RavenMessage;
@@ -12,10 +13,13 @@ const RECENT_IDS: usize = 2048;
 /// Channels tracked at most (a session watches a handful).
 const MAX_CHANNELS: usize = 512;
 
+/// The order and the set share each id: one allocation per message, on the path of every
+/// live Raven message.
 #[derive(Default)]
 struct Recent {
-    order: VecDeque<String>,
-    set: HashSet<String>,
+    order: VecDeque<Arc<str>>,
+    /// Seeded per process, so ids chosen by a server cannot be made to collide.
+    set: HashSet<Arc<str>, foldhash::fast::RandomState>,
 }
 
 impl Recent {
@@ -28,12 +32,23 @@ impl Recent {
         {
             self.set.remove(&old);
         }
-        self.order.push_back(id.to_string());
-        self.set.insert(id.to_string());
+        let id: Arc<str> = Arc::from(id);
+        self.order.push_back(id.clone());
+        self.set.insert(id);
         true
     }
     fn contains(&self, id: &str) -> bool {
         self.set.contains(id)
+    }
+}
+
+/// Remember a delivered message's id under its channel (a channel already tracked is looked up
+/// by reference: its name is not copied for every message), up to [`MAX_CHANNELS`] channels.
+fn note(ids: &mut HashMap<String, Recent>, m: &RavenMessage) {
+    if let Some(recent) = ids.get_mut(&m.channel_id) {
+        recent.insert(&m.message_id);
+    } else if ids.len() < MAX_CHANNELS {
+        ids.entry(m.channel_id.clone()).or_default().insert(&m.message_id);
     }
 }
 
@@ -75,9 +90,7 @@ impl Ledger {
         if self.recovered.get(&m.channel_id).is_some_and(|r| r.contains(&m.message_id)) {
             return false;
         }
-        if self.live.len() < MAX_CHANNELS || self.live.contains_key(&m.channel_id) {
-            self.live.entry(m.channel_id.clone()).or_default().insert(&m.message_id);
-        }
+        note(&mut self.live, m);
         if advance {
             self.advance(m, now_ms);
         }
@@ -87,9 +100,7 @@ impl Ledger {
     /// A live message held back while its gap is fetched: noted now, so the fetched copy is
     /// not the one shown (it arrived live; it is not "recovered").
     pub fn note_live(&mut self, m: &RavenMessage) {
-        if self.live.len() < MAX_CHANNELS || self.live.contains_key(&m.channel_id) {
-            self.live.entry(m.channel_id.clone()).or_default().insert(&m.message_id);
-        }
+        note(&mut self.live, m);
     }
 
     /// A message fetched over REST: false when it was already delivered (live or recovered).
@@ -116,17 +127,27 @@ impl Ledger {
             Some(ChannelCursor::Empty) => true,
             None => self.cursors.len() < MAX_CHANNELS,
         };
-        if newer {
-            self.cursors.insert(
-                m.channel_id.clone(),
-                ChannelCursor::At(Cursor {
-                    message_id: m.message_id.clone(),
-                    creation: creation.to_string(),
-                    seen_at_ms: now_ms,
-                }),
-            );
-            self.dirty = true;
+        if !newer {
+            return;
         }
+        self.dirty = true;
+        // Moving forward in a channel already tracked (every live message) reuses the
+        // cursor's strings instead of allocating three new ones.
+        if let Some(ChannelCursor::At(c)) = self.cursors.get_mut(&m.channel_id) {
+            c.message_id.clone_from(&m.message_id);
+            c.creation.clear();
+            c.creation.push_str(creation);
+            c.seen_at_ms = now_ms;
+            return;
+        }
+        self.cursors.insert(
+            m.channel_id.clone(),
+            ChannelCursor::At(Cursor {
+                message_id: m.message_id.clone(),
+                creation: creation.to_string(),
+                seen_at_ms: now_ms,
+            }),
+        );
     }
 
     /// True once after the cursors changed (the store writes then).

@@ -167,8 +167,21 @@ pub const MAX_DEPTH: usize = 128;
 
 /// One pass over the text counting brackets outside strings. Strings, most of an event's
 /// bytes, are crossed with `memchr` to their closing quote instead of byte by byte.
+///
+/// Nesting can only be as deep as the text has opening brackets, so a text with at most
+/// [`MAX_DEPTH`] of them (every event a site sends; a Raven message has two) passes after a
+/// plain byte count, which the compiler vectorises: the walk was ~8 % of ingest.
 fn check_depth(json: &str) -> Result<(), PacketError> {
     let bytes = json.as_bytes();
+    // `[` and `{` differ only in bit 0x20; counting in chunks of at most 255 lets the sum
+    // stay in bytes, which vectorises (a plain `filter().count()` did not).
+    let openings: usize = bytes
+        .chunks(255)
+        .map(|c| c.iter().map(|&b| u8::from(b | 0x20 == b'{')).sum::<u8>() as usize)
+        .sum();
+    if openings <= MAX_DEPTH {
+        return Ok(());
+    }
     let (mut depth, mut i) = (0usize, 0usize);
     while i < bytes.len() {
         match bytes[i] {
