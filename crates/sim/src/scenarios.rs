@@ -248,9 +248,10 @@ struct BurstTemplate {
     /// `message_created` to the channel's document room, or `ai_progress` to the user's room.
     event: &'static str,
     room: String,
-    /// The payload's JSON text with [`BurstTemplate::SEQ`] where the sequence number goes,
-    /// without its opening brace (the per-event fields are written in front).
-    tail: String,
+    /// The payload's JSON text without its opening brace (the per-event fields are written
+    /// in front), cut where the sequence number goes: rendering only joins the pieces
+    /// (searching the placeholder in every event's text was a tenth of the simulator's time).
+    pieces: Vec<String>,
     /// Message names are zero-padded (`b000000042`), like the names Frappe generates.
     padded: bool,
 }
@@ -282,17 +283,25 @@ impl BurstTemplate {
             } else {
                 format!("user:{}", p.user)
             },
-            tail: text[1..].to_string(),
+            pieces: text[1..].split(Self::SEQ).map(str::to_string).collect(),
             padded: chat,
         }
     }
 
     fn render(&self, seq: u64, emitted_at_us: u64) -> Box<serde_json::value::RawValue> {
+        use std::fmt::Write;
         let seq_text = if self.padded { format!("{seq:09}") } else { seq.to_string() };
-        let text = format!(
-            "{{\"seq\":{seq},\"emitted_at_us\":{emitted_at_us},{}",
-            self.tail.replace(Self::SEQ, &seq_text)
-        );
+        let size = self.pieces.iter().map(String::len).sum::<usize>()
+            + (self.pieces.len() - 1) * seq_text.len()
+            + 64;
+        let mut text = String::with_capacity(size);
+        let _ = write!(text, "{{\"seq\":{seq},\"emitted_at_us\":{emitted_at_us},");
+        for (i, piece) in self.pieces.iter().enumerate() {
+            if i > 0 {
+                text.push_str(&seq_text);
+            }
+            text.push_str(piece);
+        }
         serde_json::value::RawValue::from_string(text).expect("burst template renders valid JSON")
     }
 }
