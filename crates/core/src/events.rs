@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+mod json_walk;
 mod payload_fields;
 use payload_fields::{AgentWire, AiWire, Loose, Meta, RavenWire};
 

@@ -1,18 +1,20 @@
 //! The fields of an event payload that the typed views read, taken from its raw JSON text.
 //!
-//! Two ways in, one answer. [`read`] first walks the text once, borrowing the members it
-//! wants; the text is a `RawValue`, valid JSON already, so the walk only finds boundaries and
-//! validates nothing again. Whenever the walk cannot vouch for what serde would say (not an
-//! object, an escaped key, a wanted member twice, a value it does not read itself) it gives
-//! up and serde decodes the same structs, with serde's answer and serde's errors. The walk
-//! made a Raven message's view ~3× cheaper than serde's decode (which parses every key and
-//! validates every skipped value a second time): the view was a quarter of ingest.
+//! Two ways in, one answer. [`read`] first walks the text once ([`super::json_walk`]),
+//! borrowing the members it wants; the text is a `RawValue`, valid JSON already, so the walk
+//! only finds boundaries and validates nothing again. Whenever the walk cannot vouch for what
+//! serde would say (not an object, an escaped key, a wanted member twice, a value it does not
+//! read itself) it gives up and serde decodes the same structs, with serde's answer and
+//! serde's errors. serde's decode parsed every key and validated every skipped value a second
+//! time; the view of a Raven message was a quarter of the client's ingest time.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde::de::{self, Visitor};
 use serde_json::value::RawValue;
+
+use super::json_walk::{Value, members};
 
 /// The typed view decoded from the raw text, one struct per understood event. Only the
 /// fields we use are read; the rest is skipped without building anything.
@@ -32,9 +34,10 @@ pub(super) struct AiWire<'a> {
     pub(super) error: Loose<'a>,
 }
 
-/// The correlation fields any event may carry. Read in a second pass of its own rather than
-/// `#[serde(flatten)]`ed into the views: flatten makes serde buffer every other field of the
-/// payload as a tree, the very allocation per event the raw path exists to avoid.
+/// The correlation fields any event may carry. Read beside a view (`read_both`: one walk, or
+/// two serde passes) rather than `#[serde(flatten)]`ed into it: flatten makes serde buffer
+/// every other field of the payload as a tree, the very allocation per event the raw path
+/// exists to avoid.
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct Meta<'a> {
     #[serde(borrow, default)]
@@ -244,61 +247,26 @@ impl<'a> Walked<'a> for AiWire<'a> {
     }
 }
 
-/// One member's value: where it starts in the text, read only as far as it is used.
-pub(super) struct Value<'a> {
-    text: &'a str,
-    start: usize,
-    /// Known once read or descended into; the walk skips it otherwise.
-    end: Option<usize>,
-}
-
-impl<'a> Value<'a> {
-    fn raw(&mut self) -> Option<&'a str> {
-        let end = match self.end {
-            Some(e) => e,
-            None => value_end(self.text.as_bytes(), self.start)?,
-        };
-        self.end = Some(end);
-        Some(&self.text[self.start..end])
-    }
-
-    /// A string without escapes is borrowed, a plain unsigned integer parsed; anything else
-    /// (escapes, negative or large numbers, literals, arrays, objects) is serde's to say.
-    fn loose(&mut self) -> Option<Loose<'a>> {
-        let b = self.text.as_bytes();
-        if b.get(self.start) == Some(&b'"') {
-            let (close, escaped) = string_end(b, self.start + 1)?;
-            self.end = Some(close + 1);
-            if !escaped {
-                return Some(Loose::Str(Cow::Borrowed(&self.text[self.start + 1..close])));
-            }
-        }
-        let raw = self.raw()?;
-        let bytes = raw.as_bytes();
-        if bytes.len() <= 19 && bytes.iter().all(u8::is_ascii_digit) {
-            return raw.parse().ok().map(Loose::U64);
-        }
-        serde_json::from_str(raw).ok()
-    }
-
-    /// Walk into an object value, member by member; `None` for anything but an object.
-    fn members(&mut self, f: &mut dyn FnMut(&'a str, &mut Value<'a>) -> Option<()>) -> Option<()> {
-        self.end = Some(members(self.text, self.start, f)?);
-        Some(())
-    }
-
-    fn is_null(&self) -> bool {
-        self.text[self.start..].starts_with("null")
-    }
-}
-
 /// Fill a slot once: a second member of the same name is an error for serde, so it decides.
 fn once<'a>(slot: &mut Loose<'a>, value: &mut Value<'a>) -> Option<()> {
     if !matches!(slot, Loose::Absent) {
         return None;
     }
-    *slot = value.loose()?;
+    *slot = loose(value)?;
     Some(())
+}
+
+/// A string without escapes is borrowed, a plain unsigned integer parsed; anything else
+/// (escapes, negative or large numbers, literals, arrays, objects) is serde's to say.
+fn loose<'a>(value: &mut Value<'a>) -> Option<Loose<'a>> {
+    if let Some(s) = value.plain_str() {
+        return Some(Loose::Str(Cow::Borrowed(s)));
+    }
+    let raw = value.raw()?;
+    if raw.len() <= 19 && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw.parse().ok().map(Loose::U64);
+    }
+    serde_json::from_str(raw).ok()
 }
 
 impl<'a> Walked<'a> for Meta<'a> {
@@ -350,123 +318,6 @@ impl<'a> Walked<'a> for DetailsWire<'a> {
             "is_bot_message" => once(&mut self.is_bot_message, v),
             "creation" => once(&mut self.creation, v),
             _ => Some(()),
-        }
-    }
-}
-
-/// Walk the members of the object at `start`, returning where it ends. `None` when the text
-/// there is not an object whose keys are plain strings, or `f` declines a member.
-fn members<'a>(
-    text: &'a str,
-    start: usize,
-    f: &mut dyn FnMut(&'a str, &mut Value<'a>) -> Option<()>,
-) -> Option<usize> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, start);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return Some(i + 1);
-    }
-    loop {
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let (key_end, escaped) = string_end(b, i + 1)?;
-        if escaped {
-            return None;
-        }
-        let key = &text[i + 1..key_end];
-        i = skip_ws(b, key_end + 1);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(b, i + 1);
-        let mut value = Value { text, start: i, end: None };
-        f(key, &mut value)?;
-        // Known if the view read or entered the value; skipped over otherwise.
-        let end = match value.end {
-            Some(e) => e,
-            None => value_end(b, i)?,
-        };
-        i = skip_ws(b, end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Some(i + 1),
-            _ => return None,
-        }
-    }
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-        i += 1;
-    }
-    i
-}
-
-/// The index of the quote closing the string whose first character is at `i`, and whether
-/// the string has escapes. Eight bytes at a time: most strings in a payload are short keys,
-/// too short for `memchr` to pay for itself, too many for a byte loop.
-fn string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each byte of `w` equal to `c` (exact up to the first match).
-    let matches = |w: u64, c: u8| {
-        let x = w ^ (ONES * u64::from(c));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
-    let mut escaped = false;
-    loop {
-        let found = match b.get(i..i + 8) {
-            Some(chunk) => {
-                let w = u64::from_le_bytes(chunk.try_into().ok()?);
-                let m = matches(w, b'"') | matches(w, b'\\');
-                if m == 0 {
-                    i += 8;
-                    continue;
-                }
-                i + (m.trailing_zeros() / 8) as usize
-            }
-            None => i + b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?,
-        };
-        if b[found] == b'"' {
-            return Some((found, escaped));
-        }
-        escaped = true;
-        i = found + 2;
-    }
-}
-
-/// Where the JSON value starting at `i` ends (exclusive).
-fn value_end(b: &[u8], i: usize) -> Option<usize> {
-    match *b.get(i)? {
-        b'"' => Some(string_end(b, i + 1)?.0 + 1),
-        b'{' | b'[' => {
-            let (mut depth, mut j) = (0usize, i);
-            loop {
-                match *b.get(j)? {
-                    b'"' => j = string_end(b, j + 1)?.0,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-        }
-        _ => {
-            let n = b[i..]
-                .iter()
-                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                .unwrap_or(b.len() - i);
-            (n > 0).then_some(i + n)
         }
     }
 }

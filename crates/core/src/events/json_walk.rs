@@ -1,0 +1,164 @@
+//! A walk over JSON text that is already known to be valid (a `RawValue`): it finds where
+//! an object's members and their values begin and end, and nothing more. No tree, no second
+//! validation, nothing copied. Used by the typed views ([`super::payload_fields`]), which
+//! hand anything the walk cannot vouch for to serde.
+
+/// One member's value: where it starts in the text, read only as far as it is used.
+pub(super) struct Value<'a> {
+    text: &'a str,
+    start: usize,
+    /// Known once read or descended into; the walk skips it otherwise.
+    end: Option<usize>,
+}
+
+impl<'a> Value<'a> {
+    pub(super) fn raw(&mut self) -> Option<&'a str> {
+        let end = match self.end {
+            Some(e) => e,
+            None => value_end(self.text.as_bytes(), self.start)?,
+        };
+        self.end = Some(end);
+        Some(&self.text[self.start..end])
+    }
+
+    /// A string without escapes, borrowed; `None` for anything else (read it with `raw`).
+    pub(super) fn plain_str(&mut self) -> Option<&'a str> {
+        let b = self.text.as_bytes();
+        if b.get(self.start) != Some(&b'"') {
+            return None;
+        }
+        let (close, escaped) = string_end(b, self.start + 1)?;
+        self.end = Some(close + 1);
+        (!escaped).then(|| &self.text[self.start + 1..close])
+    }
+
+    /// Walk into an object value, member by member; `None` for anything but an object.
+    pub(super) fn members(
+        &mut self,
+        f: &mut dyn FnMut(&'a str, &mut Value<'a>) -> Option<()>,
+    ) -> Option<()> {
+        self.end = Some(members(self.text, self.start, f)?);
+        Some(())
+    }
+
+    pub(super) fn is_null(&self) -> bool {
+        self.text[self.start..].starts_with("null")
+    }
+}
+
+/// Walk the members of the object at `start`, returning where it ends. `None` when the text
+/// there is not an object whose keys are plain strings, or `f` declines a member.
+pub(super) fn members<'a>(
+    text: &'a str,
+    start: usize,
+    f: &mut dyn FnMut(&'a str, &mut Value<'a>) -> Option<()>,
+) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, start);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some(i + 1);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (key_end, escaped) = string_end(b, i + 1)?;
+        if escaped {
+            return None;
+        }
+        let key = &text[i + 1..key_end];
+        i = skip_ws(b, key_end + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let mut value = Value { text, start: i, end: None };
+        f(key, &mut value)?;
+        // Known if the view read or entered the value; skipped over otherwise.
+        let end = match value.end {
+            Some(e) => e,
+            None => value_end(b, i)?,
+        };
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the quote closing the string whose first character is at `i`, and whether
+/// the string has escapes. Eight bytes at a time: most strings in a payload are short keys,
+/// too short for `memchr` to pay for itself, too many for a byte loop.
+fn string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `w` equal to `c` (exact up to the first match).
+    let matches = |w: u64, c: u8| {
+        let x = w ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let mut escaped = false;
+    loop {
+        let found = match b.get(i..i + 8) {
+            Some(chunk) => {
+                let w = u64::from_le_bytes(chunk.try_into().ok()?);
+                let m = matches(w, b'"') | matches(w, b'\\');
+                if m == 0 {
+                    i += 8;
+                    continue;
+                }
+                i + (m.trailing_zeros() / 8) as usize
+            }
+            None => i + b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?,
+        };
+        if b[found] == b'"' {
+            return Some((found, escaped));
+        }
+        escaped = true;
+        i = found + 2;
+    }
+}
+
+/// Where the JSON value starting at `i` ends (exclusive).
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => Some(string_end(b, i + 1)?.0 + 1),
+        b'{' | b'[' => {
+            let (mut depth, mut j) = (0usize, i);
+            loop {
+                match *b.get(j)? {
+                    b'"' => j = string_end(b, j + 1)?.0,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let n = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - i);
+            (n > 0).then_some(i + n)
+        }
+    }
+}
