@@ -452,5 +452,12 @@ mod tests {
             prop_assume!(serde_json::from_str::<&RawValue>(&text).is_ok());
             check(&text);
         }
+
+        /// The walk is only handed valid JSON, but broken text must not make it panic or hang.
+        #[test]
+        fn any_text_is_walked_or_declined(text in r#"[{}\[\]",:\\ a0-9tnul]{0,120}"#) {
+            let _ = walked::<RavenWire<'_>>(&text);
+            let _ = walked::<AiWire<'_>>(&text);
+        }
     }
 }
