@@ -203,11 +203,11 @@ pub async fn agent_run(st: Arc<SimState>, p: ScenarioParams, fail: bool) {
     }
 }
 
-/// `n` events as fast as possible (or at `rate`/s), each carrying `seq` and the emit time in
-/// microseconds since the epoch, for throughput and latency measurements.
 /// How often a burst looks up who listens.
 const LISTENERS_EVERY: Duration = Duration::from_millis(10);
 
+/// `n` events as fast as possible (or at `rate`/s), each carrying `seq` and the emit time in
+/// microseconds since the epoch, for throughput and latency measurements.
 pub async fn burst(st: Arc<SimState>, p: ScenarioParams) -> usize {
     let site = site(&st);
     let tmpl = BurstTemplate::new(&p);
