@@ -55,6 +55,8 @@ fn options(lossless: tokio::sync::mpsc::Sender<Arc<RealtimeEvent>>) -> SessionOp
         connect_timeout: Duration::from_secs(5),
         ping_every: Duration::from_secs(5),
         pong_timeout: Duration::from_secs(3),
+        // A polling fallback tries the WebSocket again after 1 s, 2 s, 4 s, ...
+        retry_upgrade: Some(Duration::from_secs(1)),
         lossless: Some(lossless),
         ..Default::default()
     }
@@ -199,7 +201,8 @@ impl Rig {
         } else {
             t1
         };
-        let recovered = self.connected_within(from, 25).await;
+        let recovered =
+            self.states.first_since(from, 25, |s| fault.recovered(s)).await.map(|(at, _)| at);
         let subs_back = recovered.is_some() && self.subscription_back(&label).await;
         if !subs_back {
             let trace: Vec<String> = self
@@ -290,6 +293,10 @@ trait Fault {
     /// `end` drops the link so that the next connection takes the mended path.
     fn end_drops(&self) -> bool {
         false
+    }
+    /// The state that shows the link back after the fault (by default: connected).
+    fn recovered(&self, s: &LinkState) -> bool {
+        s.is_connected()
     }
     async fn inject(&mut self, rig: &mut Rig);
     /// Hold the fault; returns what the fault's own check found (a note for the table).

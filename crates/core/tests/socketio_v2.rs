@@ -95,6 +95,7 @@ async fn a_v2_refusal_is_shown_verbatim_and_acks_work() {
         max_packet: 1 << 20,
         http: reqwest::Client::new(),
         queue: 16,
+        retry_upgrade: None,
     };
     let conn = wire::connect(&o).await.unwrap();
     assert_eq!(

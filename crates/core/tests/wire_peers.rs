@@ -33,6 +33,7 @@ fn options(
         max_packet: 16 << 20,
         http: reqwest::Client::new(),
         queue: 64,
+        retry_upgrade: None,
     }
 }
 
@@ -82,6 +83,7 @@ async fn until_done(conn: &mut wire::Connection) -> Seen {
                 assert!(m.raw.len() <= wire::connection::MALFORMED_EXCERPT, "excerpt is bounded");
                 seen.malformed.push(m.error);
             }
+            Inbound::Upgraded => panic!("no upgrade in place without a retry schedule"),
             Inbound::Closed(d) => panic!("closed before done: {d}"),
         }
     }

@@ -47,6 +47,11 @@ pub struct SessionOptions {
     pub transports: Vec<Transport>,
     /// On polling, try the upgrade to WebSocket as browsers do.
     pub upgrade: bool,
+    /// A link that had to settle for polling (the WebSocket failed, or the upgrade did)
+    /// tries the WebSocket again after this long, then at doubling intervals up to five
+    /// minutes, and moves to it in place once it works: a mended proxy is noticed without
+    /// a reconnect and without losing an event. `None`: it stays on polling.
+    pub retry_upgrade: Option<Duration>,
     /// Socket.IO packets larger than this are reported and skipped.
     pub max_packet: usize,
     /// A consumer that must see every event: the session waits for it (and so the socket
@@ -72,6 +77,7 @@ impl Default for SessionOptions {
             event_buffer: 4096,
             transports: vec![Transport::Websocket, Transport::Polling],
             upgrade: false,
+            retry_upgrade: Some(Duration::from_secs(30)),
             max_packet: 16 << 20,
             lossless: None,
             echo_sent: false,

@@ -299,6 +299,12 @@ impl Supervisor {
                         self.publish(malformed_event(&m)).await;
                         self.set(self.live_state(&f));
                     }
+                    Some(Inbound::Upgraded) => {
+                        // The proxy was mended (or the network changed): off the fallback.
+                        f.transport = Transport::Websocket;
+                        f.fallback = None;
+                        self.set(self.live_state(&f));
+                    }
                     Some(Inbound::Closed(Disconnect::ServerDisconnect)) => break LinkEnd::ServerDisconnect,
                     Some(Inbound::Closed(d)) => break LinkEnd::Lost(d.to_string()),
                 },

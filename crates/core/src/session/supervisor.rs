@@ -306,6 +306,8 @@ impl Supervisor {
                 max_packet: self.options.max_packet,
                 http: self.http.clone(),
                 queue: 1024,
+                // Only where an upgrade was wanted: a link set to polling stays polling.
+                retry_upgrade: self.options.retry_upgrade.filter(|_| upgrade),
             };
             let connecting = wire::connect(&opts);
             tokio::pin!(connecting);

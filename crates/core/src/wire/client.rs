@@ -21,6 +21,7 @@ use super::error::{ConnectError, EmitError};
 use super::http::{self, Body, HttpFailure};
 use super::io::{self, Out, PollTarget, Reader};
 use super::packet;
+use super::upgrade;
 use super::websocket::{self, FRAME_CEILING, Ws};
 
 /// The Engine.IO transport a connection runs on.
@@ -78,6 +79,10 @@ pub struct ConnectOptions {
     pub http: reqwest::Client,
     /// Items the connection may queue ahead of its consumer.
     pub queue: usize,
+    /// A session left on polling by a failed or refused upgrade tries the WebSocket again
+    /// after this long, then at doubling intervals (at most five minutes), and switches in
+    /// place when it works ([`super::upgrade`]). `None`: polling stays polling.
+    pub retry_upgrade: Option<Duration>,
 }
 
 /// What a live connection runs on.
@@ -178,6 +183,7 @@ struct Opened {
     transport: Transport,
     upgrade_failed: Option<String>,
     leftover: Vec<String>,
+    retry: Option<super::upgrade::Retry>,
 }
 
 async fn open(opts: &ConnectOptions, deadline: Instant) -> Result<Connection, ConnectError> {
@@ -239,18 +245,21 @@ fn on_websocket(
     leftover: Vec<String>,
 ) -> Opened {
     let (sink, stream) = ws.split();
+    let (writer, parts) = io::Writer::channel();
+    io::spawn_ws_writer(sink, parts);
     Opened {
         reader: Reader::Ws(stream),
-        writer: io::spawn_ws_writer(sink),
+        writer,
         handshake,
         version,
         transport: Transport::Websocket,
         upgrade_failed: None,
         leftover,
+        retry: None,
     }
 }
 
-async fn next_text(ws: &mut Ws) -> Result<String, ConnectError> {
+pub(crate) async fn next_text(ws: &mut Ws) -> Result<String, ConnectError> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
@@ -318,51 +327,38 @@ async fn open_polling(
             + Duration::from_secs(5),
     };
     let mut upgrade_failed = None;
+    let offered = handshake.upgrades.iter().any(|u| u == "websocket");
     if opts.plan == TransportPlan::PollingThenUpgrade {
-        if handshake.upgrades.iter().any(|u| u == "websocket") {
-            match upgrade(opts, version, &handshake.sid, deadline).await {
-                Ok(ws) => return Ok(on_websocket(ws, handshake, version, packets)),
+        if offered {
+            match upgrade::probe(opts, version, &handshake.sid, deadline).await {
+                Ok(mut ws) => {
+                    // Nothing is polling yet: the upgrade completes at once.
+                    ws.send(Message::Text("5".into())).await.map_err(network_ws)?;
+                    return Ok(on_websocket(ws, handshake, version, packets));
+                }
                 Err(why) => upgrade_failed = Some(why),
             }
         } else {
             upgrade_failed = Some("the server offers no upgrade to websocket".into());
         }
     }
-    let reader = Reader::Polling(io::spawn_poller(target.clone(), 4));
+    let retry = offered.then(|| upgrade::Retry::new(opts, version, &handshake.sid)).flatten();
+    let (writer, parts) = io::Writer::channel();
+    io::spawn_poll_writer(target.clone(), parts);
     Ok(Opened {
-        reader,
-        writer: io::spawn_poll_writer(target),
+        reader: io::spawn_poller(target, 4),
+        writer,
         handshake,
         version,
         transport: Transport::Polling,
         upgrade_failed,
         leftover: packets,
+        retry,
     })
 }
 
-/// The upgrade dance on a fresh WebSocket for `sid`: `2probe` → `3probe`, then `5`.
-async fn upgrade(
-    opts: &ConnectOptions,
-    version: EioVersion,
-    sid: &str,
-    deadline: Instant,
-) -> Result<Ws, String> {
-    let url = http::eio_url(&opts.socket_url, version, "websocket", Some(sid));
-    let left = deadline.saturating_duration_since(Instant::now());
-    let mut ws = websocket::connect(&url, &opts.headers, &opts.tls, &opts.proxy, left)
-        .await
-        .map_err(|e| e.to_string())?;
-    ws.send(Message::Text("2probe".into())).await.map_err(|e| e.to_string())?;
-    let probe = tokio::time::timeout_at(deadline, next_text(&mut ws))
-        .await
-        .map_err(|_| "no 3probe before the deadline (frames buffered in between?)".to_string())?;
-    match probe {
-        Ok(t) if t == "3probe" => {}
-        Ok(t) => return Err(format!("expected 3probe, got {}", http::excerpt(&t, 60))),
-        Err(e) => return Err(e.to_string()),
-    }
-    ws.send(Message::Text("5".into())).await.map_err(|e| e.to_string())?;
-    Ok(ws)
+fn network_ws(e: tokio_tungstenite::tungstenite::Error) -> ConnectError {
+    ConnectError::Transport(crate::error_text::error_chain(&e))
 }
 
 async fn start(
@@ -402,6 +398,7 @@ async fn start(
         connect_reply: Some(reply_tx),
         leftover: o.leftover,
         pending: None,
+        retry: o.retry,
     };
     tokio::spawn(task.run());
     let _ = handle.send(connect);

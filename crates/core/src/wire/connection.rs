@@ -49,6 +49,9 @@ pub const MALFORMED_EXCERPT: usize = 300;
 pub enum Inbound {
     Event(WireEvent),
     Malformed(Malformed),
+    /// The session moved from polling to WebSocket in place (same Engine.IO session: nothing
+    /// lost, rooms kept); what follows comes over the WebSocket.
+    Upgraded,
     /// The last item: why the connection ended.
     Closed(Disconnect),
 }
@@ -86,9 +89,11 @@ pub(crate) struct Task {
     /// Packets that came with the handshake (same polling body as the open packet).
     pub leftover: Vec<String>,
     pub pending: Option<PendingBinary>,
+    /// On polling: when to try the WebSocket again ([`super::upgrade`]).
+    pub retry: Option<super::upgrade::Retry>,
 }
 
-enum Flow {
+pub(crate) enum Flow {
     Go,
     End(Disconnect),
 }
@@ -165,21 +170,10 @@ impl Task {
                 }
                 incoming = self.reader.next() => {
                     last_packet = Instant::now();
-                    match incoming {
-                        Incoming::Text(t) => {
-                            if t.starts_with('3') && self.client_pings() {
-                                pong_due = None;
-                            }
-                            self.on_text(&t).await
-                        }
-                        Incoming::Binary(b) => match engine::decode_ws_binary(self.settings.version, &b) {
-                            Ok(bytes) => self.on_binary(bytes).await,
-                            Err(e) => self.malformed(format!("<{} binary bytes>", b.len()), e.into()).await,
-                        },
-                        Incoming::Body(body) => self.on_body(body, &mut pong_due).await,
-                        Incoming::Closed(reason) => Flow::End(Disconnect::TransportClose(reason)),
-                        Incoming::Failed(e) => Flow::End(Disconnect::TransportError(e)),
-                    }
+                    self.on_incoming(incoming, &mut pong_due).await
+                }
+                ws = super::upgrade::next_try(&mut self.retry), if self.retry.is_some() => {
+                    self.upgrade_in_place(ws, &mut pong_due).await
                 }
                 _ = tokio::time::sleep_until(wake) => {
                     let now = Instant::now();
@@ -198,6 +192,29 @@ impl Task {
             if let Flow::End(d) = flow {
                 return d;
             }
+        }
+    }
+
+    /// What the transport brought.
+    pub(crate) async fn on_incoming(
+        &mut self,
+        incoming: Incoming,
+        pong_due: &mut Option<Instant>,
+    ) -> Flow {
+        match incoming {
+            Incoming::Text(t) => {
+                if t.starts_with('3') && self.client_pings() {
+                    *pong_due = None;
+                }
+                self.on_text(&t).await
+            }
+            Incoming::Binary(b) => match engine::decode_ws_binary(self.settings.version, &b) {
+                Ok(bytes) => self.on_binary(bytes).await,
+                Err(e) => self.malformed(format!("<{} binary bytes>", b.len()), e.into()).await,
+            },
+            Incoming::Body(body) => self.on_body(body, pong_due).await,
+            Incoming::Closed(reason) => Flow::End(Disconnect::TransportClose(reason)),
+            Incoming::Failed(e) => Flow::End(Disconnect::TransportError(e)),
         }
     }
 
@@ -252,7 +269,7 @@ impl Task {
         self.deliver(Inbound::Malformed(Malformed { raw, error })).await
     }
 
-    async fn deliver(&mut self, item: Inbound) -> Flow {
+    pub(crate) async fn deliver(&mut self, item: Inbound) -> Flow {
         if self.inbound.send(item).await.is_err() {
             return Flow::End(Disconnect::ClientDisconnect);
         }

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::engine::{self, EioVersion};
@@ -31,8 +32,12 @@ pub enum Incoming {
 /// Where frames come from.
 pub enum Reader {
     Ws(SplitStream<Ws>),
-    /// Bodies from the long-poll task.
-    Polling(mpsc::Receiver<Incoming>),
+    /// Bodies from the long-poll task, and the token that stops it after the GET in flight
+    /// (an upgrade in place: the server answers that GET with a `noop`).
+    Polling {
+        bodies: mpsc::Receiver<Incoming>,
+        pause: CancellationToken,
+    },
 }
 
 impl Reader {
@@ -55,7 +60,7 @@ impl Reader {
                     Some(Ok(_)) => continue,
                 };
             },
-            Reader::Polling(rx) => rx.recv().await.unwrap_or(Incoming::Closed(None)),
+            Reader::Polling { bodies, .. } => bodies.recv().await.unwrap_or(Incoming::Closed(None)),
         }
     }
 }
@@ -66,6 +71,17 @@ pub enum Out {
     Packet(String),
     /// Flush what is queued, close the transport and stop.
     Close,
+    /// Send what was queued before this, then give the queue back: the session moves to
+    /// another transport (an upgrade in place) and nothing queued is lost or reordered.
+    Handover(oneshot::Sender<WriterParts>),
+}
+
+/// What a writer task owns: the queue and the signals. Passed from one transport's writer
+/// to the next on [`Out::Handover`], so senders keep the same queue across an upgrade.
+pub struct WriterParts {
+    rx: mpsc::UnboundedReceiver<Out>,
+    failed: watch::Sender<Option<String>>,
+    done: watch::Sender<bool>,
 }
 
 /// A polling session's fixed request parts.
@@ -86,13 +102,16 @@ impl PollTarget {
     }
 }
 
-/// Long-poll until the receiver is dropped or a request fails. `bound` bodies may wait for
-/// the connection task; beyond that the next GET waits, so a slow consumer slows the server
-/// down instead of filling memory.
-pub fn spawn_poller(target: PollTarget, bound: usize) -> mpsc::Receiver<Incoming> {
+/// Long-poll until the reader is dropped, a request fails, or it is paused (the GET in
+/// flight then completes and is delivered: what the server sent in it is not lost). `bound`
+/// bodies may wait for the connection task; beyond that the next GET waits, so a slow
+/// consumer slows the server down instead of filling memory.
+pub fn spawn_poller(target: PollTarget, bound: usize) -> Reader {
     let (tx, rx) = mpsc::channel(bound);
+    let pause = CancellationToken::new();
+    let paused = pause.clone();
     tokio::spawn(async move {
-        loop {
+        while !paused.is_cancelled() {
             let got = tokio::select! {
                 r = http::get(&target.http, target.url(), &target.headers, FRAME_CEILING, Some(target.hold)) => r,
                 _ = tx.closed() => return,
@@ -112,16 +131,14 @@ pub fn spawn_poller(target: PollTarget, bound: usize) -> mpsc::Receiver<Incoming
             }
         }
     });
-    rx
+    Reader::Polling { bodies: rx, pause }
 }
 
-/// Start the writer for a WebSocket half. Failures are published on the returned watch
-/// (`Some(reason)`); `done` turns true when the writer has stopped.
-pub fn spawn_ws_writer(mut sink: SplitSink<Ws, Message>) -> Writer {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
-    let (failed_tx, failed) = watch::channel(None);
-    let (done_tx, done) = watch::channel(false);
+/// Start the writer for a WebSocket half on `parts` (a new queue, or the one polling handed
+/// over). Failures are published on the `failed` watch; `done` turns true when it stopped.
+pub fn spawn_ws_writer(mut sink: SplitSink<Ws, Message>, parts: WriterParts) {
     tokio::spawn(async move {
+        let WriterParts { mut rx, failed, done } = parts;
         'outer: while let Some(first) = rx.recv().await {
             let mut next = Some(first);
             // Feed everything queued, then flush once: one syscall for a burst of emits.
@@ -129,7 +146,7 @@ pub fn spawn_ws_writer(mut sink: SplitSink<Ws, Message>) -> Writer {
                 match out {
                     Out::Packet(p) => {
                         if let Err(e) = sink.feed(Message::Text(p.into())).await {
-                            let _ = failed_tx.send(Some(format!("send failed: {e}")));
+                            let _ = failed.send(Some(format!("send failed: {e}")));
                             break 'outer;
                         }
                     }
@@ -137,29 +154,35 @@ pub fn spawn_ws_writer(mut sink: SplitSink<Ws, Message>) -> Writer {
                         let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
                         break 'outer;
                     }
+                    Out::Handover(reply) => {
+                        if sink.flush().await.is_ok() {
+                            let _ = reply.send(WriterParts { rx, failed, done });
+                            return;
+                        }
+                        break 'outer;
+                    }
                 }
                 next = rx.try_recv().ok();
             }
             if let Err(e) = sink.flush().await {
-                let _ = failed_tx.send(Some(format!("send failed: {e}")));
+                let _ = failed.send(Some(format!("send failed: {e}")));
                 break;
             }
         }
-        let _ = done_tx.send(true);
+        let _ = done.send(true);
     });
-    Writer { tx, failed, done }
 }
 
-/// Start the writer for a polling session: queued packets go out as one POST payload.
-pub fn spawn_poll_writer(target: PollTarget) -> Writer {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
-    let (failed_tx, failed) = watch::channel(None);
-    let (done_tx, done) = watch::channel(false);
+/// Start the writer for a polling session on `parts`: queued packets go out as one POST
+/// payload.
+pub fn spawn_poll_writer(target: PollTarget, parts: WriterParts) {
     tokio::spawn(async move {
+        let WriterParts { mut rx, failed, done } = parts;
         let mut closing = false;
         while !closing {
             let Some(first) = rx.recv().await else { break };
             let mut packets = Vec::new();
+            let mut handover = None;
             let mut next = Some(first);
             while let Some(out) = next.take() {
                 match out {
@@ -169,35 +192,45 @@ pub fn spawn_poll_writer(target: PollTarget) -> Writer {
                         closing = true;
                         break;
                     }
+                    Out::Handover(reply) => {
+                        handover = Some(reply);
+                        break;
+                    }
                 }
                 next = rx.try_recv().ok();
             }
-            let body = engine::encode_payload(target.version, &packets);
-            let sent = tokio::time::timeout(
-                Duration::from_secs(if closing { 1 } else { 30 }),
-                http::post(&target.http, target.url(), &target.headers, body, 64 << 10),
-            )
-            .await;
-            let problem = match sent {
-                Ok(Ok(a)) if a.status == 200 => None,
-                Ok(Ok(a)) => Some(format!(
-                    "POST answered HTTP {}: {}",
-                    a.status,
-                    http::excerpt(&a.body.text(), 200)
-                )),
-                Ok(Err(e)) => Some(format!("POST failed: {e}")),
-                Err(_) => Some("POST got no answer within 30 s".into()),
-            };
-            if let Some(p) = problem
+            if !packets.is_empty()
+                && let Some(p) = post_payload(&target, &packets, closing).await
                 && !closing
             {
-                let _ = failed_tx.send(Some(p));
+                let _ = failed.send(Some(p));
                 break;
             }
+            if let Some(reply) = handover {
+                let _ = reply.send(WriterParts { rx, failed, done });
+                return;
+            }
         }
-        let _ = done_tx.send(true);
+        let _ = done.send(true);
     });
-    Writer { tx, failed, done }
+}
+
+/// One POST of `packets`; what went wrong, if anything.
+async fn post_payload(target: &PollTarget, packets: &[String], closing: bool) -> Option<String> {
+    let body = engine::encode_payload(target.version, packets);
+    let sent = tokio::time::timeout(
+        Duration::from_secs(if closing { 1 } else { 30 }),
+        http::post(&target.http, target.url(), &target.headers, body, 64 << 10),
+    )
+    .await;
+    match sent {
+        Ok(Ok(a)) if a.status == 200 => None,
+        Ok(Ok(a)) => {
+            Some(format!("POST answered HTTP {}: {}", a.status, http::excerpt(&a.body.text(), 200)))
+        }
+        Ok(Err(e)) => Some(format!("POST failed: {e}")),
+        Err(_) => Some("POST got no answer within 30 s".into()),
+    }
 }
 
 /// The sending half as the connection sees it.
@@ -207,4 +240,15 @@ pub struct Writer {
     pub failed: watch::Receiver<Option<String>>,
     /// True once the writer stopped.
     pub done: watch::Receiver<bool>,
+}
+
+impl Writer {
+    /// A queue and its signals: the sending side for the connection, the parts for the
+    /// transport's writer task.
+    pub fn channel() -> (Writer, WriterParts) {
+        let (tx, rx) = mpsc::unbounded_channel::<Out>();
+        let (failed_tx, failed) = watch::channel(None);
+        let (done_tx, done) = watch::channel(false);
+        (Writer { tx, failed, done }, WriterParts { rx, failed: failed_tx, done: done_tx })
+    }
 }

@@ -8,6 +8,7 @@
 //! - [`io`]: reader and writer halves of a running transport.
 //! - [`connection`]: the task that owns a connection: decoding, heartbeat, acks, one queue.
 //! - [`client`]: opening a connection (version detection, upgrade, namespace) and its handle.
+//! - [`upgrade`]: polling to WebSocket, at the handshake and later in place.
 //!
 //! Why our own client and not rust_socketio: `docs/wire.md`.
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod io;
 pub mod packet;
+pub mod upgrade;
 pub mod websocket;
 
 pub use client::{ConnectOptions, Connection, Handle, LinkInfo, Transport, TransportPlan, connect};

@@ -141,18 +141,19 @@ impl Fault for ProxyAnswers {
 }
 
 /// The proxy does not pass Upgrade/Connection: the session falls back to polling and says so;
-/// once the proxy is fixed, the next connection is a WebSocket again.
+/// once the proxy is fixed, the session moves back to WebSocket in place (its retry), with
+/// no reconnect and nothing lost.
 pub struct StripUpgrade;
 
 impl Fault for StripUpgrade {
-    fn end_drops(&self) -> bool {
-        true
-    }
     fn label(&self) -> String {
         "nginx strips the Upgrade headers".into()
     }
     fn shows(&self, s: &LinkState) -> bool {
         matches!(s, LinkState::Connected { transport: Transport::Polling, fallback: Some(_), .. })
+    }
+    fn recovered(&self, s: &LinkState) -> bool {
+        matches!(s, LinkState::Connected { transport: Transport::Websocket, fallback: None, .. })
     }
     async fn inject(&mut self, rig: &mut Rig) {
         rig.fault_file("fault-noupgrade", true);
@@ -160,11 +161,10 @@ impl Fault for StripUpgrade {
     }
     async fn hold(&mut self, _rig: &mut Rig) -> Result<String, String> {
         tokio::time::sleep(Duration::from_secs(3)).await;
-        Ok("events flow over polling meanwhile".into())
+        Ok("events flow over polling meanwhile; back on websocket in place once mended".into())
     }
     async fn end(&mut self, rig: &mut Rig) {
         rig.fault_file("fault-noupgrade", false);
-        rig.ctl.drop_all().await;
     }
 }
 
