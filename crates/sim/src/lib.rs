@@ -8,6 +8,7 @@
 //! auth levels ([`faults`]). The behavioural spec is `simulator-spec.md`.
 
 pub mod auth;
+pub mod burst;
 pub mod config;
 pub mod conn;
 pub mod control;

@@ -9,6 +9,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::burst::BurstTemplate;
 use crate::config::{DEFAULT_USER, Mode};
 use crate::payloads::{StoredMessage, agent_event, random_name};
 use crate::state::SimState;
@@ -231,7 +232,7 @@ pub async fn burst(st: Arc<SimState>, p: ScenarioParams) -> usize {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0);
         // A 1-tuple: one argument (socketioxide spreads arrays otherwise).
-        let args = (tmpl.render(seq, now_us),);
+        let args = (tmpl.event(seq, now_us),);
         delivered += listeners.iter().filter(|s| s.emit(tmpl.event, &args).is_ok()).count();
         if seq % 256 == 0 {
             // Let the socket tasks drain between batches instead of queueing everything.
@@ -239,71 +240,6 @@ pub async fn burst(st: Arc<SimState>, p: ScenarioParams) -> usize {
         }
     }
     delivered
-}
-
-/// A burst event serialised once; each event only fills in its sequence number and emit time.
-/// Building a Raven message as a `Value` tree and serialising it for every event held the
-/// simulator to ~50k message_created/s, so benchmarks measured the server, not the clients.
-struct BurstTemplate {
-    /// `message_created` to the channel's document room, or `ai_progress` to the user's room.
-    event: &'static str,
-    room: String,
-    /// The payload's JSON text without its opening brace (the per-event fields are written
-    /// in front), cut where the sequence number goes: rendering only joins the pieces
-    /// (searching the placeholder in every event's text was a tenth of the simulator's time).
-    pieces: Vec<String>,
-    /// Message names are zero-padded (`b000000042`), like the names Frappe generates.
-    padded: bool,
-}
-
-impl BurstTemplate {
-    const SEQ: &'static str = "@@seq@@";
-
-    fn new(p: &ScenarioParams) -> BurstTemplate {
-        let pad = "x".repeat(p.pad);
-        let chat = p.event == "message_created";
-        let v = if chat {
-            let mut m = StoredMessage::new(
-                &p.channel,
-                "bob@example.com",
-                &format!("<p>burst {} {pad}</p>", Self::SEQ),
-            );
-            m.name = format!("b{}", Self::SEQ);
-            m.created_event()
-        } else {
-            json!({"type": "working", "step": Self::SEQ, "total": p.n, "message": format!("burst step {pad}"), "task_id": "burst"})
-        };
-        let text = v.to_string();
-        // `step` is a number in Frappe's payloads: unquote its placeholder.
-        let text = text.replace(&format!("\"{}\"", Self::SEQ), Self::SEQ);
-        BurstTemplate {
-            event: if chat { "message_created" } else { "ai_progress" },
-            room: if chat {
-                format!("doc:Raven Channel/{}", p.channel)
-            } else {
-                format!("user:{}", p.user)
-            },
-            pieces: text[1..].split(Self::SEQ).map(str::to_string).collect(),
-            padded: chat,
-        }
-    }
-
-    fn render(&self, seq: u64, emitted_at_us: u64) -> Box<serde_json::value::RawValue> {
-        use std::fmt::Write;
-        let seq_text = if self.padded { format!("{seq:09}") } else { seq.to_string() };
-        let size = self.pieces.iter().map(String::len).sum::<usize>()
-            + (self.pieces.len() - 1) * seq_text.len()
-            + 64;
-        let mut text = String::with_capacity(size);
-        let _ = write!(text, "{{\"seq\":{seq},\"emitted_at_us\":{emitted_at_us},");
-        for (i, piece) in self.pieces.iter().enumerate() {
-            if i > 0 {
-                text.push_str(&seq_text);
-            }
-            text.push_str(piece);
-        }
-        serde_json::value::RawValue::from_string(text).expect("burst template renders valid JSON")
-    }
 }
 
 /// Mix everything forever at a pleasant pace; the first agent run starts at once so a new
@@ -348,46 +284,4 @@ pub fn spawn(st: &Arc<SimState>, name: &str, p: ScenarioParams) -> Result<(), Sc
     };
     st.track_scenario(handle);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn burst_template_renders_each_event_with_its_own_fields() {
-        let ai = BurstTemplate::new(&ScenarioParams {
-            event: "ai_progress".into(),
-            n: 7,
-            pad: 3,
-            ..Default::default()
-        });
-        let v: Value = serde_json::from_str(ai.render(5, 1234).get()).unwrap();
-        assert_eq!(
-            v,
-            json!({"seq": 5, "emitted_at_us": 1234, "type": "working", "step": 5, "total": 7, "message": "burst step xxx", "task_id": "burst"})
-        );
-
-        let msg = BurstTemplate::new(&ScenarioParams {
-            event: "message_created".into(),
-            channel: "general".into(),
-            pad: 2,
-            ..Default::default()
-        });
-        let a: Value = serde_json::from_str(msg.render(42, 1).get()).unwrap();
-        let b: Value = serde_json::from_str(msg.render(43, 2).get()).unwrap();
-        assert_eq!((a["seq"].as_u64(), a["emitted_at_us"].as_u64()), (Some(42), Some(1)));
-        assert_eq!(a["message_id"], "b000000042");
-        assert_eq!(b["message_id"], "b000000043");
-        assert_eq!(a["channel_id"], "general");
-        assert_eq!(a["message_details"]["text"], "<p>burst 000000042 xx</p>");
-        assert_eq!(a["message_details"]["content"], "burst 000000042 xx");
-        assert_eq!(a["message_details"]["name"], "b000000042");
-        // Same shape as a message built the slow way.
-        let slow = StoredMessage::new("general", "bob@example.com", "<p>x</p>").created_event();
-        let keys = |v: &Value| {
-            v["message_details"].as_object().unwrap().keys().cloned().collect::<Vec<_>>()
-        };
-        assert_eq!(keys(&a), keys(&slow));
-    }
 }
