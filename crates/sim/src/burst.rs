@@ -1,15 +1,19 @@
-//! The events of a burst, built once and serialised straight into each packet.
+//! The events of a burst: one template serialised once, each event only fills in its
+//! sequence number and emit time, and is written into its packet as it is.
 //!
 //! Benchmarks measure clients against this server, so the server must not be the bottleneck.
-//! Building a Raven message as a `Value` tree per event held it to ~50k message_created/s;
-//! rendering the text and validating it as a `RawValue` per event was still a quarter of its
-//! time under a polling burst. Now the template keeps every member that does not change as
-//! JSON validated once, and an event serialises as a map that writes those verbatim and only
-//! formats what carries the sequence number (`seq`, `step`, the message name, its text).
+//! Building a Raven message as a `Value` tree per event held it to ~50k message_created/s.
+//! Joining pre-serialised pieces and validating the result as a `RawValue` was still a
+//! quarter of its time under a polling burst (perf: `skip_to_escape`,
+//! `deserialize_raw_value`), on the same pinned core that answers the polls; serialising the
+//! fixed members through serde instead cost as much in key and string escaping
+//! (`format_escaped_str_contents`). The pieces are JSON text made by serde_json once, and
+//! the only thing put between them is a number, so the text needs no second look: it is
+//! written verbatim ([`Verbatim`]), and checked in debug builds (every test run).
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use serde_json::json;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 
 use crate::payloads::StoredMessage;
 use crate::scenarios::ScenarioParams;
@@ -17,39 +21,21 @@ use crate::scenarios::ScenarioParams;
 /// Where the sequence number goes in the template.
 const SEQ: &str = "@@seq@@";
 
-/// One member's value in the template.
-enum Piece {
-    /// Never changes: written as is.
-    Fixed(Box<RawValue>),
-    /// The sequence number as a JSON number (`step`).
-    Seq,
-    /// A string with the sequence number between these parts.
-    Text(Vec<String>),
-    /// An object with members that change.
-    Object(Vec<(String, Piece)>),
-}
+/// JSON text that is valid by construction, written into the output as it is.
+///
+/// serde_json writes a struct by this name, with one field by this name, verbatim: it is how
+/// its own `RawValue` serialises (`serde_json/src/raw.rs`, `TOKEN`), and socketioxide writes
+/// packets with serde_json. What that skips is `RawValue::from_string`'s full parse of every
+/// event. `verbatim_text_is_written_as_is` fails if serde_json ever changes the name.
+pub struct Verbatim<'a>(pub &'a str);
 
-impl Piece {
-    fn of(v: Value) -> Piece {
-        match v {
-            Value::String(s) if s == SEQ => Piece::Seq,
-            Value::String(s) if s.contains(SEQ) => {
-                Piece::Text(s.split(SEQ).map(str::to_string).collect())
-            }
-            Value::Object(m) if m.values().any(mentions_seq) => {
-                Piece::Object(m.into_iter().map(|(k, v)| (k, Piece::of(v))).collect())
-            }
-            fixed => Piece::Fixed(serde_json::value::to_raw_value(&fixed).expect("JSON")),
-        }
-    }
-}
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
-fn mentions_seq(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains(SEQ),
-        Value::Object(m) => m.values().any(mentions_seq),
-        Value::Array(a) => a.iter().any(mentions_seq),
-        _ => false,
+impl Serialize for Verbatim<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut raw = s.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        raw.serialize_field(RAW_VALUE_TOKEN, self.0)?;
+        raw.end()
     }
 }
 
@@ -58,7 +44,9 @@ pub struct BurstTemplate {
     /// `message_created` to the channel's document room, or `ai_progress` to the user's room.
     pub event: &'static str,
     pub room: String,
-    members: Vec<(String, Piece)>,
+    /// The payload's JSON text without its opening brace (the per-event fields are written
+    /// in front), cut where the sequence number goes.
+    pieces: Vec<String>,
     /// Message names are zero-padded (`b000000042`), like the names Frappe generates.
     padded: bool,
 }
@@ -68,19 +56,15 @@ impl BurstTemplate {
         let pad = "x".repeat(p.pad);
         let chat = p.event == "message_created";
         let v = if chat {
-            let mut m = StoredMessage::new(
-                &p.channel,
-                "bob@example.com",
-                &format!("<p>burst {SEQ} {pad}</p>"),
-            );
+            let html = format!("<p>burst {SEQ} {pad}</p>");
+            let mut m = StoredMessage::new(&p.channel, "bob@example.com", &html);
             m.name = format!("b{SEQ}");
             m.created_event()
         } else {
             json!({"type": "working", "step": SEQ, "total": p.n, "message": format!("burst step {pad}"), "task_id": "burst"})
         };
-        let Piece::Object(members) = Piece::of(v) else {
-            unreachable!("the template mentions seq")
-        };
+        // `step` is a number in Frappe's payloads: unquote its placeholder.
+        let text = v.to_string().replace(&format!("\"{SEQ}\""), SEQ);
         BurstTemplate {
             event: if chat { "message_created" } else { "ai_progress" },
             room: if chat {
@@ -88,87 +72,44 @@ impl BurstTemplate {
             } else {
                 format!("user:{}", p.user)
             },
-            members,
+            pieces: text[1..].split(SEQ).map(str::to_string).collect(),
             padded: chat,
         }
     }
 
-    /// Event `seq`, emitted at `emitted_at_us`: serialise it where it goes.
-    pub fn event(&self, seq: u64, emitted_at_us: u64) -> BurstEvent<'_> {
+    /// Event `seq`'s JSON text, emitted at `emitted_at_us`. Only digits go between the
+    /// pieces, so the text is as valid as the template serde_json wrote.
+    pub fn text(&self, seq: u64, emitted_at_us: u64) -> String {
+        use std::fmt::Write;
         let seq_text = if self.padded { format!("{seq:09}") } else { seq.to_string() };
-        BurstEvent { tmpl: self, seq, seq_text, emitted_at_us }
-    }
-
-    /// Event `seq` as JSON text (tests, and callers that need the text).
-    pub fn render(&self, seq: u64, emitted_at_us: u64) -> Box<RawValue> {
-        serde_json::value::to_raw_value(&self.event(seq, emitted_at_us)).expect("JSON")
-    }
-}
-
-/// One event of a burst: `{"seq":…,"emitted_at_us":…, <the template's members>}`.
-pub struct BurstEvent<'a> {
-    tmpl: &'a BurstTemplate,
-    seq: u64,
-    seq_text: String,
-    emitted_at_us: u64,
-}
-
-impl Serialize for BurstEvent<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.tmpl.members.len() + 2))?;
-        map.serialize_entry("seq", &self.seq)?;
-        map.serialize_entry("emitted_at_us", &self.emitted_at_us)?;
-        for (k, piece) in &self.tmpl.members {
-            map.serialize_entry(k, &Filled { piece, event: self })?;
-        }
-        map.end()
-    }
-}
-
-/// A template piece with this event's number in it.
-struct Filled<'a> {
-    piece: &'a Piece,
-    event: &'a BurstEvent<'a>,
-}
-
-impl Serialize for Filled<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.piece {
-            Piece::Fixed(raw) => raw.serialize(s),
-            Piece::Seq => s.serialize_u64(self.event.seq),
-            Piece::Text(parts) => s.collect_str(&Joined { parts, seq: &self.event.seq_text }),
-            Piece::Object(members) => {
-                let mut map = s.serialize_map(Some(members.len()))?;
-                for (k, piece) in members {
-                    map.serialize_entry(k, &Filled { piece, event: self.event })?;
-                }
-                map.end()
-            }
-        }
-    }
-}
-
-/// Parts of a string joined by the sequence number, written without a copy of its own.
-struct Joined<'a> {
-    parts: &'a [String],
-    seq: &'a str,
-}
-
-impl std::fmt::Display for Joined<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, part) in self.parts.iter().enumerate() {
+        let size = self.pieces.iter().map(String::len).sum::<usize>()
+            + (self.pieces.len() - 1) * seq_text.len()
+            + 64;
+        let mut text = String::with_capacity(size);
+        let _ = write!(text, "{{\"seq\":{seq},\"emitted_at_us\":{emitted_at_us},");
+        for (i, piece) in self.pieces.iter().enumerate() {
             if i > 0 {
-                f.write_str(self.seq)?;
+                text.push_str(&seq_text);
             }
-            f.write_str(part)?;
+            text.push_str(piece);
         }
-        Ok(())
+        debug_assert!(
+            RawValue::from_string(text.clone()).is_ok(),
+            "burst template renders valid JSON"
+        );
+        text
+    }
+
+    /// Event `seq` as a checked `RawValue` (tests, and callers that keep the value).
+    pub fn render(&self, seq: u64, emitted_at_us: u64) -> Box<RawValue> {
+        RawValue::from_string(self.text(seq, emitted_at_us)).expect("valid JSON")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn each_event_carries_its_own_fields() {
@@ -186,7 +127,7 @@ mod tests {
 
         let msg = BurstTemplate::new(&ScenarioParams {
             event: "message_created".into(),
-            channel: "general".into(),
+            channel: "quo\"te".into(),
             pad: 2,
             ..Default::default()
         });
@@ -195,11 +136,11 @@ mod tests {
         assert_eq!((a["seq"].as_u64(), a["emitted_at_us"].as_u64()), (Some(42), Some(1)));
         assert_eq!(a["message_id"], "b000000042");
         assert_eq!(b["message_id"], "b000000043");
-        assert_eq!(a["channel_id"], "general");
+        assert_eq!(a["channel_id"], "quo\"te");
         assert_eq!(a["message_details"]["text"], "<p>burst 000000042 xx</p>");
         assert_eq!(a["message_details"]["content"], "burst 000000042 xx");
         assert_eq!(a["message_details"]["name"], "b000000042");
-        // Same members, in the same order, as a message built the slow way.
+        // Same members as a message built the slow way.
         let slow = StoredMessage::new("general", "bob@example.com", "<p>x</p>").created_event();
         let keys = |v: &Value| {
             v["message_details"].as_object().unwrap().keys().cloned().collect::<Vec<_>>()
@@ -208,22 +149,10 @@ mod tests {
     }
 
     #[test]
-    fn text_that_needs_escaping_is_escaped() {
-        let msg = BurstTemplate::new(&ScenarioParams {
-            event: "message_created".into(),
-            channel: "quo\"te".into(),
-            ..Default::default()
-        });
-        let a: Value = serde_json::from_str(msg.render(1, 1).get()).unwrap();
-        assert_eq!(a["channel_id"], "quo\"te");
-        // A string that carries the number and needs escaping around it.
-        let t = BurstTemplate {
-            event: "x",
-            room: "r".into(),
-            members: vec![("a".into(), Piece::of(json!(format!("say \"{SEQ}\"\n\\"))))],
-            padded: false,
-        };
-        let v: Value = serde_json::from_str(t.render(7, 1).get()).unwrap();
-        assert_eq!(v["a"], "say \"7\"\n\\");
+    fn verbatim_text_is_written_as_is() {
+        let text = r#"{"a":[1,"x\"y"],"b":null}"#;
+        // Inside a tuple, as the burst hands it to socketioxide.
+        assert_eq!(serde_json::to_string(&(Verbatim(text),)).unwrap(), format!("[{text}]"));
+        assert_eq!(serde_json::value::to_raw_value(&Verbatim(text)).unwrap().get(), text);
     }
 }

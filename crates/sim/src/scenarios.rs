@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::burst::BurstTemplate;
+use crate::burst::{BurstTemplate, Verbatim};
 use crate::config::{DEFAULT_USER, Mode};
 use crate::payloads::{StoredMessage, agent_event, random_name};
 use crate::state::SimState;
@@ -232,7 +232,8 @@ pub async fn burst(st: Arc<SimState>, p: ScenarioParams) -> usize {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0);
         // A 1-tuple: one argument (socketioxide spreads arrays otherwise).
-        let args = (tmpl.event(seq, now_us),);
+        let text = tmpl.text(seq, now_us);
+        let args = (Verbatim(&text),);
         delivered += listeners.iter().filter(|s| s.emit(tmpl.event, &args).is_ok()).count();
         if seq % 256 == 0 {
             // Let the socket tasks drain between batches instead of queueing everything.
