@@ -15,7 +15,7 @@ use sockeye_core::events::EventKind;
 use sockeye_core::secrets::Secret;
 use sockeye_core::session::{Session, SessionOptions};
 use sockeye_core::state::LinkState;
-use sockeye_core::wire::{self, ConnectOptions, EioVersion, TransportPlan};
+use sockeye_core::wire::{self, EioVersion, TransportPlan};
 use sockeye_core::{AuthMethod, Transport};
 
 async fn post(url: String, body: serde_json::Value) -> serde_json::Value {
@@ -82,21 +82,8 @@ async fn a_v2_refusal_is_shown_verbatim_and_acks_work() {
     assert_eq!(st, LinkState::AuthFailed { message: "Invalid origin".into() });
     s.stop().await;
 
-    let o = ConnectOptions {
-        socket_url: format!("{}/socket.io/", peer.url()).parse().unwrap(),
-        namespace: "/raven.test".into(),
-        headers: vec![("Origin".into(), peer.url()), ("Cookie".into(), "sid=good-sid".into())],
-        auth: None,
-        plan: TransportPlan::PollingThenUpgrade,
-        version: None,
-        tls: Default::default(),
-        proxy: Default::default(),
-        timeout: Duration::from_secs(5),
-        max_packet: 1 << 20,
-        http: reqwest::Client::new(),
-        queue: 16,
-        retry_upgrade: None,
-    };
+    let headers = vec![("Origin".into(), peer.url()), ("Cookie".into(), "sid=good-sid".into())];
+    let o = wire_options(&peer.url(), "/raven.test", headers, TransportPlan::PollingThenUpgrade);
     let conn = wire::connect(&o).await.unwrap();
     assert_eq!(
         (conn.info.eio, conn.info.transport, conn.info.upgrade_failed.as_deref()),

@@ -19,21 +19,9 @@ use sockeye_core::wire::{self, ConnectOptions, Inbound, Transport, TransportPlan
 type Publish = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 fn options(base: &str, namespace: &str, headers: Vec<(String, String)>) -> ConnectOptions {
-    ConnectOptions {
-        socket_url: format!("{base}/socket.io/").parse().unwrap(),
-        namespace: namespace.into(),
-        headers,
-        auth: None,
-        plan: TransportPlan::Polling,
-        version: None,
-        tls: Default::default(),
-        proxy: Default::default(),
-        timeout: Duration::from_secs(5),
-        max_packet: 1 << 20,
-        http: reqwest::Client::new(),
-        queue: 64,
-        retry_upgrade: Some(Duration::from_millis(300)),
-    }
+    let mut o = common::wire_options(base, namespace, headers, TransportPlan::Polling);
+    o.retry_upgrade = Some(Duration::from_millis(300));
+    o
 }
 
 fn frappe_headers(base: &str) -> Vec<(String, String)> {

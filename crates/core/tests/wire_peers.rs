@@ -20,21 +20,10 @@ fn options(
     plan: TransportPlan,
     version: Option<EioVersion>,
 ) -> ConnectOptions {
-    ConnectOptions {
-        socket_url: Url::parse(&format!("{base}/socket.io/?{query}")).unwrap(),
-        namespace: "/site".into(),
-        headers: vec![("Origin".into(), base.into())],
-        auth: None,
-        plan,
-        version,
-        tls: Default::default(),
-        proxy: Default::default(),
-        timeout: Duration::from_secs(5),
-        max_packet: 16 << 20,
-        http: reqwest::Client::new(),
-        queue: 64,
-        retry_upgrade: None,
-    }
+    let mut o = common::wire_options(base, "/site", vec![("Origin".into(), base.into())], plan);
+    o.socket_url = Url::parse(&format!("{base}/socket.io/?{query}")).unwrap();
+    o.version = version;
+    o
 }
 
 #[derive(Debug, Default)]

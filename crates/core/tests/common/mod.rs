@@ -178,3 +178,28 @@ pub async fn realtime_up(sim: &Sim, s: &Session) {
     s.reconnect_now();
     connected(s).await;
 }
+
+/// Options for `wire::connect` to a test server on loopback: `base` (`http://host:port`),
+/// its `/socket.io/` path, a 5 s timeout, no retry of the upgrade; callers change the rest.
+pub fn wire_options(
+    base: &str,
+    namespace: &str,
+    headers: Vec<(String, String)>,
+    plan: sockeye_core::wire::TransportPlan,
+) -> sockeye_core::wire::ConnectOptions {
+    sockeye_core::wire::ConnectOptions {
+        socket_url: format!("{base}/socket.io/").parse().expect("a URL"),
+        namespace: namespace.into(),
+        headers,
+        auth: None,
+        plan,
+        version: None,
+        tls: Default::default(),
+        proxy: Default::default(),
+        timeout: Duration::from_secs(5),
+        max_packet: 16 << 20,
+        http: reqwest::Client::new(),
+        queue: 64,
+        retry_upgrade: None,
+    }
+}
