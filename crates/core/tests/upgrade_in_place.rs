@@ -108,38 +108,27 @@ async fn streams_across_the_switch(what: &str, opts: ConnectOptions, publish: Pu
     conn.handle.close().await;
 }
 
-#[tokio::test]
-async fn node_socketio_4_upgrades_in_place() {
-    let peer = node_frappe(0);
-    let url = peer.url();
+/// A Frappe-style node server (`frappe_like_server*`): sid cookie, `/raven.test`, events
+/// published to the user's room through `/__test/publish`, `echo_ack` answered.
+async fn frappe_style_server_upgrades_in_place(what: &str, url: &str) {
     let publish = http_publisher(
         format!("{url}/__test/publish"),
         |n| json!({"room": "user:test@example.com", "event": "seq", "message": {"seq": n}}),
     );
-    streams_across_the_switch(
-        "socket.io 4",
-        options(&url, "/raven.test", frappe_headers(&url)),
-        publish,
-        true,
-    )
-    .await;
+    let opts = options(url, "/raven.test", frappe_headers(url));
+    streams_across_the_switch(what, opts, publish, true).await;
+}
+
+#[tokio::test]
+async fn node_socketio_4_upgrades_in_place() {
+    let peer = node_frappe(0);
+    frappe_style_server_upgrades_in_place("socket.io 4", &peer.url()).await;
 }
 
 #[tokio::test]
 async fn node_socketio_2_upgrades_in_place() {
     let peer = node_frappe_v2(free_port(), 25_000, 5_000);
-    let url = peer.url();
-    let publish = http_publisher(
-        format!("{url}/__test/publish"),
-        |n| json!({"room": "user:test@example.com", "event": "seq", "message": {"seq": n}}),
-    );
-    streams_across_the_switch(
-        "socket.io 2 (EIO 3)",
-        options(&url, "/raven.test", frappe_headers(&url)),
-        publish,
-        true,
-    )
-    .await;
+    frappe_style_server_upgrades_in_place("socket.io 2 (EIO 3)", &peer.url()).await;
 }
 
 #[tokio::test]
