@@ -13,12 +13,16 @@ pub(super) struct Value<'a> {
 
 impl<'a> Value<'a> {
     pub(super) fn raw(&mut self) -> Option<&'a str> {
-        let end = match self.end {
-            Some(e) => e,
-            None => value_end(self.text.as_bytes(), self.start)?,
-        };
-        self.end = Some(end);
+        let end = self.end()?;
         Some(&self.text[self.start..end])
+    }
+
+    /// Where the value ends: known if it was read or entered, found (and kept) otherwise.
+    fn end(&mut self) -> Option<usize> {
+        if self.end.is_none() {
+            self.end = Some(value_end(self.text.as_bytes(), self.start)?);
+        }
+        self.end
     }
 
     /// A string without escapes, borrowed; `None` for anything else (read it with `raw`).
@@ -78,12 +82,7 @@ pub(super) fn members<'a>(
         i = skip_ws(b, i + 1);
         let mut value = Value { text, start: i, end: None };
         f(key, &mut value)?;
-        // Known if the view read or entered the value; skipped over otherwise.
-        let end = match value.end {
-            Some(e) => e,
-            None => value_end(b, i)?,
-        };
-        i = skip_ws(b, end);
+        i = skip_ws(b, value.end()?);
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),
             Some(b'}') => return Some(i + 1),

@@ -289,11 +289,15 @@ impl<'a> Walked<'a> for RavenWire<'a> {
             "sender" => once(&mut self.sender, v),
             "message_id" => once(&mut self.message_id, v),
             "message_details" => {
-                if self.details_seen || v.is_null() {
-                    // A second one is serde's to refuse; `null` is serde's `None`.
-                    return if self.details_seen { None } else { mark(&mut self.details_seen) };
+                if self.details_seen {
+                    // A second one is serde's to refuse.
+                    return None;
                 }
                 self.details_seen = true;
+                if v.is_null() {
+                    // Serde's `None`.
+                    return Some(());
+                }
                 let mut d = DetailsWire::default();
                 v.members(&mut |k, x| d.take(k, x))?;
                 self.message_details = Some(d);
@@ -302,11 +306,6 @@ impl<'a> Walked<'a> for RavenWire<'a> {
             _ => Some(()),
         }
     }
-}
-
-fn mark(seen: &mut bool) -> Option<()> {
-    *seen = true;
-    Some(())
 }
 
 impl<'a> Walked<'a> for DetailsWire<'a> {
