@@ -269,9 +269,7 @@ pub(crate) async fn next_text(ws: &mut Ws) -> Result<String, ConnectError> {
                 ));
             }
             Some(Ok(_)) => continue,
-            Some(Err(e)) => {
-                return Err(ConnectError::Transport(crate::error_text::error_chain(&e)));
-            }
+            Some(Err(e)) => return Err(network_ws(e)),
             None => return Err(ConnectError::Closed("WebSocket closed".into())),
         }
     }
@@ -357,6 +355,7 @@ async fn open_polling(
     })
 }
 
+/// A WebSocket failure while opening, with its causes.
 fn network_ws(e: tokio_tungstenite::tungstenite::Error) -> ConnectError {
     ConnectError::Transport(crate::error_text::error_chain(&e))
 }
