@@ -7,7 +7,7 @@
 //! 2. `Pipeline::kept`, then `Pipeline::batcher`, then the outbox's (see `pipeline.rs`).
 //!
 //! Everything a shell shows is derived from here and pushed (Tauri events for the
-//! environment list and settings; states, runs, messages and events through the pipeline's
+//! environment list and settings, through the window process's link; states, runs, messages and events through the pipeline's
 //! outbox, which the page's long poll waits on); the page never polls on a timer.
 
 use std::collections::BTreeMap;
@@ -24,11 +24,11 @@ use sockeye_core::session_rest::{self, RestAuth};
 use sockeye_core::target::{self, Target};
 use sockeye_core::views::LinkView;
 use sockeye_core::{AuthMethod, Profile};
-use tauri::{AppHandle, Emitter};
 
 use crate::error::{AppError, Result};
 use crate::notifier::Notifier;
 use crate::pipeline::{self, Pipeline};
+use crate::window::WindowHost;
 
 /// An environment as the page and the tray list it. Never carries a secret. Every profile
 /// field is here so the form shows (and sends back) what the CLI set.
@@ -46,7 +46,7 @@ struct Env {
     session: Session,
     rest: RestAuth,
     target: Target,
-    forwarder: tauri::async_runtime::JoinHandle<()>,
+    forwarder: tokio::task::JoinHandle<()>,
     demo: bool,
 }
 
@@ -59,7 +59,8 @@ struct Inner {
 }
 
 pub struct Manager {
-    app: AppHandle,
+    /// The window process, when one runs (page events go to it).
+    pub window: Arc<WindowHost>,
     config_path: PathBuf,
     inner: Mutex<Inner>,
     pub pipe: Arc<Pipeline>,
@@ -75,7 +76,7 @@ pub struct Manager {
 
 impl Manager {
     pub fn new(
-        app: AppHandle,
+        window: Arc<WindowHost>,
         config_path: PathBuf,
         config: Config,
         notifier: Notifier,
@@ -84,7 +85,7 @@ impl Manager {
     ) -> Arc<Manager> {
         let active = config.settings.active.clone();
         Arc::new(Manager {
-            app,
+            window,
             config_path,
             inner: Mutex::new(Inner { config, envs: BTreeMap::new(), active, demo_sim: None }),
             pipe,
@@ -101,7 +102,7 @@ impl Manager {
 
     /// Push the environment list to the page and redraw the tray. Call with no lock held.
     pub fn changed(&self) {
-        let _ = self.app.emit("sockeye://envs", self.views());
+        self.window.emit("sockeye://envs", &self.views());
         self.pipe.state_changed();
     }
 
@@ -119,7 +120,7 @@ impl Manager {
         options.echo_sent = true;
         let session = Session::spawn(target.clone(), options);
         let rest = session_rest::for_session(&session);
-        let forwarder = tauri::async_runtime::spawn(pipeline::forward(
+        let forwarder = tokio::spawn(pipeline::forward(
             name.clone(),
             session.clone(),
             self.pipe.clone(),
@@ -314,5 +315,5 @@ impl Manager {
 /// Stop a replaced or removed environment in the background.
 fn retire(env: Env) {
     env.forwarder.abort();
-    tauri::async_runtime::spawn(async move { env.session.stop().await });
+    tokio::spawn(async move { env.session.stop().await });
 }

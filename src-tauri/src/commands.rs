@@ -1,9 +1,12 @@
-//! The Tauri commands: one-line adapters over the [`Manager`] and the core.
+//! The page's commands, as the window process passes them on (see `sockeye_core::window_link`):
+//! [`call`] reads a command's arguments and answers with its JSON result; each command is a
+//! one-line adapter over the [`Manager`] and the core.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sockeye_core::diagnose::{self, DiagnoseOptions, Report};
 use sockeye_core::event_log::LogQuery;
 use sockeye_core::notify::NotifySettings;
@@ -11,15 +14,12 @@ use sockeye_core::profile_edit::{EditMode, ProfileEdit, edit_profile};
 use sockeye_core::raven_api::ChannelInfo;
 use sockeye_core::url_rules::normalize_base_url;
 use sockeye_core::views::RunView;
-use tauri::ipc::{InvokeResponseBody, Response};
-use tauri::{AppHandle, Emitter, State};
-use tauri_plugin_autostart::ManagerExt;
 
 use crate::app_state::{EnvView, Manager};
 use crate::error::{AppError, Result};
 use crate::pipeline::LogPageView;
 
-type M<'a> = State<'a, Arc<Manager>>;
+type M<'a> = &'a Arc<Manager>;
 
 /// What the page needs to know once: its bounds, the view state the last window left, and
 /// whether benchmark marks are wanted.
@@ -38,7 +38,6 @@ pub struct AppInfo {
 
 // A new window's first calls are async: a plain command runs on the main thread, which is
 // busy building that window; Show is timed until the page is drawn.
-#[tauri::command]
 pub async fn app_info(m: M<'_>) -> Result<AppInfo> {
     Ok(AppInfo {
         bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
@@ -53,20 +52,17 @@ pub async fn app_info(m: M<'_>) -> Result<AppInfo> {
 
 /// A mark from the page's benchmark instrumentation (`ui/bench.js`), printed on stdout as
 /// `SOCKEYE_BENCH {json}` for the UI benchmark to read; nothing without `SOCKEYE_UI_BENCH`.
-#[tauri::command]
 pub fn bench_mark(name: String, data: serde_json::Value) {
     crate::bench_mark(&name, data);
 }
 
 /// The page's view state (tab, channel, filters), kept for the next window.
-#[tauri::command]
 pub fn set_view_state(m: M<'_>, state: serde_json::Value) {
     m.pipe.set_view_state(state);
 }
 
 /// Start the window's stream: what is kept is queued first; returns the window's number for
 /// `next_batch`.
-#[tauri::command]
 pub async fn subscribe(m: M<'_>) -> Result<u64> {
     Ok(m.pipe.subscribe())
 }
@@ -74,45 +70,40 @@ pub async fn subscribe(m: M<'_>) -> Result<u64> {
 /// The window's long poll: the batches queued for it, as a JSON array of frames, as soon as
 /// there are any (`[]` after 20 s of nothing); `null` when `window` is no longer the current
 /// one (the page stops polling).
-#[tauri::command]
-pub async fn next_batch(m: M<'_>, window: u64) -> Result<Response> {
+pub async fn next_batch(m: M<'_>, window: u64) -> Result<Box<RawValue>> {
     let body = m.pipe.outbox.take(window, Duration::from_secs(20)).await;
-    Ok(Response::new(InvokeResponseBody::Json(body.unwrap_or_else(|| "null".into()))))
+    // The frames are JSON already: passed on as written.
+    RawValue::from_string(body.unwrap_or_else(|| "null".into()))
+        .map_err(|e| AppError::Invalid(format!("a batch that is not JSON: {e}")))
 }
 
 /// One run whole, as kept: the page asks when a run came without its steps and the steps it
 /// holds are not the ones the run's fingerprint names (see `pipeline::pump`).
-#[tauri::command]
 pub async fn run_view(m: M<'_>, env: String, id: String) -> Result<Option<Arc<RunView>>> {
     Ok(m.pipe.run(&env, &id))
 }
 
 /// The environment list once, at page load; changes are pushed as `sockeye://envs`.
-#[tauri::command]
 pub async fn list_envs(m: M<'_>) -> Result<Vec<EnvView>> {
     Ok(m.views())
 }
 
-#[tauri::command]
 pub fn set_active(m: M<'_>, name: String) -> Result<()> {
     m.set_active(&name)
 }
 
-#[tauri::command]
 pub fn reconnect(m: M<'_>, name: String) -> Result<()> {
     m.session(&name)?.reconnect_now();
     Ok(())
 }
 
 /// The URL rules, for the form to apply as the user types.
-#[tauri::command]
 pub fn normalize_url(input: String) -> Result<String> {
     Ok(normalize_base_url(&input)?.as_str().trim_end_matches('/').to_string())
 }
 
 /// Create or change an environment through the core's one edit function: fields the form
 /// does not send are kept. `secret` (only when typed) goes to the keyring.
-#[tauri::command]
 pub async fn save_env(
     m: M<'_>,
     name: String,
@@ -127,7 +118,6 @@ pub async fn save_env(
     m.start_profile(profile).await
 }
 
-#[tauri::command]
 pub fn remove_env(m: M<'_>, name: String) -> Result<()> {
     m.stop(&name);
     if m.with_config(|c| c.remove(&name).is_ok()) {
@@ -139,7 +129,6 @@ pub fn remove_env(m: M<'_>, name: String) -> Result<()> {
 }
 
 /// Diagnose some environments (all when `names` is empty), in parallel.
-#[tauri::command]
 pub async fn run_diagnostics(m: M<'_>, names: Vec<String>, deep: bool) -> Result<Vec<Report>> {
     let names = if names.is_empty() { m.names() } else { names };
     let prod = m.with_config(|c| c.settings.production_hosts.clone());
@@ -151,9 +140,7 @@ pub async fn run_diagnostics(m: M<'_>, names: Vec<String>, deep: bool) -> Result
             hold: if deep { Duration::from_secs(10) } else { Duration::from_secs(1) },
             ..Default::default()
         };
-        jobs.push(tauri::async_runtime::spawn(
-            async move { diagnose::diagnose(&target, &opts).await },
-        ));
+        jobs.push(tokio::spawn(async move { diagnose::diagnose(&target, &opts).await }));
     }
     let mut out = Vec::new();
     for j in jobs {
@@ -164,13 +151,11 @@ pub async fn run_diagnostics(m: M<'_>, names: Vec<String>, deep: bool) -> Result
 
 /// Raven channels the environment's user can see (the picker asks when opened; `refresh`
 /// from its refresh button).
-#[tauri::command]
 pub async fn list_channels(m: M<'_>, name: String, refresh: bool) -> Result<Vec<ChannelInfo>> {
     m.channels(&name, refresh).await
 }
 
 /// Subscribe the environment to one more channel, now and after every reconnect.
-#[tauri::command]
 pub fn watch_channel(m: M<'_>, name: String, channel: String) -> Result<()> {
     m.session(&name)?.subscribe(sockeye_core::session::Subscription::Channel(channel.clone()));
     let configured = m.with_config(|c| {
@@ -206,7 +191,7 @@ pub struct Settings {
     pub record_max_size: Option<String>,
 }
 
-pub fn settings_of(app: &AppHandle, m: &Manager) -> Settings {
+pub fn settings_of(m: &Manager) -> Settings {
     let (notifications, demo_recording, record_max_size) = m.with_config(|c| {
         let s = &c.settings;
         (
@@ -217,19 +202,17 @@ pub fn settings_of(app: &AppHandle, m: &Manager) -> Settings {
     });
     Settings {
         notifications,
-        autostart: app.autolaunch().is_enabled().unwrap_or(false),
+        autostart: crate::autostart::is_enabled(),
         demo_recording,
         record_max_size,
     }
 }
 
-#[tauri::command]
-pub fn get_settings(app: AppHandle, m: M<'_>) -> Settings {
-    settings_of(&app, &m)
+pub fn get_settings(m: M<'_>) -> Settings {
+    settings_of(m)
 }
 
-#[tauri::command]
-pub fn set_settings(app: AppHandle, m: M<'_>, settings: Settings) -> Result<()> {
+pub fn set_settings(m: M<'_>, settings: Settings) -> Result<()> {
     let size = settings.record_max_size.clone().filter(|s| !s.trim().is_empty());
     if let Some(s) = &size {
         sockeye_core::recording::parse_size(s).map_err(AppError::Invalid)?;
@@ -246,16 +229,14 @@ pub fn set_settings(app: AppHandle, m: M<'_>, settings: Settings) -> Result<()> 
         c.settings.record_max_size = size;
     });
     m.save_config()?;
-    let auto = app.autolaunch();
-    let r = if settings.autostart { auto.enable() } else { auto.disable() };
-    r.map_err(|e| AppError::Invalid(format!("start at login: {e}")))?;
-    let _ = app.emit("sockeye://settings", settings_of(&app, &m));
+    crate::autostart::set(settings.autostart)
+        .map_err(|e| AppError::Invalid(format!("start at login: {e}")))?;
+    m.window.emit("sockeye://settings", &settings_of(m));
     m.pipe.state_changed();
     Ok(())
 }
 
 /// Open a message's link in the system browser (http, https and mailto only).
-#[tauri::command]
 pub fn open_link(url: String) -> Result<()> {
     if !sockeye_core::rich_text::is_safe_href(&url) {
         return Err(AppError::Invalid(format!("not an http(s) or mailto link: {url}")));
@@ -274,14 +255,12 @@ pub fn open_link(url: String) -> Result<()> {
 
 /// The newest `limit` events of the app's log matching the log's filter and search (async:
 /// off the main thread, which draws the window).
-#[tauri::command]
 pub async fn query_log(m: M<'_>, name: String, text: String, limit: usize) -> Result<LogPageView> {
     Ok(m.pipe.query_log(&LogQuery::new(&name, &text), limit.min(crate::pipeline::LOG_ROWS)))
 }
 
 /// Empty the app's event log; returns the number of the last event it held (older ones
 /// still on their way to the page are not drawn).
-#[tauri::command]
 pub fn clear_log(m: M<'_>) -> u64 {
     m.pipe.clear_log()
 }
@@ -295,7 +274,6 @@ pub struct Exported {
 
 /// Write the app's event log as a recording (replayable, secrets redacted) to the download
 /// directory.
-#[tauri::command]
 pub async fn export_log(m: M<'_>) -> Result<Exported> {
     let pipe = m.pipe.clone();
     let redactor = sockeye_core::recording::Redactor::for_targets(&m.targets());
@@ -306,9 +284,7 @@ pub async fn export_log(m: M<'_>) -> Result<Exported> {
         let lines = pipe.export_log(&redactor, file)?;
         Ok(Exported { path: path.display().to_string(), lines })
     };
-    tauri::async_runtime::spawn_blocking(write)
-        .await
-        .map_err(|e| AppError::Invalid(e.to_string()))?
+    tokio::task::spawn_blocking(write).await.map_err(|e| AppError::Invalid(e.to_string()))?
 }
 
 /// `name` in the user's download directory (created if missing; the temp dir without one).

@@ -8,15 +8,13 @@ use std::time::Duration;
 use serde::Serialize;
 use sockeye_core::emit::{ArgsError, EmitOutcome, SentRecord, parse_args_text};
 use sockeye_core::recording::{RecordingStatus, parse_size};
-use tauri::State;
 
 use crate::app_state::Manager;
 use crate::error::{AppError, Result};
 
-type M<'a> = State<'a, std::sync::Arc<Manager>>;
+type M<'a> = &'a std::sync::Arc<Manager>;
 
 /// Start recording an environment to `path` (default: the download directory).
-#[tauri::command]
 pub fn record_start(m: M<'_>, name: String, path: Option<String>) -> Result<RecordingStatus> {
     let (_, target) = m.target(&name)?;
     let path = match path.filter(|p| !p.trim().is_empty()) {
@@ -40,19 +38,16 @@ pub fn record_start(m: M<'_>, name: String, path: Option<String>) -> Result<Reco
         .map_err(|e| AppError::Invalid(e.to_string()))
 }
 
-#[tauri::command]
 pub fn record_stop(m: M<'_>, name: String) -> Option<RecordingStatus> {
     m.pipe.recordings.stop(&name)
 }
 
 /// Every environment's recording (running, or the last one and why it ended).
-#[tauri::command]
 pub fn recordings(m: M<'_>) -> BTreeMap<String, RecordingStatus> {
     m.pipe.recordings.statuses()
 }
 
 /// The emit panel's arguments as typed: `null` when they are JSON, else where they are not.
-#[tauri::command]
 pub fn check_emit_args(text: String) -> Option<ArgsError> {
     parse_args_text(&text).err()
 }
@@ -66,7 +61,6 @@ pub struct EmitAnswer {
     pub sent: Option<SentRecord>,
 }
 
-#[tauri::command]
 pub async fn emit(
     m: M<'_>,
     name: String,
@@ -104,7 +98,6 @@ pub async fn emit(
 }
 
 /// The last sends, newest first.
-#[tauri::command]
 pub fn emit_history(m: M<'_>) -> Vec<SentRecord> {
     m.emit_desk.lock().expect("emit desk").history()
 }

@@ -69,7 +69,7 @@ pub async fn start(m: &Arc<Manager>) -> Result<(), String> {
     }
     m.set_demo_sim(sim);
     // Start the scenario once the demo session listens, so the first run is seen whole.
-    tauri::async_runtime::spawn(async move {
+    tokio::spawn(async move {
         let mut rx = session.state();
         let _ =
             tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|s| s.state.is_connected()))

@@ -20,7 +20,7 @@ pub struct Notifier(mpsc::UnboundedSender<NotifierMsg>);
 impl Notifier {
     pub fn spawn(settings: NotifySettings) -> Notifier {
         let (tx, rx) = mpsc::unbounded_channel();
-        tauri::async_runtime::spawn(run(NotifyPolicy::new(settings), rx));
+        tokio::spawn(run(NotifyPolicy::new(settings), rx));
         Notifier(tx)
     }
 
@@ -35,7 +35,7 @@ impl Notifier {
 
 fn show(n: Notification) {
     // notify-rust's D-Bus call blocks; keep it off the async workers.
-    tauri::async_runtime::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut note = notify_rust::Notification::new();
         note.appname("Sockeye").summary(&n.title).body(&n.body).icon("network-wireless");
         #[cfg(all(unix, not(target_os = "macos")))]

@@ -185,7 +185,7 @@ impl Pipeline {
             bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
             recordings: Default::default(),
         });
-        tauri::async_runtime::spawn(pump(p.clone()));
+        tokio::spawn(pump(p.clone()));
         p
     }
 

@@ -1,93 +1,207 @@
-//! The window is only a view: closing it destroys the webview (its WebKit web process exits
-//! with it) and the app stays in the tray; Show builds it again from the config, and the page
-//! restores itself from what Rust kept (see `pipeline.rs`), view state included.
+//! The window, from the tray process: Show starts the window process (`sockeye-window`) and
+//! serves its page's commands over a Unix socket until it ends; closing the window ends that
+//! process, and with it GTK, WebKit and their helper processes (see
+//! `sockeye_core::window_link`). Everything the page shows is kept here, so the next window
+//! comes back as the last one was left.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tauri::{AppHandle, Manager as _, WebviewWindowBuilder};
+use serde::Serialize;
+use sockeye_core::window_link::{self, FromWindow, LINK_ENV, ToWindow};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::sync::mpsc;
 
 use crate::app_state::Manager;
 
-pub const MAIN: &str = "main";
+/// How long a starting window process has to connect (a debug build under WebDriver is slow).
+const CONNECT_WITHIN: Duration = Duration::from_secs(30);
 
-/// How long after the window is gone the idle WebKit helpers are ended; a Show within it
-/// reuses them.
-const IDLE_AFTER_CLOSE: Duration = Duration::from_secs(2);
+#[derive(Default)]
+pub struct WindowHost {
+    link: Mutex<Link>,
+    /// Numbers the window processes, so a link that ended does not clear its successor.
+    started: AtomicU64,
+}
 
-/// Show the window, building it if it was closed.
-pub fn show(app: &AppHandle) {
-    if let Some(w) = app.get_webview_window(MAIN) {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
-        return;
-    }
-    let Some(config) = app.config().app.windows.iter().find(|w| w.label == MAIN).cloned() else {
-        return;
-    };
-    crate::bench_mark("show", serde_json::Value::Null);
-    match WebviewWindowBuilder::from_config(app, &config).and_then(|b| b.build()) {
-        Ok(w) => {
-            let _ = w.set_focus();
-            // The title carries the state (the tray sets it on every change).
-            crate::tray::refresh(app);
+#[derive(Default)]
+struct Link {
+    /// Lines to the window process; `Some` from Show until the process is gone.
+    to_window: Option<(u64, mpsc::UnboundedSender<String>)>,
+    /// The title, sent to every new window.
+    title: String,
+    /// A view to open once the page listens (the tray's "Run diagnostics").
+    navigate: Option<String>,
+}
+
+impl WindowHost {
+    /// Show the window: raise the running one (`true`), or start a window process.
+    pub fn show(&self, m: &Arc<Manager>) -> bool {
+        crate::bench_mark("show", serde_json::Value::Null);
+        let mut link = self.link.lock().expect("window link");
+        if let Some((_, tx)) = &link.to_window
+            && tx.send(window_link::to_line(&ToWindow::Show)).is_ok()
+        {
+            return true;
         }
-        Err(e) => tracing::error!("the window could not be built: {e}"),
+        let n = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(window_link::to_line(&ToWindow::Title(link.title.clone())));
+        link.to_window = Some((n, tx));
+        drop(link);
+        let m = m.clone();
+        tokio::spawn(async move {
+            if let Err(e) = run(&m, n, rx).await {
+                tracing::error!("the window: {e}");
+            }
+            // The window process is gone: nothing more is queued for its page.
+            m.pipe.detach();
+            let mut link = m.window.link.lock().expect("window link");
+            if link.to_window.as_ref().is_some_and(|(k, _)| *k == n) {
+                link.to_window = None;
+            }
+        });
+        false
+    }
+
+    /// Show the window on `view`: at once in a running window, else once the new page has
+    /// restored the last view (its first pull, see `calls.rs`).
+    pub fn show_view(&self, m: &Arc<Manager>, view: &str) {
+        self.link.lock().expect("window link").navigate = Some(view.into());
+        if self.show(m) {
+            self.navigate_pending();
+        }
+    }
+
+    /// Send the pending navigation, if any.
+    pub fn navigate_pending(&self) {
+        let view = self.link.lock().expect("window link").navigate.take();
+        if let Some(v) = view {
+            self.emit("sockeye://navigate", &v);
+        }
+    }
+
+    fn send(&self, message: &ToWindow) {
+        if let Some((_, tx)) = &self.link.lock().expect("window link").to_window {
+            let _ = tx.send(window_link::to_line(message));
+        }
+    }
+
+    /// A page event, when a window runs (a new page asks for what it needs when it loads).
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, payload: &T) {
+        match window_link::json(payload) {
+            Ok(payload) => self.send(&ToWindow::Emit { event: event.into(), payload }),
+            Err(e) => tracing::error!("{event}: {e}"),
+        }
+    }
+
+    pub fn set_title(&self, title: &str) {
+        let changed = {
+            let mut link = self.link.lock().expect("window link");
+            let changed = link.title != title;
+            link.title = title.into();
+            changed
+        };
+        if changed {
+            self.send(&ToWindow::Title(title.into()));
+        }
+    }
+
+    /// End the window process (Quit): it also ends by itself when this process exits and
+    /// its socket closes.
+    pub fn quit(&self) {
+        self.send(&ToWindow::Quit);
     }
 }
 
-/// The window is gone: stop sending to it, and once it stays gone, give back what only a
-/// window needed.
-pub fn destroyed(app: &AppHandle) {
-    if let Some(m) = app.try_state::<Arc<Manager>>() {
-        m.pipe.detach();
+/// The window process's program: beside this one (`SOCKEYE_WINDOW_BIN` overrides).
+fn window_program() -> std::io::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("SOCKEYE_WINDOW_BIN") {
+        return Ok(p.into());
     }
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        tokio::time::sleep(IDLE_AFTER_CLOSE).await;
-        // Under WebDriver (tauri-driver sets this) the automation session lives in that
-        // process, and ending it ends the session.
-        let automated = std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true");
-        if app.get_webview_window(MAIN).is_none() && !automated {
-            release_idle_memory();
+    Ok(std::env::current_exe()?.with_file_name("sockeye-window"))
+}
+
+/// A private place for the socket: the user's runtime directory (owner-only by the XDG
+/// rules), else a directory of our own in the temp dir.
+fn socket_path(n: u64) -> std::io::Result<PathBuf> {
+    let name = format!("sockeye-{}-{n}.sock", std::process::id());
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| Path::new(d).is_dir()) {
+        return Ok(Path::new(&dir).join(name));
+    }
+    let dir = std::env::temp_dir().join(format!("sockeye-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir.join(name))
+}
+
+/// One window process, from its start to its end: its page's calls are answered, each in
+/// a task of its own (the page's long poll must not hold up its clicks).
+async fn run(
+    m: &Arc<Manager>,
+    n: u64,
+    mut to_window: mpsc::UnboundedReceiver<String>,
+) -> std::io::Result<()> {
+    let path = socket_path(n)?;
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    let mut child = tokio::process::Command::new(window_program()?).env(LINK_ENV, &path).spawn();
+    let accepted = match &mut child {
+        Ok(c) => tokio::select! {
+            a = tokio::time::timeout(CONNECT_WITHIN, listener.accept()) => a,
+            status = c.wait() => {
+                let _ = std::fs::remove_file(&path);
+                return Err(std::io::Error::other(format!("the window process ended at start ({})", status?)));
+            }
+        },
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(std::io::Error::other(format!("{}: {e}", window_program()?.display())));
+        }
+    };
+    let _ = std::fs::remove_file(&path);
+    let (stream, _) =
+        accepted.map_err(|_| std::io::Error::other("the window process did not connect"))??;
+    let (read, mut write) = stream.into_split();
+    let (replies, mut replies_rx) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        loop {
+            let line = tokio::select! {
+                l = to_window.recv() => l,
+                l = replies_rx.recv() => l,
+            };
+            let Some(line) = line else { return };
+            if write.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
         }
     });
-}
-
-/// WebKitGTK keeps its network process for as long as the app runs (Tauri keeps the web
-/// context alive on Linux so a new window reuses it, tauri#14626): ~30 MB PSS for a window
-/// that no longer exists. With no window left it is ended; WebKit starts a new one when the
-/// next window loads. (`kill(1)` rather than a libc call: the workspace forbids `unsafe`.)
-#[cfg(target_os = "linux")]
-fn release_idle_memory() {
-    for pid in child_pids(std::process::id(), "WebKitNetworkPr") {
-        let ended = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-        if let Err(e) = ended {
-            tracing::warn!("could not end WebKit's idle network process {pid}: {e}");
+    let mut lines = BufReader::new(read).lines();
+    while let Some(line) = lines.next_line().await? {
+        match window_link::from_line::<FromWindow>(&line) {
+            Ok(FromWindow::Call { id, cmd, args }) => {
+                let (m, replies) = (m.clone(), replies.clone());
+                tokio::spawn(async move {
+                    let result =
+                        crate::calls::call(&m, &cmd, &args).await.map_err(|e| e.to_string());
+                    let _ = replies.send(window_link::to_line(&ToWindow::Reply { id, result }));
+                });
+            }
+            Ok(FromWindow::Closed) => m.pipe.detach(),
+            Err(e) => tracing::error!("a line from the window process that does not read: {e}"),
         }
     }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn release_idle_memory() {}
-
-/// Children of `parent` whose command name (as the kernel truncates it) starts with `comm`.
-#[cfg(target_os = "linux")]
-fn child_pids(parent: u32, comm: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.flatten()
-        .filter_map(|d| d.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // "pid (comm) state ppid …": the name may hold spaces and parentheses.
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-                return false;
-            };
-            let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse().ok());
-            ppid == Some(parent) && stat[open + 1..close].starts_with(comm)
-        })
-        .collect()
+    writer.abort();
+    if let Ok(mut c) = child {
+        // Reaped: it closed its end, so it is exiting.
+        let _ = tokio::time::timeout(Duration::from_secs(2), c.wait()).await;
+    }
+    Ok(())
 }

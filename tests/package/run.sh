@@ -23,11 +23,13 @@ echo "== apt-get install $DEB =="
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$DEB" >/dev/null
 
 depends=$(dpkg-query -W -f='${Depends}' sockeye)
-for d in libwebkit2gtk-4.1-0 libgtk-3-0 libayatana-appindicator3-1; do
+for d in libwebkit2gtk-4.1-0 libgtk-3-0; do
   [[ "$depends" == *"$d"* ]] || fail "Depends lacks $d: $depends"
 done
+# The tray is a StatusNotifierItem spoken over D-Bus by the tray process itself.
+[[ "$depends" != *appindicator* ]] || fail "Depends on an appindicator library: $depends"
 files=$(dpkg -L sockeye)
-for f in /usr/bin/sockeye /usr/bin/sockeye-cli /usr/share/applications/sockeye.desktop \
+for f in /usr/bin/sockeye /usr/bin/sockeye-window /usr/bin/sockeye-cli /usr/share/applications/sockeye.desktop \
   /usr/share/sockeye/sockeye-autostart.desktop /usr/share/icons/hicolor/128x128/apps/sockeye.png \
   /usr/share/doc/sockeye/fleet/sockeye-rules.yml; do
   grep -qx "$f" <<<"$files" || fail "$f not in the package: $files"
@@ -81,7 +83,7 @@ xvfb-run -a -s "-screen 0 1280x860x24" dbus-run-session -- bash "$TMP/inner.sh"
 
 echo "== apt-get remove sockeye =="
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get remove -y -qq sockeye >/dev/null
-for f in /usr/bin/sockeye /usr/bin/sockeye-cli /usr/share/applications/sockeye.desktop; do
+for f in /usr/bin/sockeye /usr/bin/sockeye-window /usr/bin/sockeye-cli /usr/share/applications/sockeye.desktop; do
   [ ! -e "$f" ] || fail "$f left after apt-get remove"
 done
 dpkg-query -W -f='${Status}' sockeye 2>/dev/null | grep -q "install ok installed" && fail "still installed"

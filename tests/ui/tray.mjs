@@ -23,7 +23,7 @@ function procs() {
   }
   return out;
 }
-const kind = (comm) => comm === "sockeye" ? "sockeye" : comm.startsWith("WebKitWebProces") ? "WebKitWebProcess" : comm.startsWith("WebKitNetworkPr") ? "WebKitNetworkProcess" : null;
+const kind = (comm) => comm === "sockeye" ? "sockeye" : comm === "sockeye-window" ? "sockeye-window" : comm.startsWith("WebKitWebProces") ? "WebKitWebProcess" : comm.startsWith("WebKitNetworkPr") ? "WebKitNetworkProcess" : null;
 
 // The binary under test: another Sockeye on the machine (a soak, the user's own tray app) is
 // not the app these tests drive.
@@ -40,12 +40,27 @@ export function appPid() {
   const apps = procs().filter((p) => p.comm === "sockeye" && (!BIN || runs(p.pid, BIN))).map((p) => p.pid).sort((a, b) => a - b);
   return apps[0] ?? null;
 }
-/** The WebKit processes the app started, by kind. */
+/** The window's processes the app started, by kind: its window process (`sockeye-window`)
+ * and that one's WebKit processes. */
 export function webkitChildren(pid) {
-  return procs().filter((p) => p.ppid === pid && kind(p.comm) && kind(p.comm) !== "sockeye").map((p) => ({ pid: p.pid, kind: kind(p.comm) }));
+  const all = procs();
+  const out = [];
+  let parents = new Set([pid]);
+  while (parents.size) {
+    const next = new Set();
+    for (const p of all) {
+      if (parents.has(p.ppid) && kind(p.comm) && kind(p.comm) !== "sockeye") {
+        out.push({ pid: p.pid, kind: kind(p.comm) });
+        next.add(p.pid);
+      }
+    }
+    parents = next;
+  }
+  return out;
 }
 
-/** PSS (shared pages split among their users) of the app and its WebKit processes, in MB. */
+/** PSS (shared pages split among their users) of the app, its window process and their
+ * WebKit processes, in MB. */
 export function pssMb(pid = appPid()) {
   const out = { total: 0, by: {} };
   const mine = [{ pid, kind: "sockeye" }, ...webkitChildren(pid)];

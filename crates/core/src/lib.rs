@@ -47,6 +47,7 @@ pub mod target;
 pub mod tls;
 pub mod url_rules;
 pub mod views;
+pub mod window_link;
 pub mod wire;
 
 pub use events::{EventKind, RealtimeEvent};
