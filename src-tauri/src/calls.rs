@@ -189,3 +189,35 @@ fn read<T: DeserializeOwned>(cmd: &str, args: &RawValue) -> Result<T> {
 fn out<T: serde::Serialize>(value: T) -> Result<Box<RawValue>> {
     window_link::json(&value).map_err(|e| AppError::Invalid(format!("an answer: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every command the page invokes has its arm in [`super::call`] (a name mistyped on
+    /// either side would only show as an error in the window).
+    #[test]
+    fn every_command_the_page_invokes_is_routed() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui");
+        let mut files = vec![root.join("app.js"), root.join("store.js"), root.join("bench.js")];
+        for e in std::fs::read_dir(root.join("views")).unwrap() {
+            files.push(e.unwrap().path());
+        }
+        let routes = include_str!("calls.rs");
+        let mut seen = 0;
+        for f in files {
+            let js = std::fs::read_to_string(&f).unwrap();
+            for part in js.split("invoke(").skip(1) {
+                // `invoke("name", …)`, or `invoke(cond ? "a" : "b", …)`.
+                let call = &part[..part.find([',', ')']).unwrap_or(part.len())];
+                for name in call.split('"').skip(1).step_by(2) {
+                    seen += 1;
+                    assert!(
+                        routes.contains(&format!("\"{name}\" =>")),
+                        "{}: the page invokes {name:?}, which `call` does not route",
+                        f.display()
+                    );
+                }
+            }
+        }
+        assert!(seen >= 25, "only {seen} invocations found: has the page's code moved?");
+    }
+}

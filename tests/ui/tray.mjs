@@ -94,3 +94,33 @@ export async function showWindow(bin) {
   if (code !== 0) throw new Error(`the second launch exited with ${code}`);
   return t0;
 }
+
+// The tray icon, as a desktop's StatusNotifierItem host sees it: over the session bus
+// (dbus-send), the item's properties and its com.canonical.dbusmenu menu.
+const dbus = (...args) => execFileSync("dbus-send", ["--session", "--print-reply", ...args], { encoding: "utf8" });
+
+/** The bus name of the app's tray item (`org.kde.StatusNotifierItem-<pid>-<n>`), or null. */
+export function trayItem(pid = appPid()) {
+  const names = dbus("--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames");
+  return new RegExp(`"(org\\.kde\\.StatusNotifierItem-${pid}-\\d+)"`).exec(names)?.[1] ?? null;
+}
+
+/** A string property of the tray item (Title, Status, Id…). */
+export function trayProp(item, prop) {
+  const out = dbus(`--dest=${item}`, "/StatusNotifierItem", "org.freedesktop.DBus.Properties.Get", "string:org.kde.StatusNotifierItem", `string:${prop}`);
+  return /string "([^"]*)"/.exec(out)?.[1] ?? null;
+}
+
+/** The tray menu's items with a label, in order: [{ id, label }]. */
+export function trayMenu(item) {
+  const out = dbus(`--dest=${item}`, "/MenuBar", "com.canonical.dbusmenu.GetLayout", "int32:0", "int32:-1", "array:string:label");
+  const items = [];
+  const re = /int32 (\d+)\s*array \[\s*dict entry\(\s*string "label"\s*variant\s*string "([^"]*)"/g;
+  for (let m; (m = re.exec(out)); ) items.push({ id: Number(m[1]), label: m[2] });
+  return items;
+}
+
+/** Click a tray menu item, as the desktop's tray host does. */
+export function trayClick(item, id) {
+  dbus(`--dest=${item}`, "/MenuBar", "com.canonical.dbusmenu.Event", `int32:${id}`, "string:clicked", "variant:int32:0", "uint32:0");
+}

@@ -3,7 +3,8 @@
 // e2e test checks the page itself after Show, with that process kept). The `sockeye` binary
 // is started directly on its embedded demo with SOCKEYE_UI_BENCH (the page's marks come back
 // on the app's stdout), fed 10,000 events, its window closed as a window manager closes it
-// and shown again by a second launch (TRAY_CYCLES times).
+// and shown again (TRAY_CYCLES times) by a second launch or, every second time, by the tray
+// menu's Show clicked over D-Bus (the tray item and its menu are checked then).
 // Checks: closed → no WebKit process left and the app still running; Show → a new page that
 // has drawn what the app kept. Reports, as one JSON line `{"tray_cycle":…}`, PSS with the
 // window open (before any event, after 10,000, and after TRAY_CYCLE_MORE_EVENTS more, twice,
@@ -14,7 +15,7 @@
 //
 // Environment (set by tests/ui/run.sh): SOCKEYE_BIN, SOCKEYE_DEMO_PORT, SOCKEYE_CONFIG.
 import { spawn } from "node:child_process";
-import { appPid, webkitChildren, pssMb, closeWindow, showWindow } from "./tray.mjs";
+import { appPid, webkitChildren, pssMb, closeWindow, showWindow, trayItem, trayProp, trayMenu, trayClick } from "./tray.mjs";
 
 const SIM = `http://127.0.0.1:${process.env.SOCKEYE_DEMO_PORT}`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -88,7 +89,21 @@ try {
       check("closed: no WebKit process left (the idle network process is ended)", left.length === 0, JSON.stringify(left));
       check("closed: the app stays in the tray", app.exitCode === null && appPid() === pid, `exit ${app.exitCode}`);
     }
-    const t0 = await showWindow(process.env.SOCKEYE_BIN);
+    // Every second Show is the tray menu's, clicked over D-Bus as a desktop's tray host does.
+    let t0;
+    if (cycle % 2 === 0) {
+      const item = trayItem(pid);
+      const title = item && trayProp(item, "Title");
+      const menu = item ? trayMenu(item) : [];
+      const labels = menu.map((i) => i.label);
+      check("the tray item is on the session bus and its title says the link's state", title?.startsWith("Demo: connected"), `${item}: ${title}`);
+      check("the tray menu lists the environment and its actions", labels.some((l) => l.includes("Demo — connected")) && ["Reconnect now", "Run diagnostics", "Mute notifications", "Show window", "Quit"].every((l) => labels.includes(l)), JSON.stringify(labels));
+      t0 = Date.now();
+      const show = menu.find((i) => i.label === "Show window");
+      if (show) trayClick(item, show.id);
+    } else {
+      t0 = await showWindow(process.env.SOCKEYE_BIN);
+    }
     const shown = await mark("show", cycle + 1);   // the first was the window built at start
     const restored = await mark("restored", cycle + 1);
     shows.push({ from_launch_ms: restored.data.page_at_ms - t0, from_show_ms: restored.data.page_at_ms - shown.at_ms,
@@ -106,7 +121,7 @@ try {
   await sleep(1000);
   out.pss_reopened = pssMb(pid);
   console.log(`     PSS open ${out.pss_open.total} MB, after 10,000 events ${out.pss_10k.total} MB${more ? `, then ${out.pss_more.map((p) => p.total).join(" and ")} MB after ${more} more twice` : ""}, closed ${out.pss_closed.total} MB, reopened ${out.pss_reopened.total} MB`);
-  console.log(`     Show → restored (median of ${shows.length}): ${out.second_launch_to_restored_ms} ms from the second launch, ${out.show_to_restored_ms} ms from the app's Show`);
+  console.log(`     Show → restored (median of ${shows.length}): ${out.second_launch_to_restored_ms} ms from the second launch or the tray click, ${out.show_to_restored_ms} ms from the app's Show`);
 } catch (e) {
   failed++;
   console.log(`FAIL ${e.message}`);

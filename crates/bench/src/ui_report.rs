@@ -30,9 +30,10 @@ fn f(v: &Value) -> String {
 
 fn row(label: &str, v: &Value) -> String {
     format!(
-        "| {label} | {} | {} | {} | {} |\n",
+        "| {label} | {} | {} | {} | {} | {} |\n",
         f(&v["total"]),
         f(&v["by"]["sockeye"]),
+        f(&v["by"]["sockeye-window"]),
         f(&v["by"]["WebKitWebProcess"]),
         f(&v["by"]["WebKitNetworkProcess"])
     )
@@ -72,7 +73,7 @@ pub fn markdown(ui: &Value) -> String {
     );
     let m = &ui["memory_pss_mb"];
     let t = &ui["tray_cycle"];
-    md.push_str(&format!("\nMemory, PSS from `/proc/*/smaps_rollup` (shared pages split among their users), the app and the WebKit processes it started, MB. For scale, a bare Tauri v2 window with a tray icon measures ~{BARE_WINDOW_MB:.0} MB on this machine (app 80, WebKitWebProcess 156, WebKitNetworkProcess 29; issue 11). The demo's simulator runs inside the app and counts in its figure. The app started directly (`tests/ui/tray_cycle.mjs`, the event log on screen):\n\n| when | total | sockeye | WebKitWebProcess | WebKitNetworkProcess |\n|---|---|---|---|---|\n"));
+    md.push_str(&format!("\nMemory, PSS from `/proc/*/smaps_rollup` (shared pages split among their users), the tray process (`sockeye`), the window process it starts (`sockeye-window`) and that one's WebKit processes, MB. For scale, a bare Tauri v2 window with a tray icon measures ~{BARE_WINDOW_MB:.0} MB on this machine (app 80, WebKitWebProcess 156, WebKitNetworkProcess 29; issue 11). The demo's simulator runs inside the tray process and counts in its figure. The app started directly (`tests/ui/tray_cycle.mjs`, the event log on screen):\n\n| when | total | sockeye | sockeye-window | WebKitWebProcess | WebKitNetworkProcess |\n|---|---|---|---|---|---|\n"));
     if !t.is_null() {
         md.push_str(&row("window open, before any event", &t["pss_open"]));
         md.push_str(&row("window open, after 10,000 events", &t["pss_10k"]));
@@ -97,7 +98,7 @@ pub fn markdown(ui: &Value) -> String {
             shows.iter().map(|x| format!("{} ms", f(&x["from_launch_ms"]))).collect();
         let b = &t["restored"]["boot"];
         md.push_str(&format!(
-            "\nClosed to the tray and shown again, without WebDriver: the window closed with WM_DELETE_WINDOW as a window manager sends it, Show by a second launch of the single-instance binary, {} times. WebKit processes left after closing: {}. Show → the page has drawn what the app kept ({} log rows), median: {} ms from the second launch (each: {}), {} ms from the app's Show; the new page's navigation starts {} ms after Show (first Show, in the page, ms from its start: HTML {}, modules run {}, replay handled {}, drawn {}).\n",
+            "\nClosed to the tray and shown again, without WebDriver: the window closed with WM_DELETE_WINDOW as a window manager sends it, Show by a second launch of the single-instance binary or (every second time) by the tray menu's Show clicked over D-Bus, {} times. Window or WebKit processes left after closing: {}. Show → the page has drawn what the app kept ({} log rows), median: {} ms from the second launch or the click (each: {}), {} ms from the app's Show; the new page's navigation starts {} ms after Show (first Show, in the page, ms from its start: HTML {}, modules run {}, replay handled {}, drawn {}).\n",
             shows.len(),
             if t["webkit_left"].as_array().is_some_and(|a| a.is_empty()) {
                 "none".to_string()
