@@ -2,13 +2,16 @@
 //! environments and the active one under ONE lock ([`Manager::inner`]).
 //!
 //! Lock order (a lock may only be taken while holding locks above it):
-//! 1. `Manager::inner` — never held across an `.await`, never while calling into Tauri
-//!    (tray, events) or the pipeline's `on_state` callback;
+//! 1. `Manager::inner` — never held across an `.await`, never while sending to the window
+//!    process or the tray, or calling the pipeline's `on_state` callback;
 //! 2. `Pipeline::kept`, then `Pipeline::batcher`, then the outbox's (see `pipeline.rs`).
 //!
-//! Everything a shell shows is derived from here and pushed (Tauri events for the
-//! environment list and settings, through the window process's link; states, runs, messages and events through the pipeline's
-//! outbox, which the page's long poll waits on); the page never polls on a timer.
+//! The window link's lock (`window.rs`) is a leaf: nothing else is taken under it.
+//!
+//! Everything a shell shows is derived from here and pushed (page events for the environment
+//! list and settings, through the window process's link; states, runs, messages and events
+//! through the pipeline's outbox, which the page's long poll waits on); the page never polls
+//! on a timer.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
-//! The page's commands, as the window process passes them on (see `sockeye_core::window_link`):
-//! [`call`] reads a command's arguments and answers with its JSON result; each command is a
-//! one-line adapter over the [`Manager`] and the core.
+//! The page's commands (routed by name in `calls.rs`): one-line adapters over the
+//! [`Manager`] and the core.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +35,6 @@ pub struct AppInfo {
     pub config_error: Option<String>,
 }
 
-// A new window's first calls are async: a plain command runs on the main thread, which is
-// busy building that window; Show is timed until the page is drawn.
 pub async fn app_info(m: M<'_>) -> Result<AppInfo> {
     Ok(AppInfo {
         bench: std::env::var_os("SOCKEYE_UI_BENCH").is_some(),
@@ -253,8 +250,7 @@ pub fn open_link(url: String) -> Result<()> {
     Ok(())
 }
 
-/// The newest `limit` events of the app's log matching the log's filter and search (async:
-/// off the main thread, which draws the window).
+/// The newest `limit` events of the app's log matching the log's filter and search.
 pub async fn query_log(m: M<'_>, name: String, text: String, limit: usize) -> Result<LogPageView> {
     Ok(m.pipe.query_log(&LogQuery::new(&name, &text), limit.min(crate::pipeline::LOG_ROWS)))
 }
