@@ -163,7 +163,15 @@ async fn run(
         },
         Err(e) => {
             let _ = std::fs::remove_file(&path);
-            return Err(std::io::Error::other(format!("{}: {e}", window_program()?.display())));
+            let program = window_program()?;
+            // `cargo run -p sockeye` builds only this binary; scripts/run builds both.
+            let hint = match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    " (build it beside sockeye: cargo build -p sockeye --bins, or scripts/run)"
+                }
+                _ => "",
+            };
+            return Err(std::io::Error::other(format!("{}: {e}{hint}", program.display())));
         }
     };
     let _ = std::fs::remove_file(&path);
