@@ -27,7 +27,6 @@ pub struct WindowHost {
     started: AtomicU64,
 }
 
-#[derive(Default)]
 struct Link {
     /// Lines to the window process; `Some` from Show until the process is gone.
     to_window: Option<(u64, mpsc::UnboundedSender<String>)>,
@@ -35,6 +34,13 @@ struct Link {
     title: String,
     /// A view to open once the page listens (the tray's "Run diagnostics").
     navigate: Option<String>,
+}
+
+impl Default for Link {
+    fn default() -> Link {
+        // Until the first state is known: the window's own title, never an empty one.
+        Link { to_window: None, title: "Sockeye".into(), navigate: None }
+    }
 }
 
 impl WindowHost {
