@@ -158,18 +158,20 @@ async fn run(
     let path = socket_path(n)?;
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
-    let mut child = tokio::process::Command::new(window_program()?).env(LINK_ENV, &path).spawn();
-    let accepted = match &mut child {
+    let program = window_program()?;
+    let mut child = tokio::process::Command::new(&program).env(LINK_ENV, &path).spawn();
+    let connected = match &mut child {
         Ok(c) => tokio::select! {
-            a = tokio::time::timeout(CONNECT_WITHIN, listener.accept()) => a,
-            status = c.wait() => {
-                let _ = std::fs::remove_file(&path);
-                return Err(std::io::Error::other(format!("the window process ended at start ({})", status?)));
-            }
+            a = tokio::time::timeout(CONNECT_WITHIN, listener.accept()) => match a {
+                Ok(accepted) => accepted.map(|(stream, _)| stream),
+                Err(_) => Err(std::io::Error::other("the window process did not connect")),
+            },
+            status = c.wait() => Err(match status {
+                Ok(s) => std::io::Error::other(format!("the window process ended at start ({s})")),
+                Err(e) => e,
+            }),
         },
         Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            let program = window_program()?;
             // `cargo run -p sockeye` builds only this binary; scripts/run builds both.
             let hint = match e.kind() {
                 std::io::ErrorKind::NotFound => {
@@ -177,12 +179,12 @@ async fn run(
                 }
                 _ => "",
             };
-            return Err(std::io::Error::other(format!("{}: {e}{hint}", program.display())));
+            Err(std::io::Error::other(format!("{}: {e}{hint}", program.display())))
         }
     };
+    // Only the child was to connect: the path goes whatever happened.
     let _ = std::fs::remove_file(&path);
-    let (stream, _) =
-        accepted.map_err(|_| std::io::Error::other("the window process did not connect"))??;
+    let stream = connected?;
     let (read, mut write) = stream.into_split();
     let (replies, mut replies_rx) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
