@@ -105,7 +105,11 @@ impl Rig {
                 .iter()
                 .map(|(_, s)| s.describe())
                 .collect();
-            panic!("the session did not connect: {seen:#?}");
+            let nginx_log = std::fs::read_to_string(rig.nginx.dir.path().join("error.log"));
+            panic!(
+                "the session did not connect: {seen:#?}\nnginx's error log:\n{}",
+                nginx_log.unwrap_or_else(|e| e.to_string())
+            );
         }
         rig
     }

@@ -44,9 +44,15 @@ impl SimProcess {
         p
     }
 
+    /// Until the simulator itself answers on its port: a port that something else took in the
+    /// meantime (the simulator then fails to bind and exits) is an error here, not a rig whose
+    /// proxy talks to a stranger.
     fn wait_listening(&mut self) {
         for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("the simulator process exited ({status}) before serving port {}", self.port);
+            }
+            if sim_answers(self.port) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -86,6 +92,18 @@ impl SimProcess {
         self.kill();
         *self = SimProcess::start(self.port, &self.origin.clone());
     }
+}
+
+/// Whether the simulator's control API answers 200 on `port` (one HTTP/1.0 request).
+fn sim_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /__sim/info HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
 }
 
 impl Drop for SimProcess {

@@ -85,8 +85,20 @@ pub fn python_agent(port: u16, secret: &str) -> Peer {
     Peer::start(c)
 }
 
+/// A port nothing listens on now, and one this process has not handed out before (a rig
+/// picks several ports before its servers bind them; the same one twice would join two of
+/// them into a loop).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// The Frappe-style server on npm `socket.io` 2.x (Engine.IO 3), with its heartbeat.
