@@ -41,6 +41,9 @@ use crate::window::WindowHost;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// The name the tray item, the window's title and notifications go by.
+pub const APP_NAME: &str = "Sockeye";
+
 /// Set once the shutdown path ran.
 static QUITTING: AtomicBool = AtomicBool::new(false);
 

@@ -37,7 +37,7 @@ fn show(n: Notification) {
     // notify-rust's D-Bus call blocks; keep it off the async workers.
     tokio::task::spawn_blocking(move || {
         let mut note = notify_rust::Notification::new();
-        note.appname("Sockeye").summary(&n.title).body(&n.body).icon("network-wireless");
+        note.appname(crate::APP_NAME).summary(&n.title).body(&n.body).icon("network-wireless");
         #[cfg(all(unix, not(target_os = "macos")))]
         note.urgency(match n.urgency {
             Urgency::Critical => notify_rust::Urgency::Critical,

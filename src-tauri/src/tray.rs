@@ -185,7 +185,7 @@ pub fn spawn(m: Arc<Manager>, changed: Arc<Notify>) {
         envs: Vec::new(),
         muted: false,
         tone: Tone::Busy,
-        title: "Sockeye".into(),
+        title: crate::APP_NAME.into(),
         icons: icons(),
         actions,
     };
@@ -211,8 +211,8 @@ pub fn spawn(m: Arc<Manager>, changed: Arc<Notify>) {
                 .iter()
                 .find(|e| e.active)
                 .map(|e| format!("{}: {}", e.profile.name, line(e)))
-                .unwrap_or_else(|| "Sockeye".into());
-            m.window.set_title(&format!("Sockeye — {title}"));
+                .unwrap_or_else(|| crate::APP_NAME.into());
+            m.window.set_title(&format!("{} — {title}", crate::APP_NAME));
             if let Some(tray) = &tray {
                 let envs = envs.iter().map(|e| (e.profile.name.clone(), line(e), e.active));
                 let envs: Vec<_> = envs.collect();

@@ -39,7 +39,7 @@ struct Link {
 impl Default for Link {
     fn default() -> Link {
         // Until the first state is known: the window's own title, never an empty one.
-        Link { to_window: None, title: "Sockeye".into(), navigate: None }
+        Link { to_window: None, title: crate::APP_NAME.into(), navigate: None }
     }
 }
 
