@@ -92,8 +92,14 @@ try {
     // Every second Show is the tray menu's, clicked over D-Bus as a desktop's tray host does.
     let t0;
     if (cycle % 2 === 0) {
+      // The link may be between states when read (a reconnect confirms its identity again:
+      // "authenticating"): read the tray once it says the link is connected, up to 15 s.
       const item = trayItem(pid);
-      const title = item && trayProp(item, "Title");
+      let title = item && trayProp(item, "Title");
+      for (let i = 0; i < 75 && item && !title?.startsWith("Demo: connected"); i++) {
+        await sleep(200);
+        title = trayProp(item, "Title");
+      }
       const menu = item ? trayMenu(item) : [];
       const labels = menu.map((i) => i.label);
       check("the tray item is on the session bus and its title says the link's state", title?.startsWith("Demo: connected"), `${item}: ${title}`);
