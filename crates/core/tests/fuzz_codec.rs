@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use serde_json::value::RawValue;
 use sockeye_core::events::RealtimeEvent;
 use sockeye_core::wire::engine::{self, EioPacket, EioVersion};
+use sockeye_core::wire::json_check;
 use sockeye_core::wire::packet::{self, Packet};
 
 fn versions() -> impl Strategy<Value = EioVersion> {
@@ -74,7 +75,102 @@ fn decode_socketio(text: &str) {
     }
 }
 
+/// Texts near JSON: valid values with a span cut and a few JSON-ish characters put in.
+fn near_json() -> impl Strategy<Value = String> {
+    let noise = prop::collection::vec(
+        prop_oneof![
+            Just("\""),
+            Just("\\"),
+            Just("\\u"),
+            Just("{"),
+            Just("}"),
+            Just("["),
+            Just("]"),
+            Just(","),
+            Just(":"),
+            Just(" "),
+            Just("0"),
+            Just("-"),
+            Just("."),
+            Just("e"),
+            Just("+"),
+            Just("1"),
+            Just("t"),
+            Just("null"),
+            Just("\u{1}"),
+            Just("\n"),
+            Just("é"),
+            Just("a"),
+            Just("F"),
+        ],
+        0..4,
+    )
+    .prop_map(|v| v.concat());
+    (json(), any::<usize>(), any::<usize>(), noise).prop_map(|(v, a, b, ins)| {
+        let chars: Vec<char> = serde_json::to_string(&v).unwrap().chars().collect();
+        let (i, j) = (a % (chars.len() + 1), b % (chars.len() + 1));
+        let (lo, hi) = (i.min(j), i.max(j));
+        let hi = hi.min(lo + 3);
+        let mut out: String = chars[..lo].iter().collect();
+        out.push_str(&ins);
+        out.extend(&chars[hi..]);
+        out
+    })
+}
+
+/// Short texts of JSON tokens and near-tokens, most of them a few edits from valid.
+fn json_tokens() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        Just("0"),
+        Just("01"),
+        Just("-"),
+        Just("-0"),
+        Just("1."),
+        Just(".5"),
+        Just("1e5"),
+        Just("2E-3"),
+        Just("1e"),
+        Just("12"),
+        Just("\"a\""),
+        Just("\"\\u12\""),
+        Just("\"\\u00e9\""),
+        Just("\"\\x\""),
+        Just("\"\n\""),
+        Just("\""),
+        Just("["),
+        Just("]"),
+        Just("{"),
+        Just("}"),
+        Just(","),
+        Just(":"),
+        Just("true"),
+        Just("nul"),
+        Just("null"),
+        Just(" "),
+        Just("\t"),
+    ];
+    prop::collection::vec(token, 1..8).prop_map(|v| v.concat())
+}
+
+/// What serde_json says of `text` as one value (the reference for our own check).
+fn serde_accepts(text: &str) -> bool {
+    serde_json::from_str::<&RawValue>(text).is_ok()
+}
+
 proptest! {
+    /// Our one-pass check accepts exactly what serde_json accepts (nothing here nests deeper
+    /// than the limit), and an event array splits into the arguments serde finds.
+    #[test]
+    fn json_check_agrees_with_serde(text in prop_oneof![near_json(), json_tokens(), "[\\[\\]{}\",:0-9a-z .+\\\\-]{0,30}"]) {
+        prop_assert_eq!(json_check::value(&text, 128).is_ok(), serde_accepts(&text), "{:?}", text);
+        let event = format!(r#"["e",{text}]"#);
+        let ours = json_check::event_array(&event, 128).ok().map(|e| e.args);
+        let theirs = serde_json::from_str::<Vec<&RawValue>>(&event)
+            .ok()
+            .map(|v| v[1..].iter().map(|r| r.get()).collect::<Vec<_>>());
+        prop_assert_eq!(ours, theirs, "{:?}", event);
+    }
+
     #[test]
     fn any_text_decodes_or_errs(v in versions(), text in ".{0,200}") {
         decode_everything(v, &text);

@@ -99,36 +99,9 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The index of the quote closing the string whose first character is at `i`, and whether
-/// the string has escapes. Eight bytes at a time: most strings in a payload are short keys,
-/// too short for `memchr` to pay for itself, too many for a byte loop.
-fn string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each byte of `w` equal to `c` (exact up to the first match).
-    let matches = |w: u64, c: u8| {
-        let x = w ^ (ONES * u64::from(c));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
-    let mut escaped = false;
-    loop {
-        let found = match b.get(i..i + 8) {
-            Some(chunk) => {
-                let w = u64::from_le_bytes(chunk.try_into().ok()?);
-                let m = matches(w, b'"') | matches(w, b'\\');
-                if m == 0 {
-                    i += 8;
-                    continue;
-                }
-                i + (m.trailing_zeros() / 8) as usize
-            }
-            None => i + b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?,
-        };
-        if b[found] == b'"' {
-            return Some((found, escaped));
-        }
-        escaped = true;
-        i = found + 2;
-    }
+/// the string has escapes (the wire's scan; on checked text it cannot fail).
+fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    crate::wire::json_check::string_end(b, i).ok()
 }
 
 /// Where the JSON value starting at `i` ends (exclusive).

@@ -3,6 +3,7 @@
 //!
 //! Layers, lowest first (after mini-redis' connection / frame / parse split):
 //! - [`engine`]: Engine.IO packets and polling payload framing. No I/O.
+//! - [`json_check`]: one-pass JSON validation for the raw text packets keep. No I/O.
 //! - [`packet`]: Socket.IO packets; arguments stay raw JSON, the event name is borrowed. No I/O.
 //! - [`http`], [`websocket`]: the two transports' requests, with typed refusals.
 //! - [`io`]: reader and writer halves of a running transport.
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod io;
+pub mod json_check;
 pub mod packet;
 pub mod upgrade;
 pub mod websocket;

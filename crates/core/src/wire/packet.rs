@@ -6,13 +6,12 @@
 //! unless it contains escapes. No JSON tree is built.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::error::PacketError;
+use super::json_check::{self, JsonError};
 
 /// The seven Socket.IO packet types. Lifecycle comes from these, never from event names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,23 +125,25 @@ impl<'a> Packet<'a> {
         Ok(Packet { kind, namespace, ack_id, attachments, data })
     }
 
-    /// An event's name and arguments (EVENT and BINARY_EVENT).
+    /// An event's name and arguments (EVENT and BINARY_EVENT), validated, nesting limited,
+    /// and sliced in one pass ([`json_check`]).
     pub fn event(&self) -> Result<EventArgs<'a>, PacketError> {
         let data = self.data.ok_or(PacketError::MissingData)?;
-        check_depth(data)?;
-        serde_json::from_str(data).map_err(|e| PacketError::BadJson(e.to_string()))
+        let e = json_check::event_array(data, MAX_DEPTH).map_err(bad_json)?;
+        Ok(EventArgs {
+            name: e.name,
+            args: e.args.into_iter().map(json_check::raw_value).collect(),
+        })
     }
 
     /// An ack's arguments as one raw JSON array (ACK and BINARY_ACK).
     pub fn ack_args(&self) -> Result<&'a RawValue, PacketError> {
         let data = self.data.ok_or(PacketError::MissingData)?;
-        check_depth(data)?;
-        let raw: &RawValue =
-            serde_json::from_str(data).map_err(|e| PacketError::BadJson(e.to_string()))?;
-        if !raw.get().starts_with('[') {
+        let text = json_check::value(data, MAX_DEPTH).map_err(bad_json)?;
+        if !text.starts_with('[') {
             return Err(PacketError::NotAnArray);
         }
-        Ok(raw)
+        Ok(json_check::raw_value(text))
     }
 
     /// The refusal text of a CONNECT_ERROR: `{"message": …}` (v5) or a bare string (v2
@@ -160,60 +161,16 @@ impl<'a> Packet<'a> {
     }
 }
 
-/// Deepest JSON nesting accepted (serde_json's own limit for trees). Raw values are skipped
-/// without recursion, so the limit is checked here: every consumer that later builds a tree
-/// (a viewer, a tool) can then do so safely.
+/// Deepest JSON nesting accepted (serde_json's own limit for trees), the packet's own array
+/// included. Raw values are kept without recursion, so the limit is checked here: every
+/// consumer that later builds a tree (a viewer, a tool) can then do so safely.
 pub const MAX_DEPTH: usize = 128;
 
-/// One pass over the text counting brackets outside strings. Strings, most of an event's
-/// bytes, are crossed with `memchr` to their closing quote instead of byte by byte.
-///
-/// Nesting can only be as deep as the text has opening brackets, so a text with at most
-/// [`MAX_DEPTH`] of them (every event a site sends; a Raven message has two) passes after a
-/// plain byte count, which the compiler vectorises: the walk was ~8 % of ingest.
-fn check_depth(json: &str) -> Result<(), PacketError> {
-    let bytes = json.as_bytes();
-    // `[` and `{` differ only in bit 0x20; counting in chunks of at most 255 lets the sum
-    // stay in bytes, which vectorises (a plain `filter().count()` did not).
-    let openings: usize = bytes
-        .chunks(255)
-        .map(|c| c.iter().map(|&b| u8::from(b | 0x20 == b'{')).sum::<u8>() as usize)
-        .sum();
-    if openings <= MAX_DEPTH {
-        return Ok(());
+fn bad_json(e: JsonError) -> PacketError {
+    match e {
+        JsonError::TooDeep(_) => PacketError::TooDeep(MAX_DEPTH),
+        JsonError::Syntax { .. } => PacketError::BadJson(e.to_string()),
     }
-    let (mut depth, mut i) = (0usize, 0usize);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                // Skip to the quote that closes this string, past escaped characters.
-                i += 1;
-                loop {
-                    match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
-                        None => return Ok(()),
-                        Some(k) if bytes[i + k] == b'\\' => i += k + 2,
-                        Some(k) => {
-                            i += k;
-                            break;
-                        }
-                    }
-                    if i >= bytes.len() {
-                        return Ok(());
-                    }
-                }
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(PacketError::TooDeep(MAX_DEPTH));
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    Ok(())
 }
 
 /// An event's name and its arguments, each still raw JSON.
@@ -221,30 +178,6 @@ fn check_depth(json: &str) -> Result<(), PacketError> {
 pub struct EventArgs<'a> {
     pub name: Cow<'a, str>,
     pub args: Vec<&'a RawValue>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for EventArgs<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = EventArgs<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array whose first element is the event name")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EventArgs<'a>, A::Error> {
-                #[derive(Deserialize)]
-                struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
-                let Name(name) =
-                    seq.next_element()?.ok_or_else(|| de::Error::custom("empty event array"))?;
-                let mut args = Vec::with_capacity(seq.size_hint().unwrap_or(1));
-                while let Some(a) = seq.next_element::<&'a RawValue>()? {
-                    args.push(a);
-                }
-                Ok(EventArgs { name, args })
-            }
-        }
-        d.deserialize_seq(V(std::marker::PhantomData))
-    }
 }
 
 fn header(kind: PacketKind, namespace: &str, ack_id: Option<u64>) -> String {
