@@ -19,7 +19,7 @@ const socket = io(`${url}/raven.test`, {
   extraHeaders: { origin: url, cookie: "sid=good-sid" },
   reconnection: n === 0,
 });
-let count = 0, first = 0, last = 0;
+let count = 0, first = 0, last = 0, cpu0 = null, cpu = 0;
 const lat = [];
 socket.on("connect", () => {
   if (channel) socket.emit("doc_subscribe", "Raven Channel", channel);
@@ -32,14 +32,17 @@ socket.on(event, (msg) => {
   const now = nowUs();
   if (n === 0) { process.stdout.write(`e ${now}\n`); return; }
   sink.write(JSON.stringify({ kind: "event", name: event, payload: msg, received_at: now }) + "\n");
-  if (count === 0) first = now;
+  if (count === 0) { first = now; cpu0 = process.cpuUsage(); }
   last = now;
   count++;
   if (msg && msg.emitted_at_us) lat.push(now - msg.emitted_at_us);
   if (count === n) {
+    // The process's CPU (user + system, every thread) from the first event to the last.
+    const used = process.cpuUsage(cpu0);
+    cpu = used.user + used.system;
     // Leave the server (over polling, an exit alone leaves the socket there until its ping
     // timeout), and exit only once the line is flushed: process.exit() truncates piped stdout.
     socket.disconnect();
-    process.stdout.write(JSON.stringify({ count, first_us: first, last_us: last, lat_us: lat }) + "\n", () => setTimeout(() => process.exit(0), 100));
+    process.stdout.write(JSON.stringify({ count, first_us: first, last_us: last, cpu_us: cpu, lat_us: lat }) + "\n", () => setTimeout(() => process.exit(0), 100));
   }
 });

@@ -31,7 +31,7 @@ async def main():
     stream = n == 0
     sio = socketio.AsyncClient(reconnection=stream)
     done = asyncio.Event()
-    state = {"count": 0, "first": 0, "last": 0, "lat": []}
+    state = {"count": 0, "first": 0, "last": 0, "cpu0": 0, "cpu": 0, "lat": []}
 
     @sio.on(event, namespace=ns)
     async def on_event(msg):
@@ -42,11 +42,14 @@ async def main():
         sink.write(json.dumps({"kind": "event", "name": event, "payload": msg, "received_at": now}) + "\n")
         if state["count"] == 0:
             state["first"] = now
+            state["cpu0"] = time.process_time_ns()
         state["last"] = now
         state["count"] += 1
         if isinstance(msg, dict) and "emitted_at_us" in msg:
             state["lat"].append(now - msg["emitted_at_us"])
         if state["count"] == n:
+            # The process's CPU (user + system, every thread) from the first event to the last.
+            state["cpu"] = (time.process_time_ns() - state["cpu0"]) // 1000
             done.set()
 
     # Headers as a callable: python-engineio deletes the Cookie from a headers dict on the
@@ -63,7 +66,7 @@ async def main():
     await asyncio.sleep(0.2)
     print("ready", flush=True)
     await done.wait()
-    print(json.dumps({"count": state["count"], "first_us": state["first"], "last_us": state["last"], "lat_us": state["lat"]}), flush=True)
+    print(json.dumps({"count": state["count"], "first_us": state["first"], "last_us": state["last"], "cpu_us": state["cpu"], "lat_us": state["lat"]}), flush=True)
     await sio.disconnect()
 
 

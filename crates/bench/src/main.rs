@@ -177,6 +177,23 @@ struct Run {
     count: u64,
     rate: f64,
     lat_us: Vec<u64>,
+    /// CPU time per event from the first event to the last, in µs (the client's thread for
+    /// Sockeye, whose session runs on one current-thread runtime like `sockeye-cli watch`;
+    /// the whole process, every thread, for the reference clients).
+    cpu_us_per_event: f64,
+}
+
+/// CPU time of the calling thread so far, in µs (`/proc/thread-self/schedstat`, ns on CPU).
+fn thread_cpu_us() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |ns| ns / 1000)
+}
+
+/// CPU µs per event over the `count - 1` events after the first (as [`steady_rate`]).
+fn cpu_per_event(count: u64, cpu_us: u64) -> f64 {
+    cpu_us as f64 / count.saturating_sub(1).max(1) as f64
 }
 
 /// Events per second from the first event received to the last. The time before the first
@@ -233,7 +250,7 @@ async fn sockeye_client(
     let burst_url = format!("{url}/__sim/burst");
     let server = tokio::spawn(async move { post(&burst_url, body).await });
     let mut run = Run::default();
-    let (mut first, mut last) = (0, 0);
+    let (mut first, mut last, mut cpu_first) = (0, 0, 0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     // Taken from the queue as they come, a batch at a time: one timeout per batch (a timer
     // per event was the harness's own cost; `sockeye-cli watch` arms none per event).
@@ -254,6 +271,7 @@ async fn sockeye_client(
             }
             if run.count == 0 {
                 first = now;
+                cpu_first = thread_cpu_us();
             }
             run.count += 1;
             last = now;
@@ -263,6 +281,7 @@ async fn sockeye_client(
         }
     }
     run.rate = steady_rate(run.count, first, last);
+    run.cpu_us_per_event = cpu_per_event(run.count, thread_cpu_us() - cpu_first);
     let server = server.await.unwrap_or(Value::Null);
     s.stop().await;
     (run, server)
@@ -343,7 +362,8 @@ async fn reference_client(
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_f64).map(|x| x.max(0.0) as u64).collect())
         .unwrap_or_default();
-    (Run { count, rate: steady_rate(count, first, last), lat_us }, server)
+    let cpu_us_per_event = cpu_per_event(count, v["cpu_us"].as_u64().unwrap_or(0));
+    (Run { count, rate: steady_rate(count, first, last), lat_us, cpu_us_per_event }, server)
 }
 
 /// Wait until the previous client's socket has left the server. A polling client that exits
@@ -607,12 +627,14 @@ async fn main() {
             // within each round.
             let mut rates: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
             let mut server_rates: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
+            let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
             let mut complete = vec![true; clients.len()];
             for _ in 0..a.repeats {
                 for (i, &kind) in clients.iter().enumerate() {
                     let (run, srv) = client_run(kind, &url, transport, event, a.events, 0).await;
                     complete[i] &= run.count == a.events;
                     rates[i].push(run.rate);
+                    cpus[i].push(run.cpu_us_per_event);
                     server_rates[i].push(srv["emit_rate"].as_f64().unwrap_or(f64::NAN));
                 }
             }
@@ -627,7 +649,12 @@ async fn main() {
                 let mut ratio: Vec<f64> = ours
                     .map(|o| rates[o].iter().zip(r).map(|(s, x)| s / x).collect())
                     .unwrap_or_default();
-                let row = json!({"event": event, "transport": transport.to_string(), "client": kind, "events": a.events, "complete": complete[i], "rates": r, "rate_median": median(&mut r.clone()), "rate_min": lo, "rate_max": hi, "server_emit_rate_median": median(&mut server_rates[i].clone()), "sockeye_ratio_median": median(&mut ratio), "sockeye_ratios": ratio});
+                // This client's CPU per event over Sockeye's, round by round: what each
+                // event costs, which the machine's noise moves far less than the rate.
+                let mut cpu_ratio: Vec<f64> = ours
+                    .map(|o| cpus[i].iter().zip(&cpus[o]).map(|(x, s)| x / s).collect())
+                    .unwrap_or_default();
+                let row = json!({"event": event, "transport": transport.to_string(), "client": kind, "events": a.events, "complete": complete[i], "rates": r, "rate_median": median(&mut r.clone()), "rate_min": lo, "rate_max": hi, "server_emit_rate_median": median(&mut server_rates[i].clone()), "sockeye_ratio_median": median(&mut ratio), "sockeye_ratios": ratio, "cpu_us_per_event": cpus[i], "cpu_us_per_event_median": median(&mut cpus[i].clone()), "cpu_ratio_median": median(&mut cpu_ratio), "cpu_ratios": cpu_ratio});
                 eprintln!("ingest {row}");
                 ingest.push(row);
             }
@@ -810,10 +837,10 @@ fn write_report(dir: &Path, r: &Value) {
         r["command"].as_str().unwrap_or(""),
         r["pinning"].as_str().unwrap_or("none")
     ));
-    md.push_str("## 1. Ingest throughput (events/s, median of interleaved rounds, min–max)\n\nEach client's rate runs from the first event it received to the last. The last column is Sockeye's rate divided by this client's, taken round by round (median).\n\n| event | transport | client | events/s | min–max | all received | server emit rate | Sockeye ÷ client |\n|---|---|---|---|---|---|---|---|\n");
+    md.push_str("## 1. Ingest throughput (events/s, median of interleaved rounds, min–max)\n\nEach client's rate runs from the first event it received to the last. The next column is Sockeye's rate divided by this client's, taken round by round (median). The last two: CPU time per event over the same span (Sockeye: its client's thread; the reference clients: their whole process), and this client's CPU per event divided by Sockeye's, round by round (median) — what an event costs each client, which the machine's noise moves far less than the rates.\n\n| event | transport | client | events/s | min–max | all received | server emit rate | Sockeye ÷ client | CPU µs/event | CPU client ÷ Sockeye |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for row in r["ingest"].as_array().into_iter().flatten() {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {}–{} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {}–{} | {} | {} | {} | {} | {} |\n",
             row["event"].as_str().unwrap_or(""),
             row["transport"].as_str().unwrap_or(""),
             row["client"].as_str().unwrap_or(""),
@@ -822,7 +849,9 @@ fn write_report(dir: &Path, r: &Value) {
             f(&row["rate_max"]),
             row["complete"],
             f(&row["server_emit_rate_median"]),
-            f(&row["sockeye_ratio_median"])
+            f(&row["sockeye_ratio_median"]),
+            f(&row["cpu_us_per_event_median"]),
+            f(&row["cpu_ratio_median"])
         ));
     }
     md.push_str("\n## 2. Latency, emit → client callback (ms, WebSocket; timestamps in the payload, same host clock)\n\nMedians over interleaved rounds; the last column is the spread of the rounds' p99.\n\n| rate | client | events per round | p50 | p99 | max | p99 over rounds |\n|---|---|---|---|---|---|---|\n");
@@ -906,8 +935,12 @@ fn targets(r: &Value) -> String {
         let parts: Vec<String> = rows
             .iter()
             .map(|x| {
+                let cpu = x["cpu_ratio_median"]
+                    .as_f64()
+                    .map(|c| format!(" (CPU per event {c:.1}×)"))
+                    .unwrap_or_default();
                 format!(
-                    "{} {} {:.2}×",
+                    "{} {} {:.2}×{cpu}",
                     x["event"].as_str().unwrap_or(""),
                     x["transport"].as_str().unwrap_or(""),
                     x["sockeye_ratio_median"].as_f64().unwrap_or(f64::NAN)
