@@ -10,7 +10,7 @@
 //! It accepts exactly what serde_json accepts as one value (RFC 8259: no control characters
 //! in strings, escapes `\" \\ \/ \b \f \n \r \t \uXXXX` with unpaired surrogates let through
 //! as serde's raw values let them through, no leading zeros, nothing after the value but
-//! whitespace); `tests/fuzz_codec.rs` compares the two on arbitrary text.
+//! whitespace); `tests/fuzz_codec.rs` compares the two on near-JSON text.
 
 use std::borrow::Cow;
 
@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonError {
     /// Not JSON: what was expected and the byte offset where it was not found.
-    #[error("{expected} at byte {at}")]
+    #[error("expected {expected} at byte {at}")]
     Syntax { expected: &'static str, at: usize },
     /// Nested deeper than the limit (counting every open array and object).
     #[error("nested deeper than {0} levels")]
@@ -103,7 +103,7 @@ pub fn value(text: &str, max_depth: usize) -> Result<&str, JsonError> {
 /// raw value over through a private map entry (`RawValue`'s `Deserialize`), which
 /// [`Checked`] plays. Should a serde_json release change that, this falls back to serde's
 /// validating parse: slower, never wrong (a unit test says which path is taken).
-pub fn raw_value(text: &str) -> &RawValue {
+pub(crate) fn raw_value(text: &str) -> &RawValue {
     match <&RawValue as de::Deserialize>::deserialize(Checked(text)) {
         Ok(raw) => raw,
         Err(_) => serde_json::from_str(text).unwrap_or_else(|_| null()),
@@ -398,7 +398,12 @@ pub(crate) fn string_end(b: &[u8], mut i: usize) -> Result<(usize, bool), JsonEr
                     _ => return error("an escape", found),
                 }
             }
-            _ => return error("no control character in a string", found),
+            _ => {
+                return error(
+                    "an escaped control character (a raw one is not allowed in a string)",
+                    found,
+                );
+            }
         }
     }
 }
