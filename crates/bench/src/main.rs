@@ -281,7 +281,7 @@ async fn sockeye_client(
         }
     }
     run.rate = steady_rate(run.count, first, last);
-    run.cpu_us_per_event = cpu_per_event(run.count, thread_cpu_us() - cpu_first);
+    run.cpu_us_per_event = cpu_per_event(run.count, thread_cpu_us().saturating_sub(cpu_first));
     let server = server.await.unwrap_or(Value::Null);
     s.stop().await;
     (run, server)
