@@ -207,12 +207,10 @@ pub fn spawn(m: Arc<Manager>, changed: Arc<Notify>) {
             let envs = m.views();
             let muted = m.with_config(|c| c.settings.notifications.muted);
             let tone = views::aggregate(envs.iter().filter_map(|e| e.link.as_ref()), muted);
-            let title = envs
-                .iter()
-                .find(|e| e.active)
-                .map(|e| format!("{}: {}", e.profile.name, line(e)))
-                .unwrap_or_else(|| crate::APP_NAME.into());
-            m.window.set_title(&format!("{} — {title}", crate::APP_NAME));
+            let active =
+                envs.iter().find(|e| e.active).map(|e| format!("{}: {}", e.profile.name, line(e)));
+            m.window.set_title(&window_title(active.as_deref()));
+            let title = active.unwrap_or_else(|| crate::APP_NAME.into());
             if let Some(tray) = &tray {
                 let envs = envs.iter().map(|e| (e.profile.name.clone(), line(e), e.active));
                 let envs: Vec<_> = envs.collect();
@@ -227,4 +225,23 @@ pub fn spawn(m: Arc<Manager>, changed: Arc<Notify>) {
             changed.notified().await;
         }
     });
+}
+
+/// "Sockeye — prod: connected" for the active environment's line, or just "Sockeye".
+fn window_title(active: Option<&str>) -> String {
+    match active {
+        Some(a) => format!("{} — {a}", crate::APP_NAME),
+        None => crate::APP_NAME.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window_title;
+
+    #[test]
+    fn the_window_title_names_the_app_once() {
+        assert_eq!(window_title(Some("prod: connected")), "Sockeye — prod: connected");
+        assert_eq!(window_title(None), "Sockeye", "not \"Sockeye — Sockeye\"");
+    }
 }
