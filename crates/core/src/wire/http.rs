@@ -87,9 +87,8 @@ pub fn with_headers(
 /// hold the answer back (a long poll) this long, beyond the client's own request timeout,
 /// which is sized for answers that come at once.
 ///
-/// A kept-alive connection the other side closed just as it was reused (proxies such as
-/// tinyproxy close theirs without saying so) fails before any answer: the GET is sent once
-/// more, on a new connection, as browsers do. Nothing was answered, so nothing is lost.
+/// Sent once more on a new connection if the first fails before any answer
+/// ([`once_more_if_unanswered`]).
 pub async fn get(
     http: &reqwest::Client,
     url: Url,
@@ -105,12 +104,28 @@ pub async fn get(
         }
         .send()
     };
-    let resp = match send().await {
+    read(once_more_if_unanswered(send).await?, limit).await
+}
+
+/// Send a request, and once more if the connection closed before any byte of an answer.
+///
+/// A kept-alive connection the other side closed just as it was reused fails that way:
+/// proxies such as tinyproxy close theirs without saying so, and whether the close or the
+/// next request wins depends on timing (a loaded machine loses the race every time). Browsers
+/// send the request again on a new connection — for POSTs too (Chromium resends any request
+/// that fails before an answer on a reused connection), which is what socket.io-client's
+/// polling does in a browser. Nothing was answered, so nothing is lost; a server that took a
+/// POST and closed without answering would see its packets twice, as it would from a browser.
+async fn once_more_if_unanswered<F, Fut>(send: F) -> Result<reqwest::Response, HttpFailure>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    match send().await {
         Err(e) if closed_before_answer(&e) => send().await,
         other => other,
     }
-    .map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
-    read(resp, limit).await
+    .map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))
 }
 
 /// hyper's "connection closed before message completed": no byte of an answer arrived.
@@ -125,7 +140,8 @@ fn closed_before_answer(e: &reqwest::Error) -> bool {
     false
 }
 
-/// POST `body` (a text payload) to `url`.
+/// POST `body` (a text payload) to `url`; sent once more on a new connection if the first
+/// fails before any answer ([`once_more_if_unanswered`]).
 pub async fn post(
     http: &reqwest::Client,
     url: Url,
@@ -133,12 +149,14 @@ pub async fn post(
     body: String,
     limit: usize,
 ) -> Result<HttpAnswer, HttpFailure> {
-    let req = http.post(url).header("content-type", "text/plain;charset=UTF-8").body(body);
-    let resp = with_headers(req, headers)
-        .send()
-        .await
-        .map_err(|e| HttpFailure::Network(crate::error_text::error_chain(&e)))?;
-    read(resp, limit).await
+    let send = || {
+        let req = http
+            .post(url.clone())
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(body.clone());
+        with_headers(req, headers).send()
+    };
+    read(once_more_if_unanswered(send).await?, limit).await
 }
 
 async fn read(mut resp: reqwest::Response, limit: usize) -> Result<HttpAnswer, HttpFailure> {
