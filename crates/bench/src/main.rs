@@ -266,7 +266,7 @@ async fn sockeye_client(
             }
             let now = now_us();
             let _ = sockeye_core::event_line::write_line(&mut sink, &e);
-            if let Some(at) = emitted_at_us(&e.payload) {
+            if let Some(at) = emitted_at_us(e.payload.raw()) {
                 run.lat_us.push(now.saturating_sub(at));
             }
             if run.count == 0 {

@@ -36,7 +36,7 @@ impl<'a> From<&'a RealtimeEvent> for EventLine<'a> {
             env: None,
             name: &e.name,
             room_hint: e.room_hint.as_deref(),
-            payload: &e.payload,
+            payload: e.payload.raw(),
             received_at: rfc3339_ms(e.received_at_ms),
             parse_note: e.parse_note.as_deref(),
             recovered: e.recovered,

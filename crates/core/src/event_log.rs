@@ -118,6 +118,12 @@ impl EventLog {
 
     /// Keep `event`; returns its entry (what the window is sent).
     pub fn push(&mut self, env: Arc<str>, event: Arc<RealtimeEvent>) -> LogEntry {
+        // A kept event must not pin the whole polling body it came in (its neighbours may
+        // leave the log long before it does): the log's byte bound counts its payload only.
+        let event = match event.payload.compact() {
+            Some(payload) => Arc::new(RealtimeEvent { payload, ..RealtimeEvent::clone(&event) }),
+            None => event,
+        };
         self.last_seq += 1;
         self.bytes += weight(&event);
         self.entries.push_back(LogEntry { seq: self.last_seq, env, event, kept: 0 });
@@ -281,6 +287,21 @@ mod tests {
         assert_eq!(log.clear(), 5);
         assert!(log.is_empty());
         assert_eq!(log.push("a".into(), ev("tick", "1", None)).seq, 6, "numbering goes on");
+    }
+
+    #[test]
+    fn a_kept_event_does_not_pin_the_body_it_came_in() {
+        let body = Arc::new(format!("[{{\"i\":1}},\"{}\"]", "x".repeat(10_000)));
+        let payload = crate::wire::Payload::within(&body, &body[1..8]);
+        let e = Arc::new(RealtimeEvent::from_raw("tick", payload, None));
+        assert_eq!(Arc::strong_count(&body), 2);
+        let mut log = EventLog::new(3);
+        let entry = log.push("a".into(), e);
+        assert_eq!(entry.event.payload.get(), "{\"i\":1}");
+        assert_eq!(Arc::strong_count(&body), 1, "the log keeps a copy of the payload alone");
+        let small = ev("tick", "{\"i\":2}", None);
+        let kept = log.push("a".into(), Arc::clone(&small));
+        assert!(Arc::ptr_eq(&kept.event, &small), "an event holding nothing more is kept as is");
     }
 
     #[test]

@@ -10,6 +10,8 @@ mod json_walk;
 mod payload_fields;
 use payload_fields::{AgentWire, AiWire, Loose, Meta, RavenWire};
 
+pub use crate::wire::Payload;
+
 /// One step of an AI agent's `ai_progress` stream (room `user:<user>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -102,8 +104,8 @@ pub enum EventKind {
 pub struct RealtimeEvent {
     pub name: String,
     /// The first (normally only) argument exactly as received; several arguments arrive as
-    /// an array, none as `null`.
-    pub payload: Box<RawValue>,
+    /// an array, none as `null`. Shared with the body or frame it arrived in.
+    pub payload: Payload,
     pub kind: EventKind,
     /// The room this event was most likely published to (Socket.IO does not say).
     pub room_hint: Option<String>,
@@ -345,11 +347,13 @@ impl RealtimeEvent {
     /// Build from an event's name and raw payload. `user` is who we are connected as (for
     /// the room hint). Never fails: a payload that does not fit its type is `Other` with a
     /// note, its raw text kept.
-    pub fn from_raw(name: &str, payload: Box<RawValue>, user: Option<&str>) -> RealtimeEvent {
-        let (kind, room_hint, parse_note, run_key, seq) = match classify_raw(name, &payload, user) {
-            Ok(c) => (c.kind, c.room, None, c.run_key, c.seq),
-            Err(note) => (EventKind::Other, None, Some(format!("{name}: {note}")), None, None),
-        };
+    pub fn from_raw(name: &str, payload: impl Into<Payload>, user: Option<&str>) -> RealtimeEvent {
+        let payload = payload.into();
+        let (kind, room_hint, parse_note, run_key, seq) =
+            match classify_raw(name, payload.raw(), user) {
+                Ok(c) => (c.kind, c.room, None, c.run_key, c.seq),
+                Err(note) => (EventKind::Other, None, Some(format!("{name}: {note}")), None, None),
+            };
         RealtimeEvent {
             name: name.to_string(),
             payload,

@@ -85,7 +85,7 @@ async fn streams_across_the_switch(what: &str, opts: ConnectOptions, publish: Pu
             continue;
         };
         match item.unwrap_or_else(|| panic!("{what}: the connection ended")) {
-            Inbound::Event(e) => seqs.push(seq_of(&e.payload)),
+            Inbound::Event(e) => seqs.push(seq_of(e.payload.raw())),
             Inbound::Upgraded => {
                 at_switch = Some(seqs.len());
                 upgraded.store(true, Ordering::SeqCst);

@@ -56,11 +56,11 @@ async fn until_done(conn: &mut wire::Connection) -> Seen {
             .expect("connection open");
         match item {
             Inbound::Event(e) if e.name == "done" => {
-                seen.done = seq_of(&e.payload);
+                seen.done = seq_of(e.payload.raw());
                 return seen;
             }
             Inbound::Event(e) => {
-                if let Some(s) = seq_of(&e.payload)
+                if let Some(s) = seq_of(e.payload.raw())
                     .filter(|_| !["oversized", "deep", "bin"].contains(&e.name.as_str()))
                 {
                     seen.seqs.push(s);

@@ -20,13 +20,14 @@ use super::error::{ConnectError, Disconnect, PacketError};
 use super::http::Body;
 use super::io::{Incoming, Out, Reader};
 use super::packet::{Packet, PacketKind};
+use super::payload::Payload;
 
 /// An event as received: the name, and the arguments as one raw JSON value (the single
 /// argument itself; `null` for none; an array when there are several).
 #[derive(Debug)]
 pub struct WireEvent {
     pub name: String,
-    pub payload: Box<RawValue>,
+    pub payload: Payload,
     pub arg_count: usize,
     /// Set when the server asked for an ack.
     pub ack_id: Option<u64>,
@@ -106,11 +107,20 @@ fn excerpt(s: &str) -> String {
     s[..end].to_string()
 }
 
-/// The payload of an event: its single argument, `null`, or the arguments as an array.
-pub fn payload_of(args: &[&RawValue]) -> Box<RawValue> {
+/// The payload of a received event: its single argument as a slice of `source`, the text it
+/// arrived in (no copy), or as [`payload_of`].
+fn payload_in(source: &Arc<String>, args: &[&RawValue]) -> Payload {
     match args {
-        [] => RawValue::from_string("null".into()).expect("null is JSON"),
-        [one] => (*one).to_owned(),
+        [one] => Payload::within(source, one.get()),
+        other => payload_of(other),
+    }
+}
+
+/// The payload of an event: its single argument, `null`, or the arguments as an array.
+pub fn payload_of(args: &[&RawValue]) -> Payload {
+    match args {
+        [] => Payload::own("null".into()),
+        [one] => Payload::from(*one),
         many => {
             let mut s =
                 String::with_capacity(many.iter().map(|a| a.get().len() + 1).sum::<usize>() + 1);
@@ -122,7 +132,8 @@ pub fn payload_of(args: &[&RawValue]) -> Box<RawValue> {
                 s.push_str(a.get());
             }
             s.push(']');
-            RawValue::from_string(s).expect("an array of JSON values is JSON")
+            // Checked values joined by commas in brackets: an array, checked too.
+            Payload::own(s)
         }
     }
 }
@@ -148,7 +159,8 @@ impl Task {
         let mut next_ping = Instant::now() + self.settings.ping_interval;
         let mut pong_due: Option<Instant> = None;
         for packet in std::mem::take(&mut self.leftover) {
-            if let Flow::End(d) = self.on_text(&packet).await {
+            let packet = Arc::new(packet);
+            if let Flow::End(d) = self.on_text(&packet, &packet).await {
                 return d;
             }
         }
@@ -206,7 +218,8 @@ impl Task {
                 if t.starts_with('3') && self.client_pings() {
                     *pong_due = None;
                 }
-                self.on_text(&t).await
+                let frame = Arc::new(t);
+                self.on_text(&frame, &frame).await
             }
             Incoming::Binary(b) => match engine::decode_ws_binary(self.settings.version, &b) {
                 Ok(bytes) => self.on_binary(bytes).await,
@@ -219,33 +232,39 @@ impl Task {
     }
 
     async fn on_body(&mut self, body: Body, pong_due: &mut Option<Instant>) -> Flow {
-        // The packets borrow from the body: no copy per packet before decoding.
-        let owned: Vec<String>;
-        let packets: Vec<&str> = match &body {
-            Body::Text(t) => match engine::split_payload(self.settings.version, t) {
-                Ok(p) => p,
-                Err(e) => return Flow::End(Disconnect::ParseError(e)),
-            },
-            Body::Binary(b) => match engine::split_v3_binary(b) {
-                Ok(p) => {
-                    owned = p;
-                    owned.iter().map(String::as_str).collect()
-                }
+        // The packets borrow from the body, and the events' payloads share it: no copy per
+        // packet or per event. (A v3 binary body's packets are decoded into texts of their
+        // own first.)
+        let (texts, framed): (Vec<Arc<String>>, bool) = match body {
+            Body::Text(t) => (vec![Arc::new(t)], true),
+            Body::Binary(b) => match engine::split_v3_binary(&b) {
+                Ok(p) => (p.into_iter().map(Arc::new).collect(), false),
                 Err(e) => return Flow::End(Disconnect::ParseError(e)),
             },
         };
-        for p in packets {
-            if p.starts_with('3') && self.client_pings() {
-                *pong_due = None;
-            }
-            if let Flow::End(d) = self.on_text(p).await {
-                return Flow::End(d);
+        for source in &texts {
+            let packets = if framed {
+                match engine::split_payload(self.settings.version, source) {
+                    Ok(p) => p,
+                    Err(e) => return Flow::End(Disconnect::ParseError(e)),
+                }
+            } else {
+                vec![source.as_str()]
+            };
+            for p in packets {
+                if p.starts_with('3') && self.client_pings() {
+                    *pong_due = None;
+                }
+                if let Flow::End(d) = self.on_text(source, p).await {
+                    return Flow::End(d);
+                }
             }
         }
         Flow::Go
     }
 
-    async fn on_text(&mut self, text: &str) -> Flow {
+    /// One Engine.IO packet, `text`, a part of `source` (the body or frame it came in).
+    async fn on_text(&mut self, source: &Arc<String>, text: &str) -> Flow {
         match EioPacket::decode(self.settings.version, text) {
             Err(e) => self.malformed(excerpt(text), e.into()).await,
             Ok(EioPacket::Ping(data)) => {
@@ -253,7 +272,7 @@ impl Task {
                 let _ = self.writer.tx.send(Out::Packet(EioPacket::Pong(data).encode()));
                 Flow::Go
             }
-            Ok(EioPacket::Message(m)) => self.on_socketio(m).await,
+            Ok(EioPacket::Message(m)) => self.on_socketio(source, m).await,
             Ok(EioPacket::Binary(b)) => self.on_binary(b).await,
             Ok(EioPacket::Close) => Flow::End(Disconnect::TransportClose(Some(
                 "the server closed the Engine.IO session".into(),
@@ -276,7 +295,7 @@ impl Task {
         Flow::Go
     }
 
-    async fn on_socketio(&mut self, text: &str) -> Flow {
+    async fn on_socketio(&mut self, source: &Arc<String>, text: &str) -> Flow {
         if text.len() > self.settings.max_packet {
             return self
                 .malformed(
@@ -338,7 +357,7 @@ impl Task {
                 Ok(args) => {
                     let event = WireEvent {
                         name: args.name.into_owned(),
-                        payload: payload_of(&args.args),
+                        payload: payload_in(source, &args.args),
                         arg_count: args.args.len(),
                         ack_id: packet.ack_id,
                         attachments: Vec::new(),

@@ -5,6 +5,7 @@
 //! - [`engine`]: Engine.IO packets and polling payload framing. No I/O.
 //! - [`json_check`]: one-pass JSON validation for the raw text packets keep. No I/O.
 //! - [`packet`]: Socket.IO packets; arguments stay raw JSON, the event name is borrowed. No I/O.
+//! - [`payload`]: an event's raw JSON, shared with the body or frame it came in. No I/O.
 //! - [`http`], [`websocket`]: the two transports' requests, with typed refusals.
 //! - [`io`]: reader and writer halves of a running transport.
 //! - [`connection`]: the task that owns a connection: decoding, heartbeat, acks, one queue.
@@ -21,6 +22,7 @@ pub mod http;
 pub mod io;
 pub mod json_check;
 pub mod packet;
+pub mod payload;
 pub mod upgrade;
 pub mod websocket;
 
@@ -28,3 +30,4 @@ pub use client::{ConnectOptions, Connection, Handle, LinkInfo, Transport, Transp
 pub use connection::{Inbound, Malformed, WireEvent};
 pub use engine::EioVersion;
 pub use error::{ConnectError, Disconnect, EmitError, FrameError, PacketError};
+pub use payload::Payload;
