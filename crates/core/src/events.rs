@@ -347,15 +347,19 @@ impl RealtimeEvent {
     /// Build from an event's name and raw payload. `user` is who we are connected as (for
     /// the room hint). Never fails: a payload that does not fit its type is `Other` with a
     /// note, its raw text kept.
-    pub fn from_raw(name: &str, payload: impl Into<Payload>, user: Option<&str>) -> RealtimeEvent {
-        let payload = payload.into();
+    pub fn from_raw(
+        name: impl Into<String>,
+        payload: impl Into<Payload>,
+        user: Option<&str>,
+    ) -> RealtimeEvent {
+        let (name, payload) = (name.into(), payload.into());
         let (kind, room_hint, parse_note, run_key, seq) =
-            match classify_raw(name, payload.raw(), user) {
+            match classify_raw(&name, payload.raw(), user) {
                 Ok(c) => (c.kind, c.room, None, c.run_key, c.seq),
                 Err(note) => (EventKind::Other, None, Some(format!("{name}: {note}")), None, None),
             };
         RealtimeEvent {
-            name: name.to_string(),
+            name,
             payload,
             kind,
             room_hint,

@@ -2,7 +2,7 @@
 //! of recent message ids, so a message that arrives both live and over REST is shown once.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::hash::BuildHasher;
 
 use super::{ChannelCursor, Cursor};
 use crate::events::RavenMessage;
@@ -13,18 +13,27 @@ const RECENT_IDS: usize = 2048;
 /// Channels tracked at most (a session watches a handful).
 const MAX_CHANNELS: usize = 512;
 
-/// The order and the set share each id: one allocation per message, on the path of every
-/// live Raven message.
+/// Recent ids of one channel, as fingerprints: an id is 128 bits from two independently
+/// seeded hashes, so remembering one allocates nothing (a copy of every id, plus the
+/// evictions' string compares, made this set a tenth of a polled message's ingest). A false
+/// match needs both 64-bit hashes to collide under seeds drawn per process: ids chosen by a
+/// server cannot aim for one, and among a few thousand ids chance never finds one.
 #[derive(Default)]
 struct Recent {
-    order: VecDeque<Arc<str>>,
-    /// Seeded per process, so ids chosen by a server cannot be made to collide.
-    set: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    order: VecDeque<u128>,
+    set: HashSet<u128, foldhash::fast::RandomState>,
+    seeds: (foldhash::fast::RandomState, foldhash::fast::RandomState),
 }
 
 impl Recent {
+    fn fingerprint(&self, id: &str) -> u128 {
+        let (a, b) = (self.seeds.0.hash_one(id), self.seeds.1.hash_one(id));
+        (u128::from(a) << 64) | u128::from(b)
+    }
+
     fn insert(&mut self, id: &str) -> bool {
-        if self.set.contains(id) {
+        let f = self.fingerprint(id);
+        if !self.set.insert(f) {
             return false;
         }
         if self.order.len() == RECENT_IDS
@@ -32,13 +41,11 @@ impl Recent {
         {
             self.set.remove(&old);
         }
-        let id: Arc<str> = Arc::from(id);
-        self.order.push_back(id.clone());
-        self.set.insert(id);
+        self.order.push_back(f);
         true
     }
     fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
+        self.set.contains(&self.fingerprint(id))
     }
 }
 

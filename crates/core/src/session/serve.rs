@@ -71,7 +71,7 @@ fn malformed_event(m: &Malformed) -> RealtimeEvent {
 
 /// A received event with its room hint and argument count.
 fn live_event(e: WireEvent, user: Option<&str>) -> RealtimeEvent {
-    RealtimeEvent::from_raw(&e.name, e.payload, user).with_arg_count(e.arg_count)
+    RealtimeEvent::from_raw(e.name, e.payload, user).with_arg_count(e.arg_count)
 }
 
 /// Closing can wait on a dead peer: bounded, never forever.
