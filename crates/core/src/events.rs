@@ -10,7 +10,7 @@ mod json_walk;
 mod payload_fields;
 use payload_fields::{AgentWire, AiWire, Loose, Meta, RavenWire};
 
-pub use crate::wire::Payload;
+pub use crate::wire::{Payload, Text};
 
 /// One step of an AI agent's `ai_progress` stream (room `user:<user>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -56,19 +56,20 @@ pub struct AgentEvent {
     pub timestamp: Option<String>,
 }
 
-/// A Raven chat message as carried by `message_created` / `message_edited`.
+/// A Raven chat message as carried by `message_created` / `message_edited`. Its strings
+/// share the event's payload text where the JSON had no escapes ([`Text`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RavenMessage {
-    pub channel_id: String,
-    pub sender: String,
-    pub message_id: String,
+    pub channel_id: Text,
+    pub sender: Text,
+    pub message_id: Text,
     /// Plain text (`content`), the fallback wherever HTML is not rendered.
-    pub content: String,
+    pub content: Text,
     /// Raven's HTML (`text`), unsanitised: render only after sanitising.
-    pub html: Option<String>,
-    pub message_type: String,
+    pub html: Option<Text>,
+    pub message_type: Text,
     pub is_bot_message: bool,
-    pub creation: Option<String>,
+    pub creation: Option<Text>,
 }
 
 /// What an event is, once recognised.
@@ -206,17 +207,19 @@ fn parse_ai_progress(w: &AiWire<'_>) -> Result<AiProgress, String> {
     })
 }
 
-fn parse_raven_message(w: &RavenWire<'_>) -> Result<RavenMessage, String> {
+fn parse_raven_message(w: &RavenWire<'_>, p: &Payload) -> Result<RavenMessage, String> {
     let d = w.message_details.as_ref().ok_or("missing object message_details")?;
+    let text = |v: &Loose<'_>| v.as_str().map(|s| p.text(s));
+    let required = |v: &Loose<'_>, k: &str| required(v, k).map(|_| text(v).unwrap_or_default());
     Ok(RavenMessage {
         channel_id: required(&w.channel_id, "channel_id")?,
-        sender: w.sender.string().unwrap_or_default(),
+        sender: text(&w.sender).unwrap_or_default(),
         message_id: required(&w.message_id, "message_id")?,
-        content: d.content.string().unwrap_or_default(),
-        html: d.text.string(),
-        message_type: d.message_type.string().unwrap_or_else(|| "Text".into()),
+        content: text(&d.content).unwrap_or_default(),
+        html: text(&d.text),
+        message_type: text(&d.message_type).unwrap_or_else(|| "Text".into()),
         is_bot_message: d.is_bot_message.as_u64() == Some(1),
-        creation: d.creation.string(),
+        creation: text(&d.creation),
     })
 }
 
@@ -232,7 +235,8 @@ fn decode<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> {
     payload_fields::serde_decode(raw.get())
 }
 
-fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classified, String> {
+fn classify_raw(name: &str, payload: &Payload, user: Option<&str>) -> Result<Classified, String> {
+    let raw = payload.raw();
     let user_room = || user.map(|u| format!("user:{u}"));
     let plain = |kind, room| Ok(Classified { kind, room, run_key: None, seq: None });
     match name {
@@ -270,7 +274,7 @@ fn classify_raw(name: &str, raw: &RawValue, user: Option<&str>) -> Result<Classi
         }
         "message_created" | "message_edited" => {
             let w: RavenWire<'_> = payload_fields::read(raw.get())?;
-            let m = parse_raven_message(&w)?;
+            let m = parse_raven_message(&w, payload)?;
             let room = Some(format!("doc:Raven Channel/{}", m.channel_id));
             plain(
                 if name == "message_created" {
@@ -353,11 +357,11 @@ impl RealtimeEvent {
         user: Option<&str>,
     ) -> RealtimeEvent {
         let (name, payload) = (name.into(), payload.into());
-        let (kind, room_hint, parse_note, run_key, seq) =
-            match classify_raw(&name, payload.raw(), user) {
-                Ok(c) => (c.kind, c.room, None, c.run_key, c.seq),
-                Err(note) => (EventKind::Other, None, Some(format!("{name}: {note}")), None, None),
-            };
+        let (kind, room_hint, parse_note, run_key, seq) = match classify_raw(&name, &payload, user)
+        {
+            Ok(c) => (c.kind, c.room, None, c.run_key, c.seq),
+            Err(note) => (EventKind::Other, None, Some(format!("{name}: {note}")), None, None),
+        };
         RealtimeEvent {
             name,
             payload,
@@ -372,6 +376,29 @@ impl RealtimeEvent {
             direction: Direction::In,
             arg_count: 1,
         }
+    }
+
+    /// A copy holding only its own bytes, for a consumer that keeps events long (the event
+    /// log): the payload and the view's texts no longer share the polling body they came
+    /// in, which a kept event would otherwise pin whole. `None` when it holds nothing more.
+    pub fn compact(&self) -> Option<RealtimeEvent> {
+        let payload = self.payload.compact()?;
+        let detach = |m: &RavenMessage| RavenMessage {
+            channel_id: m.channel_id.detached(),
+            sender: m.sender.detached(),
+            message_id: m.message_id.detached(),
+            content: m.content.detached(),
+            html: m.html.as_ref().map(Text::detached),
+            message_type: m.message_type.detached(),
+            is_bot_message: m.is_bot_message,
+            creation: m.creation.as_ref().map(Text::detached),
+        };
+        let kind = match &self.kind {
+            EventKind::MessageCreated(m) => EventKind::MessageCreated(detach(m)),
+            EventKind::MessageEdited(m) => EventKind::MessageEdited(detach(m)),
+            other => other.clone(),
+        };
+        Some(RealtimeEvent { payload, kind, ..self.clone() })
     }
 
     /// The same event with its argument count (`payload` built from `n` arguments).

@@ -352,9 +352,9 @@ pub fn message_trigger(env: &str, m: &crate::events::RavenMessage, me: Option<&s
     });
     Trigger::Message {
         env: env.into(),
-        channel: m.channel_id.clone(),
-        sender: m.sender.clone(),
-        text: m.content.clone(),
+        channel: m.channel_id.to_string(),
+        sender: m.sender.to_string(),
+        text: m.content.to_string(),
         mention,
     }
 }

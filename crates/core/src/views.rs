@@ -249,12 +249,12 @@ impl MessageView {
         let html = m.html.as_deref().unwrap_or_default();
         let rich = if html.trim().is_empty() { Vec::new() } else { rich_text::render(html) };
         let content =
-            if m.content.is_empty() { rich_text::plain(&rich) } else { m.content.clone() };
+            if m.content.is_empty() { rich_text::plain(&rich) } else { m.content.to_string() };
         Some(MessageView {
             env: env.into(),
-            channel: m.channel_id.clone(),
-            sender: m.sender.clone(),
-            id: m.message_id.clone(),
+            channel: m.channel_id.to_string(),
+            sender: m.sender.to_string(),
+            id: m.message_id.to_string(),
             at_ms: e.received_at_ms,
             bot: m.is_bot_message,
             edited,

@@ -137,10 +137,10 @@ impl Rig {
                     steps.insert(*step);
                 }
                 EventKind::MessageCreated(m) if e.recovered => {
-                    recovered.insert(m.message_id.clone());
+                    recovered.insert(m.message_id.to_string());
                 }
                 EventKind::MessageCreated(m) => {
-                    live.insert(m.message_id.clone());
+                    live.insert(m.message_id.to_string());
                 }
                 _ => {}
             }

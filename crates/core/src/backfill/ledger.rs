@@ -52,10 +52,10 @@ impl Recent {
 /// Remember a delivered message's id under its channel (a channel already tracked is looked up
 /// by reference: its name is not copied for every message), up to [`MAX_CHANNELS`] channels.
 fn note(ids: &mut HashMap<String, Recent>, m: &RavenMessage) {
-    if let Some(recent) = ids.get_mut(&m.channel_id) {
+    if let Some(recent) = ids.get_mut(m.channel_id.as_str()) {
         recent.insert(&m.message_id);
     } else if ids.len() < MAX_CHANNELS {
-        ids.entry(m.channel_id.clone()).or_default().insert(&m.message_id);
+        ids.entry(m.channel_id.to_string()).or_default().insert(&m.message_id);
     }
 }
 
@@ -94,7 +94,7 @@ impl Ledger {
     /// duplicates are the server's business and are delivered as sent. `advance` moves the
     /// cursor (not while a gap is still open: the gap's messages would be skipped).
     pub fn live(&mut self, m: &RavenMessage, now_ms: u64, advance: bool) -> bool {
-        if self.recovered.get(&m.channel_id).is_some_and(|r| r.contains(&m.message_id)) {
+        if self.recovered.get(m.channel_id.as_str()).is_some_and(|r| r.contains(&m.message_id)) {
             return false;
         }
         note(&mut self.live, m);
@@ -112,14 +112,14 @@ impl Ledger {
 
     /// A message fetched over REST: false when it was already delivered (live or recovered).
     pub fn recovered(&mut self, m: &RavenMessage, now_ms: u64) -> bool {
-        if self.live.get(&m.channel_id).is_some_and(|r| r.contains(&m.message_id)) {
+        if self.live.get(m.channel_id.as_str()).is_some_and(|r| r.contains(&m.message_id)) {
             return false;
         }
-        if matches!(self.cursors.get(&m.channel_id), Some(ChannelCursor::At(c)) if c.message_id == m.message_id)
+        if matches!(self.cursors.get(m.channel_id.as_str()), Some(ChannelCursor::At(c)) if m.message_id == c.message_id)
         {
             return false;
         }
-        if !self.recovered.entry(m.channel_id.clone()).or_default().insert(&m.message_id) {
+        if !self.recovered.entry(m.channel_id.to_string()).or_default().insert(&m.message_id) {
             return false;
         }
         self.advance(m, now_ms);
@@ -129,7 +129,7 @@ impl Ledger {
     fn advance(&mut self, m: &RavenMessage, now_ms: u64) {
         let Some(creation) = m.creation.as_deref() else { return };
         // The site's `YYYY-MM-DD HH:MM:SS.ffffff` orders as text; the site compares it too.
-        let newer = match self.cursors.get(&m.channel_id) {
+        let newer = match self.cursors.get(m.channel_id.as_str()) {
             Some(ChannelCursor::At(c)) => creation >= c.creation.as_str(),
             Some(ChannelCursor::Empty) => true,
             None => self.cursors.len() < MAX_CHANNELS,
@@ -140,17 +140,18 @@ impl Ledger {
         self.dirty = true;
         // Moving forward in a channel already tracked (every live message) reuses the
         // cursor's strings instead of allocating three new ones.
-        if let Some(ChannelCursor::At(c)) = self.cursors.get_mut(&m.channel_id) {
-            c.message_id.clone_from(&m.message_id);
+        if let Some(ChannelCursor::At(c)) = self.cursors.get_mut(m.channel_id.as_str()) {
+            c.message_id.clear();
+            c.message_id.push_str(&m.message_id);
             c.creation.clear();
             c.creation.push_str(creation);
             c.seen_at_ms = now_ms;
             return;
         }
         self.cursors.insert(
-            m.channel_id.clone(),
+            m.channel_id.to_string(),
             ChannelCursor::At(Cursor {
-                message_id: m.message_id.clone(),
+                message_id: m.message_id.to_string(),
                 creation: creation.to_string(),
                 seen_at_ms: now_ms,
             }),
@@ -172,7 +173,7 @@ mod tests {
             channel_id: "general".into(),
             sender: "a@x".into(),
             message_id: id.into(),
-            content: String::new(),
+            content: Default::default(),
             html: None,
             message_type: "Text".into(),
             is_bot_message: false,

@@ -30,4 +30,4 @@ pub use client::{ConnectOptions, Connection, Handle, LinkInfo, Transport, Transp
 pub use connection::{Inbound, Malformed, WireEvent};
 pub use engine::EioVersion;
 pub use error::{ConnectError, Disconnect, EmitError, FrameError, PacketError};
-pub use payload::Payload;
+pub use payload::{Payload, Text};

@@ -68,6 +68,148 @@ impl Payload {
     }
 }
 
+impl Payload {
+    /// `s`, a JSON string's contents read from this payload, as [`Text`]: shared when it is
+    /// a slice of the payload's text (a string without escapes), a copy otherwise.
+    pub(crate) fn text(&self, s: &str) -> Text {
+        let base = self.source.as_ptr() as usize;
+        match (s.as_ptr() as usize).checked_sub(base) {
+            Some(start) if start >= self.start && start + s.len() <= self.end => {
+                Text(TextRepr::Shared {
+                    source: Arc::clone(&self.source),
+                    start,
+                    end: start + s.len(),
+                })
+            }
+            _ => Text::from(s),
+        }
+    }
+}
+
+/// A string read from an event's payload (a Raven message's text, its channel, its sender):
+/// a slice of the payload's text, shared, when the JSON string had no escapes — a view
+/// costs no allocation per field — or text of its own.
+#[derive(Clone)]
+pub struct Text(TextRepr);
+
+#[derive(Clone)]
+enum TextRepr {
+    Shared { source: Arc<String>, start: usize, end: usize },
+    Own(Box<str>),
+}
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            TextRepr::Shared { source, start, end } => &source[*start..*end],
+            TextRepr::Own(s) => s,
+        }
+    }
+}
+
+impl Text {
+    /// The same text holding nothing else: a shared slice becomes a copy of its own.
+    pub fn detached(&self) -> Text {
+        match &self.0 {
+            TextRepr::Shared { .. } => Text::from(self.as_str()),
+            TextRepr::Own(_) => self.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text(TextRepr::Own(Box::default()))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text(TextRepr::Own(s.into()))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(TextRepr::Own(s.into_boxed_str()))
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h);
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl From<Box<RawValue>> for Payload {
     fn from(raw: Box<RawValue>) -> Payload {
         Payload::own(String::from(Box::<str>::from(raw)))
@@ -134,6 +276,24 @@ mod tests {
         assert_eq!(Arc::strong_count(&big), 1);
         let small = Arc::new("[1,2]".to_string());
         assert!(Payload::within(&small, &small[1..2]).compact().is_none());
+    }
+
+    #[test]
+    fn text_inside_the_payload_is_shared_and_text_outside_is_copied() {
+        let body = Arc::new(r#"42["e",{"a":"hi","b":"x\"y"}]"#.to_string());
+        let p = Payload::within(&body, &body[7..body.len() - 1]);
+        let hi = p.text(&p.get()[6..8]);
+        assert_eq!(hi, "hi");
+        assert_eq!(Arc::strong_count(&body), 3, "the field shares the body");
+        let unescaped = String::from("x\"y");
+        let own = p.text(&unescaped);
+        assert_eq!(own, "x\"y");
+        assert_eq!(Arc::strong_count(&body), 3);
+        assert_eq!(serde_json::to_string(&own).unwrap(), r#""x\"y""#);
+        assert_eq!(format!("{hi} {hi:?}"), "hi \"hi\"");
+        let outside = Arc::new("[\"zz\"]".to_string());
+        assert_eq!(p.text(&outside[2..4]), "zz", "another text's slice is copied");
+        assert_eq!(Arc::strong_count(&outside), 1);
     }
 
     #[test]
