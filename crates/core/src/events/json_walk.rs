@@ -37,9 +37,9 @@ impl<'a> Value<'a> {
     }
 
     /// Walk into an object value, member by member; `None` for anything but an object.
-    pub(super) fn members(
+    pub(super) fn members<F: FnMut(&'a str, &mut Value<'a>) -> Option<()>>(
         &mut self,
-        f: &mut dyn FnMut(&'a str, &mut Value<'a>) -> Option<()>,
+        f: &mut F,
     ) -> Option<()> {
         self.end = Some(members(self.text, self.start, f)?);
         Some(())
@@ -52,10 +52,10 @@ impl<'a> Value<'a> {
 
 /// Walk the members of the object at `start`, returning where it ends. `None` when the text
 /// there is not an object whose keys are plain strings, or `f` declines a member.
-pub(super) fn members<'a>(
+pub(super) fn members<'a, F: FnMut(&'a str, &mut Value<'a>) -> Option<()>>(
     text: &'a str,
     start: usize,
-    f: &mut dyn FnMut(&'a str, &mut Value<'a>) -> Option<()>,
+    f: &mut F,
 ) -> Option<usize> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, start);
