@@ -123,6 +123,20 @@ impl WindowHost {
     }
 }
 
+/// Environment for the window process and so for its WebKit processes, which inherit it:
+/// JavaScriptCore's collector told to collect the whole heap every time, and at the latest
+/// after every 16 MB the page allocates.
+///
+/// Under a steady flood (the page takes and parses a batch 50 times a second) WebKitGTK's web
+/// process stops running full collections from a random minute on: its young-generation
+/// collections go on but free nothing, or for a while no collection runs at all, and the
+/// page's heap fills with garbage ~10 MB a minute until something forces a full collection
+/// (docs/reliability.md, "Soak"). With every collection full and one due after each 16 MB
+/// allocated whatever WebKit's timers do, the heap stays within its live size (a few MB)
+/// plus 16 MB; a collection of it costs a millisecond or two.
+const WEB_PROCESS_ENV: [(&str, &str); 2] =
+    [("JSC_useGenerationalGC", "0"), ("JSC_gcMaxHeapSize", "16777216")];
+
 /// The window process's program: beside this one (`SOCKEYE_WINDOW_BIN` overrides).
 fn window_program() -> std::io::Result<PathBuf> {
     if let Some(p) = std::env::var_os("SOCKEYE_WINDOW_BIN") {
@@ -159,7 +173,15 @@ async fn run(
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
     let program = window_program()?;
-    let mut child = tokio::process::Command::new(&program).env(LINK_ENV, &path).spawn();
+    let mut command = tokio::process::Command::new(&program);
+    command.env(LINK_ENV, &path);
+    for (name, value) in WEB_PROCESS_ENV {
+        // A value already in the environment wins (to compare, or to undo).
+        if std::env::var_os(name).is_none() {
+            command.env(name, value);
+        }
+    }
+    let mut child = command.spawn();
     let connected = match &mut child {
         Ok(c) => tokio::select! {
             a = tokio::time::timeout(CONNECT_WITHIN, listener.accept()) => match a {

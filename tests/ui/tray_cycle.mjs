@@ -15,6 +15,7 @@
 //
 // Environment (set by tests/ui/run.sh): SOCKEYE_BIN, SOCKEYE_DEMO_PORT, SOCKEYE_CONFIG.
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 import { appPid, webkitChildren, pssMb, closeWindow, showWindow, trayItem, trayProp, trayMenu, trayClick } from "./tray.mjs";
 
 const SIM = `http://127.0.0.1:${process.env.SOCKEYE_DEMO_PORT}`;
@@ -76,6 +77,16 @@ try {
       out.pss_more.push(pssMb(pid));
     }
   }
+
+  // The web process runs with the collector settings that keep its heap bounded under a
+  // flood (src-tauri/src/window.rs, WEB_PROCESS_ENV; docs/reliability.md, "Soak").
+  const web = webkitChildren(pid).find((p) => p.kind === "WebKitWebProcess");
+  const environ = web ? fs.readFileSync(`/proc/${web.pid}/environ`, "utf8").split("\0") : [];
+  check(
+    "the web process collects its whole heap, at the latest every 16 MB",
+    environ.includes("JSC_useGenerationalGC=0") && environ.includes("JSC_gcMaxHeapSize=16777216"),
+    web ? environ.filter((v) => v.startsWith("JSC_")).join(" ") || "no JSC_ settings" : "no web process",
+  );
 
   const shows = [];
   for (let cycle = 1; cycle <= Number(process.env.TRAY_CYCLES || 1); cycle++) {
