@@ -34,13 +34,9 @@ impl Payload {
     /// `part` of `source`, which the codec checked as one JSON value. Falls back to a copy
     /// if `part` is not inside `source` (never the case on the codec's path).
     pub(crate) fn within(source: &Arc<String>, part: &str) -> Payload {
-        let base = source.as_ptr() as usize;
-        let at = part.as_ptr() as usize;
-        match at.checked_sub(base) {
-            Some(start) if start + part.len() <= source.len() => {
-                Payload { source: Arc::clone(source), start, end: start + part.len() }
-            }
-            _ => Payload::own(part.to_string()),
+        match span_in(source, 0..source.len(), part) {
+            Some((start, end)) => Payload { source: Arc::clone(source), start, end },
+            None => Payload::own(part.to_string()),
         }
     }
 
@@ -72,16 +68,11 @@ impl Payload {
     /// `s`, a JSON string's contents read from this payload, as [`Text`]: shared when it is
     /// a slice of the payload's text (a string without escapes), a copy otherwise.
     pub(crate) fn text(&self, s: &str) -> Text {
-        let base = self.source.as_ptr() as usize;
-        match (s.as_ptr() as usize).checked_sub(base) {
-            Some(start) if start >= self.start && start + s.len() <= self.end => {
-                Text(TextRepr::Shared {
-                    source: Arc::clone(&self.source),
-                    start,
-                    end: start + s.len(),
-                })
+        match span_in(&self.source, self.start..self.end, s) {
+            Some((start, end)) => {
+                Text(TextRepr::Shared { source: Arc::clone(&self.source), start, end })
             }
-            _ => Text::from(s),
+            None => Text::from(s),
         }
     }
 }
@@ -208,6 +199,14 @@ impl Serialize for Text {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
+}
+
+/// Where `part` lies in `source`, if it is a slice of `source` within `range` (found by
+/// address: the codec's slices borrow from the text they were cut from).
+fn span_in(source: &str, range: std::ops::Range<usize>, part: &str) -> Option<(usize, usize)> {
+    let start = (part.as_ptr() as usize).checked_sub(source.as_ptr() as usize)?;
+    let end = start + part.len();
+    (start >= range.start && end <= range.end).then_some((start, end))
 }
 
 impl From<Box<RawValue>> for Payload {
