@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt, future};
+use std::future::Future;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -100,23 +101,32 @@ impl PollTarget {
     fn url(&self) -> Url {
         http::eio_url(&self.socket_url, self.version, "polling", Some(&self.sid))
     }
+
+    /// One long poll.
+    async fn get(&self) -> Result<http::HttpAnswer, http::HttpFailure> {
+        http::get(&self.http, self.url(), &self.headers, FRAME_CEILING, Some(self.hold)).await
+    }
 }
 
 /// Long-poll until the reader is dropped, a request fails, or it is paused (the GET in
 /// flight then completes and is delivered: what the server sent in it is not lost). `bound`
 /// bodies may wait for the connection task; beyond that the next GET waits, so a slow
-/// consumer slows the server down instead of filling memory.
+/// consumer slows the server down instead of filling memory. The next GET is sent as soon
+/// as a body has arrived, before the body is handed over (one GET at a time, as Engine.IO
+/// requires).
 pub fn spawn_poller(target: PollTarget, bound: usize) -> Reader {
     let (tx, rx) = mpsc::channel(bound);
     let pause = CancellationToken::new();
     let paused = pause.clone();
     tokio::spawn(async move {
-        while !paused.is_cancelled() {
-            let got = tokio::select! {
-                r = http::get(&target.http, target.url(), &target.headers, FRAME_CEILING, Some(target.hold)) => r,
+        let get = || Box::pin(future::maybe_done(target.get()));
+        let mut in_flight = get();
+        loop {
+            tokio::select! {
+                _ = &mut in_flight => {}
                 _ = tx.closed() => return,
-            };
-            let item = match got {
+            }
+            let item = match in_flight.as_mut().take_output().expect("answered") {
                 Ok(a) if a.status == 200 => Incoming::Body(a.body),
                 Ok(a) => Incoming::Failed(format!(
                     "poll answered HTTP {}: {}",
@@ -125,7 +135,26 @@ pub fn spawn_poller(target: PollTarget, bound: usize) -> Reader {
                 )),
                 Err(e) => Incoming::Failed(format!("poll failed: {e}")),
             };
-            let last = matches!(item, Incoming::Failed(_));
+            let mut last = matches!(item, Incoming::Failed(_));
+            if !last {
+                // The next GET goes out before this body is handed over, so the server
+                // answers it while the connection task reads this one (one thread runs
+                // both; asking after the read made every body wait a round trip). First a
+                // turn for the HTTP client's own task, which puts the connection back in its
+                // pool (asked sooner, the client races a new connection); then one poll
+                // hands the request to that connection, whose task is then woken ahead of
+                // the connection task the send below wakes.
+                tokio::task::yield_now().await;
+                last = paused.is_cancelled();
+                if !last {
+                    in_flight = get();
+                    std::future::poll_fn(|cx| {
+                        let _ = in_flight.as_mut().poll(cx);
+                        std::task::Poll::Ready(())
+                    })
+                    .await;
+                }
+            }
             if tx.send(item).await.is_err() || last {
                 return;
             }
