@@ -5,8 +5,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{Method, StatusCode};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::Response;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -71,6 +73,16 @@ fn cors() -> CorsLayer {
         .allow_headers(AllowHeaders::mirror_request())
 }
 
+/// A poll is answered with every packet buffered (up to `max_payload`), as node's engine.io
+/// flushes its whole write buffer. socketioxide's encoder takes packets while its channel
+/// answers at once, and tokio's cooperative budget makes the channel say "not yet" after
+/// ~128 receives in one turn of a task: a burst went out 128 packets a round trip, which no
+/// Frappe site does. Outside the budget the encoder drains the buffer; `max_payload` bounds
+/// the work.
+async fn whole_buffer_per_poll(req: Request, next: Next) -> Response {
+    tokio::task::unconstrained(next.run(req)).await
+}
+
 impl Sim {
     pub async fn start(opts: SimOptions) -> Result<Sim, SimError> {
         let listener = TcpListener::bind(opts.addr)
@@ -113,6 +125,7 @@ impl Sim {
             .merge(control::routes())
             .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
             .layer(layer)
+            .layer(from_fn(whole_buffer_per_poll))
             .layer(from_fn_with_state(state.clone(), proxy_faults::layer))
             .layer(cors())
             .with_state(state.clone());
