@@ -72,6 +72,22 @@ pub struct RavenMessage {
     pub creation: Option<Text>,
 }
 
+impl RavenMessage {
+    /// The same message with every string its own, sharing nothing with the payload.
+    pub fn detached(&self) -> RavenMessage {
+        RavenMessage {
+            channel_id: self.channel_id.detached(),
+            sender: self.sender.detached(),
+            message_id: self.message_id.detached(),
+            content: self.content.detached(),
+            html: self.html.as_ref().map(Text::detached),
+            message_type: self.message_type.detached(),
+            is_bot_message: self.is_bot_message,
+            creation: self.creation.as_ref().map(Text::detached),
+        }
+    }
+}
+
 /// What an event is, once recognised.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -383,19 +399,9 @@ impl RealtimeEvent {
     /// in, which a kept event would otherwise pin whole. `None` when it holds nothing more.
     pub fn compact(&self) -> Option<RealtimeEvent> {
         let payload = self.payload.compact()?;
-        let detach = |m: &RavenMessage| RavenMessage {
-            channel_id: m.channel_id.detached(),
-            sender: m.sender.detached(),
-            message_id: m.message_id.detached(),
-            content: m.content.detached(),
-            html: m.html.as_ref().map(Text::detached),
-            message_type: m.message_type.detached(),
-            is_bot_message: m.is_bot_message,
-            creation: m.creation.as_ref().map(Text::detached),
-        };
         let kind = match &self.kind {
-            EventKind::MessageCreated(m) => EventKind::MessageCreated(detach(m)),
-            EventKind::MessageEdited(m) => EventKind::MessageEdited(detach(m)),
+            EventKind::MessageCreated(m) => EventKind::MessageCreated(m.detached()),
+            EventKind::MessageEdited(m) => EventKind::MessageEdited(m.detached()),
             other => other.clone(),
         };
         Some(RealtimeEvent { payload, kind, ..self.clone() })

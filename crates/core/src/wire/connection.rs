@@ -215,11 +215,8 @@ impl Task {
     ) -> Flow {
         match incoming {
             Incoming::Text(t) => {
-                if t.starts_with('3') && self.client_pings() {
-                    *pong_due = None;
-                }
                 let frame = Arc::new(t);
-                self.on_text(&frame, &frame).await
+                self.on_received(&frame, &frame, pong_due).await
             }
             Incoming::Binary(b) => match engine::decode_ws_binary(self.settings.version, &b) {
                 Ok(bytes) => self.on_binary(bytes).await,
@@ -235,32 +232,46 @@ impl Task {
         // The packets borrow from the body, and the events' payloads share it: no copy per
         // packet or per event. (A v3 binary body's packets are decoded into texts of their
         // own first.)
-        let (texts, framed): (Vec<Arc<String>>, bool) = match body {
-            Body::Text(t) => (vec![Arc::new(t)], true),
-            Body::Binary(b) => match engine::split_v3_binary(&b) {
-                Ok(p) => (p.into_iter().map(Arc::new).collect(), false),
-                Err(e) => return Flow::End(Disconnect::ParseError(e)),
-            },
-        };
-        for source in &texts {
-            let packets = if framed {
-                match engine::split_payload(self.settings.version, source) {
+        match body {
+            Body::Text(t) => {
+                let source = Arc::new(t);
+                let packets = match engine::split_payload(self.settings.version, &source) {
                     Ok(p) => p,
                     Err(e) => return Flow::End(Disconnect::ParseError(e)),
+                };
+                for p in packets {
+                    if let Flow::End(d) = self.on_received(&source, p, pong_due).await {
+                        return Flow::End(d);
+                    }
                 }
-            } else {
-                vec![source.as_str()]
-            };
-            for p in packets {
-                if p.starts_with('3') && self.client_pings() {
-                    *pong_due = None;
-                }
-                if let Flow::End(d) = self.on_text(source, p).await {
-                    return Flow::End(d);
+            }
+            Body::Binary(b) => {
+                let packets = match engine::split_v3_binary(&b) {
+                    Ok(p) => p,
+                    Err(e) => return Flow::End(Disconnect::ParseError(e)),
+                };
+                for p in packets.into_iter().map(Arc::new) {
+                    if let Flow::End(d) = self.on_received(&p, &p, pong_due).await {
+                        return Flow::End(d);
+                    }
                 }
             }
         }
         Flow::Go
+    }
+
+    /// One packet as received (a WebSocket frame, or one of a polling body's): a pong ends
+    /// the wait for it when the client drives the heartbeat (v3).
+    async fn on_received(
+        &mut self,
+        source: &Arc<String>,
+        text: &str,
+        pong_due: &mut Option<Instant>,
+    ) -> Flow {
+        if text.starts_with('3') && self.client_pings() {
+            *pong_due = None;
+        }
+        self.on_text(source, text).await
     }
 
     /// One Engine.IO packet, `text`, a part of `source` (the body or frame it came in).
